@@ -1,0 +1,41 @@
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($name)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A category (a folder at depth 1 under ROOT).
+    CategoryId
+);
+id_type!(
+    /// A course (a folder at depth 2 under ROOT).
+    CourseId
+);
+id_type!(
+    /// A file record; kept across moves so progress follows the file.
+    FileId
+);
+id_type!(
+    /// One run of the scanner, as kept in the scan history.
+    ScanId
+);

@@ -1,0 +1,85 @@
+//! The command line. Global flags override `lectern.toml` and `LECTERN_*`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "lectern", version, about = "A self-hosted course library")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [default: ./lectern.toml, if it exists].
+    #[arg(long, global = true, env = "LECTERN_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder: the embedded database and backups [default: ./data].
+    #[arg(long, global = true, env = "LECTERN_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Library root, for this process only (overrides the saved setting).
+    #[arg(long, global = true, env = "LECTERN_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Database URL [default: sqlite://DATA/lectern.db].
+    #[arg(long, global = true, env = "LECTERN_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Index the library: add new files, update changed ones, mark vanished ones missing.
+    Scan(ScanArgs),
+    /// Purge missing files, then courses with no files and empty categories.
+    Cleanup(JsonArg),
+    /// Write a sample library to DIR, to try Lectern on.
+    Demo(DemoArgs),
+    /// Show the indexed library: categories, courses and files.
+    List(JsonArg),
+    /// Show past scans, or one scan with its errors.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Rescan only this course.
+    #[arg(long, value_name = "ID")]
+    pub course: Option<i64>,
+    /// Re-hash every file and report content that changed silently.
+    #[arg(long)]
+    pub verify: bool,
+    /// Go on even if the scan would mark more than half the known files missing.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result as one JSON object on the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print the result as JSON on the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the sample library (must not exist, or be empty).
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// One scan's record and its errors.
+    pub scan_id: Option<i64>,
+    /// How many scans to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,138 @@
+//! One module per subcommand; this one opens what they share and maps
+//! every failure to its exit status and error code in one place.
+
+mod cleanup;
+mod demo;
+mod history;
+mod list;
+mod scan;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, ConfigError};
+use lectern_scanner::ScanError;
+use lectern_store::{Store, StoreError};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Exit statuses scripts can rely on (docs/cli.md).
+pub mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const ABORTED: u8 = 3;
+    pub const BUSY: u8 = 4;
+    pub const UNFINISHED: u8 = 5;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Busy(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl Failure {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::Config(_) => "bad_config",
+            Failure::Store(_) => "database",
+            Failure::Busy(_) => "locked",
+            Failure::NotFound(_) => "not_found",
+            Failure::Invalid(_) => "invalid",
+            Failure::Io(_) => "io",
+        }
+    }
+
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Failure::Config(_) | Failure::Invalid(_) => exit::USAGE,
+            Failure::Busy(_) => exit::BUSY,
+            _ => exit::FAILURE,
+        }
+    }
+}
+
+impl From<ScanError> for Failure {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Busy(_) => Failure::Busy(e.to_string()),
+            ScanError::UnknownCourse(_) => Failure::NotFound(e.to_string()),
+            ScanError::Store(e) => Failure::Store(e),
+        }
+    }
+}
+
+impl Command {
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Scan(a) => a.json,
+            Command::Cleanup(a) | Command::List(a) => a.json,
+            Command::Demo(a) => a.json,
+            Command::History(a) => a.json,
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let config = Config::load(&cli.global)?;
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Scan(args) => {
+            scan::run(&Context::open(config, cli.global.root).await?, args).await
+        }
+        Command::Cleanup(args) => cleanup::run(&Context::open(config, None).await?, args).await,
+        Command::List(args) => list::run(&Context::open(config, None).await?, args).await,
+        Command::History(args) => history::run(&Context::open(config, None).await?, args).await,
+    }
+}
+
+/// What a command that works on the database needs.
+pub struct Context {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    /// `--root` / `LECTERN_ROOT`: overrides the saved setting for this process.
+    pub root_override: Option<PathBuf>,
+}
+
+/// The settings key under which the admin panel saves the library root.
+pub const ROOT_SETTING: &str = "library_root";
+
+impl Context {
+    async fn open(config: Config, root_override: Option<PathBuf>) -> Result<Context, Failure> {
+        let store = lectern_store::open(&config.database_url()).await?;
+        Ok(Context {
+            config,
+            store,
+            root_override,
+        })
+    }
+
+    /// The library root: `--root`/`LECTERN_ROOT`, else the saved setting,
+    /// else `root` in lectern.toml; `None` when none is configured.
+    pub async fn library_root(&self) -> Result<Option<PathBuf>, Failure> {
+        if let Some(root) = &self.root_override {
+            return Ok(Some(root.clone()));
+        }
+        if let Some(saved) = self.store.setting(ROOT_SETTING).await? {
+            return Ok(Some(PathBuf::from(saved)));
+        }
+        Ok(self.config.root.clone())
+    }
+
+    /// Who the CLI acts as, for the history and the operation lock.
+    pub fn actor(&self) -> String {
+        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME"));
+        // SAFETY: getuid cannot fail and touches no memory of ours.
+        let uid = || format!("uid {}", unsafe { libc::getuid() });
+        format!("cli:{}", user.unwrap_or_else(|_| uid()))
+    }
+}

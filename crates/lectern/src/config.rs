@@ -1,0 +1,91 @@
+//! Configuration in layers: built-in defaults, then `lectern.toml`, then
+//! `LECTERN_*` environment variables, then command-line flags.
+
+use crate::cli::GlobalArgs;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Data folder: the embedded database and `backups/`.
+    pub data: PathBuf,
+    /// Library root used when no other is saved or given.
+    pub root: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub scan: ScanConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanConfig {
+    /// The safety guard: a scan that would mark more than this share of the
+    /// known files missing stops unless forced.
+    pub max_missing_percent: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("data"),
+            root: None,
+            database_url: None,
+            scan: ScanConfig {
+                max_missing_percent: 50.0,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct FlagLayer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<&'a str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("scan.max_missing_percent must be between 0 and 100, not {0}")]
+    BadShare(f64),
+}
+
+impl Config {
+    pub fn load(flags: &GlobalArgs) -> Result<Config, ConfigError> {
+        let file = match &flags.config {
+            Some(path) if !path.is_file() => return Err(ConfigError::MissingFile(path.clone())),
+            Some(path) => path.clone(),
+            None => PathBuf::from("lectern.toml"),
+        };
+        let layers = FlagLayer {
+            data: flags.data.as_deref(),
+            root: flags.root.as_deref(),
+            database_url: flags.database_url.as_deref(),
+        };
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("LECTERN_").ignore(&["config"]).split("__"))
+            .merge(Serialized::defaults(layers))
+            .extract()
+            .map_err(Box::new)?;
+        let share = config.scan.max_missing_percent;
+        if !(0.0..=100.0).contains(&share) {
+            return Err(ConfigError::BadShare(share));
+        }
+        Ok(config)
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data.join("lectern.db").display()),
+        }
+    }
+}

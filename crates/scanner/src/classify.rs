@@ -1,0 +1,194 @@
+//! What a file is to its course, from its name and its neighbours: the
+//! course description, its cover, captions for a video, or material.
+
+use lectern_core::LibraryPath;
+use lectern_store::{FileRole, SubtitleLink};
+use std::collections::HashMap;
+
+const COVER_NAMES: [&str; 4] = ["cover.jpg", "cover.jpeg", "cover.png", "cover.webp"];
+const SUBTITLE_EXTS: [&str; 2] = ["srt", "vtt"];
+const MEDIA_EXTS: [&str; 16] = [
+    "mp4", "m4v", "webm", "mkv", "mov", "ogv", "avi", "mp3", "m4a", "ogg", "oga", "opus", "wav",
+    "flac", "aac", "weba",
+];
+
+/// The kind-of-file facts the scanner stores beside the content facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kind {
+    pub mime: String,
+    pub role: FileRole,
+    pub subtitle: Option<SubtitleLink>,
+}
+
+/// Media files by folder and stem, so a subtitle can find the video it
+/// sits beside. Where one stem has several media files (`a.mp4`, `a.webm`),
+/// the first by name wins, so the choice is the same on every scan.
+#[derive(Debug, Default)]
+pub struct Neighbours {
+    media: HashMap<(String, String), LibraryPath>,
+}
+
+impl Neighbours {
+    pub fn new<'a>(paths: impl Iterator<Item = &'a LibraryPath>) -> Self {
+        let mut media: HashMap<(String, String), LibraryPath> = HashMap::new();
+        for path in paths {
+            let Some((stem, ext)) = split_ext(path.name()) else {
+                continue;
+            };
+            if !MEDIA_EXTS.contains(&ext.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            let key = (folder(path).to_owned(), stem.to_owned());
+            let entry = media.entry(key).or_insert_with(|| path.clone());
+            if path.as_str() < entry.as_str() {
+                *entry = path.clone();
+            }
+        }
+        Self { media }
+    }
+
+    fn media_named(&self, folder: &str, stem: &str) -> Option<&LibraryPath> {
+        self.media.get(&(folder.to_owned(), stem.to_owned()))
+    }
+}
+
+pub fn classify(path: &LibraryPath, neighbours: &Neighbours) -> Kind {
+    let name = path.name();
+    let lower = name.to_ascii_lowercase();
+    let at_course_top = path.depth() == 3;
+    let mut subtitle = None;
+    let role = if at_course_top && lower == "readme.md" {
+        FileRole::Description
+    } else if at_course_top && COVER_NAMES.contains(&lower.as_str()) {
+        FileRole::Cover
+    } else if let Some(link) = subtitle_link(path, neighbours) {
+        subtitle = Some(link);
+        FileRole::Subtitle
+    } else {
+        FileRole::Material
+    };
+    Kind {
+        mime: mime_of(name),
+        role,
+        subtitle,
+    }
+}
+
+fn mime_of(name: &str) -> String {
+    let ext = split_ext(name).map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        // Types browsers need exactly, which the guess table has otherwise.
+        Some("md") | Some("markdown") => "text/markdown".into(),
+        Some("srt") => "application/x-subrip".into(),
+        Some("vtt") => "text/vtt".into(),
+        _ => mime_guess::from_path(name)
+            .first_or_octet_stream()
+            .essence_str()
+            .to_owned(),
+    }
+}
+
+/// `Lesson.srt` belongs to `Lesson.mp4`; `Lesson.en.srt` to the same, in English.
+fn subtitle_link(path: &LibraryPath, neighbours: &Neighbours) -> Option<SubtitleLink> {
+    let (stem, ext) = split_ext(path.name())?;
+    if !SUBTITLE_EXTS.contains(&ext.to_ascii_lowercase().as_str()) {
+        return None;
+    }
+    let dir = folder(path);
+    let link = |media_stem: &str, lang: Option<&str>| {
+        let media = neighbours.media_named(dir, media_stem)?;
+        Some(SubtitleLink {
+            media_path: media.clone(),
+            lang: lang.map(str::to_owned),
+        })
+    };
+    if let Some(found) = link(stem, None) {
+        return Some(found);
+    }
+    let (base, lang) = split_ext(stem)?;
+    is_language_tag(lang)
+        .then(|| link(base, Some(lang)))
+        .flatten()
+}
+
+fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split(['-', '_']);
+    let primary = parts.next().unwrap_or("");
+    (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+fn split_ext(name: &str) -> Option<(&str, &str)> {
+    name.rsplit_once('.')
+        .filter(|(stem, ext)| !stem.is_empty() && !ext.is_empty())
+}
+
+fn folder(path: &LibraryPath) -> &str {
+    path.as_str()
+        .rsplit_once('/')
+        .map(|(dir, _)| dir)
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> LibraryPath {
+        LibraryPath::parse(s).unwrap()
+    }
+
+    fn kinds(paths: &[&str]) -> Vec<Kind> {
+        let paths: Vec<LibraryPath> = paths.iter().map(|s| p(s)).collect();
+        let n = Neighbours::new(paths.iter());
+        paths.iter().map(|path| classify(path, &n)).collect()
+    }
+
+    #[test]
+    fn readme_and_cover_only_at_the_course_top() {
+        let k = kinds(&[
+            "C/K/README.md",
+            "C/K/Cover.PNG",
+            "C/K/01 S/README.md",
+            "C/K/01 S/cover.png",
+        ]);
+        assert_eq!(k[0].role, FileRole::Description);
+        assert_eq!(k[0].mime, "text/markdown");
+        assert_eq!(k[1].role, FileRole::Cover);
+        assert_eq!(k[2].role, FileRole::Material);
+        assert_eq!(k[3].role, FileRole::Material);
+    }
+
+    #[test]
+    fn subtitles_attach_to_the_media_beside_them() {
+        let k = kinds(&[
+            "C/K/01/Welcome.mp4",
+            "C/K/01/Welcome.en.srt",
+            "C/K/01/Welcome.srt",
+            "C/K/01/Welcome.pt-BR.vtt",
+            "C/K/01/Other.en.srt",
+            "C/K/02/Welcome.de.srt",
+        ]);
+        let link = |i: usize| {
+            k[i].subtitle
+                .clone()
+                .map(|s| (s.media_path.to_string(), s.lang))
+        };
+        assert_eq!(
+            link(1),
+            Some(("C/K/01/Welcome.mp4".into(), Some("en".into())))
+        );
+        assert_eq!(link(2), Some(("C/K/01/Welcome.mp4".into(), None)));
+        assert_eq!(
+            link(3),
+            Some(("C/K/01/Welcome.mp4".into(), Some("pt-BR".into())))
+        );
+        assert_eq!(k[4].role, FileRole::Material, "no Other.* media beside it");
+        assert_eq!(
+            k[5].role,
+            FileRole::Material,
+            "the video is in another folder"
+        );
+    }
+}

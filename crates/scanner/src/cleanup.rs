@@ -1,0 +1,53 @@
+use crate::ScanError;
+use lectern_core::scan::{ScanCounts, ScanKind, ScanStatus};
+use lectern_core::ScanId;
+use lectern_store::lock::LockHandle;
+use lectern_store::{CleanupCounts, NewScan, Store};
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CleanupReport {
+    pub scan_id: ScanId,
+    pub status: ScanStatus,
+    #[serde(flatten)]
+    pub removed: CleanupCounts,
+}
+
+/// Purges missing files, then courses with no files, then empty categories,
+/// under the operation lock, and keeps a history record of it.
+pub async fn cleanup(store: &Arc<dyn Store>, started_by: &str) -> Result<CleanupReport, ScanError> {
+    let lock = LockHandle::acquire(store, "cleanup", started_by).await?;
+    store.interrupt_running_scans().await?;
+    let scan = NewScan {
+        kind: ScanKind::Cleanup,
+        course_id: None,
+        started_by: started_by.to_owned(),
+        verify: false,
+        forced: false,
+    };
+    let id = store.begin_scan(&scan).await?;
+    let outcome = store.cleanup().await;
+    let (status, removed, reason) = match &outcome {
+        Ok(removed) => (ScanStatus::Completed, *removed, None),
+        Err(e) => (
+            ScanStatus::Failed,
+            CleanupCounts::default(),
+            Some(e.to_string()),
+        ),
+    };
+    let counts = ScanCounts {
+        removed: removed.files,
+        ..ScanCounts::default()
+    };
+    store
+        .finish_scan(id, status, reason.as_deref(), &counts)
+        .await?;
+    lock.release().await?;
+    outcome?;
+    Ok(CleanupReport {
+        scan_id: id,
+        status,
+        removed,
+    })
+}

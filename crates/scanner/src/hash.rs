@@ -1,0 +1,153 @@
+//! SHA-256 of file content, on every core. A file is opened without
+//! blocking and checked to be a regular file before a byte is read (a FIFO
+//! or device would otherwise hang the scan), and re-checked afterwards so a
+//! file written to while we read it is reported, not stored half-right.
+
+use lectern_core::progress::ScanProgress;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+const CHUNK: usize = 256 * 1024;
+/// A course description is kept in the database; a larger README is still
+/// indexed as a file but not copied in.
+pub const MAX_DESCRIPTION: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub sha256: String,
+    /// The content as text, when asked for and small enough.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a regular file any more; skipped")]
+    NotRegular,
+    #[error("changed while it was being read; it will be read again on the next scan")]
+    Changed,
+    #[error("the scan was cancelled")]
+    Cancelled,
+}
+
+pub fn hash_file(
+    path: &Path,
+    keep_text: bool,
+    progress: &ScanProgress,
+) -> Result<Hashed, HashError> {
+    let mut file = open_nonblocking(path)?;
+    let before = file.metadata()?;
+    if !before.is_file() {
+        return Err(HashError::NotRegular);
+    }
+    let keep_text = keep_text && before.len() <= MAX_DESCRIPTION;
+    let mut hasher = Sha256::new();
+    let mut kept = Vec::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut read_total = 0u64;
+    loop {
+        if progress.is_cancelled() {
+            return Err(HashError::Cancelled);
+        }
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        hasher.update(&buf[..n]);
+        if keep_text {
+            kept.extend_from_slice(&buf[..n]);
+        }
+        read_total += n as u64;
+        progress.hashed(n as u64);
+    }
+    let after = file.metadata()?;
+    let mtime_ns = crate::walk::mtime_ns(&after);
+    if read_total != after.len() || mtime_ns != crate::walk::mtime_ns(&before) {
+        return Err(HashError::Changed);
+    }
+    Ok(Hashed {
+        size: read_total,
+        mtime_ns,
+        sha256: hex::encode(hasher.finalize()),
+        text: keep_text.then(|| String::from_utf8_lossy(&kept).into_owned()),
+    })
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Opening a FIFO for reading returns at once instead of waiting for a
+    // writer; on regular files O_NONBLOCK changes nothing.
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    File::open(path)
+}
+
+/// One file to hash, with whatever the caller needs back with the result.
+pub struct Job<T> {
+    pub tag: T,
+    pub path: PathBuf,
+    pub keep_text: bool,
+}
+
+/// Hashes every job on the rayon pool, sending each result as it is ready;
+/// stops early when the scan is cancelled or the receiver is gone.
+pub fn hash_all<T: Send>(
+    jobs: Vec<Job<T>>,
+    progress: &ScanProgress,
+    results: tokio::sync::mpsc::Sender<(T, Result<Hashed, HashError>)>,
+) {
+    jobs.into_par_iter()
+        .try_for_each(|job| {
+            if progress.is_cancelled() {
+                return Err(());
+            }
+            let result = hash_file(&job.path, job.keep_text, progress);
+            results.blocking_send((job.tag, result)).map_err(|_| ())
+        })
+        .unwrap_or(());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_sha256sum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, b"hello\n").unwrap();
+        let h = hash_file(&path, true, &ScanProgress::default()).unwrap();
+        assert_eq!(
+            h.sha256,
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        );
+        assert_eq!(h.size, 6);
+        assert_eq!(h.text.as_deref(), Some("hello\n"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipe");
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let err = hash_file(&path, false, &ScanProgress::default()).unwrap_err();
+        assert!(matches!(err, HashError::NotRegular), "{err:?}");
+    }
+}

@@ -1,0 +1,555 @@
+use crate::hash::{hash_all, HashError, Hashed, Job};
+use crate::plan::{plan, same_kind, HashJob, Moves};
+use crate::walk::walk;
+use crate::ScanError;
+use lectern_core::progress::{Phase, ScanProgress};
+use lectern_core::scan::{IssueKind, ScanCounts, ScanIssue, ScanKind, ScanStatus};
+use lectern_core::{CourseId, FileId, LibraryPath, ScanId};
+use lectern_store::lock::LockHandle;
+use lectern_store::{
+    ChangeBatch, FileChange, FileFacts, FileRole, FileState, KnownFile, NewFile, NewScan, Scope,
+    Store, StoreError,
+};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Files per transaction: short enough that a kill loses little and other
+/// writers wait little, long enough that commits do not dominate.
+const BATCH: usize = 2_000;
+/// Issues kept per scan; beyond that they are counted, not stored.
+const MAX_STORED_ISSUES: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanScope {
+    All,
+    Course(CourseId),
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub scope: ScanScope,
+    /// Re-hash every file and report content that changed behind an
+    /// unchanged size and modification time.
+    pub verify: bool,
+    /// Go on even when the safety guard would stop the scan.
+    pub force: bool,
+    pub started_by: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub scan_id: ScanId,
+    pub status: ScanStatus,
+    pub reason: Option<String>,
+    #[serde(flatten)]
+    pub counts: ScanCounts,
+    pub issues: Vec<ScanIssue>,
+}
+
+pub struct Scanner {
+    store: Arc<dyn Store>,
+    root: PathBuf,
+    max_missing_share: f64,
+}
+
+impl Scanner {
+    pub fn new(store: Arc<dyn Store>, root: PathBuf) -> Self {
+        Self {
+            store,
+            root,
+            max_missing_share: 0.5,
+        }
+    }
+
+    /// The share of known files a scan may mark missing before the safety
+    /// guard stops it (0.5 by default).
+    pub fn max_missing_share(mut self, share: f64) -> Self {
+        self.max_missing_share = share;
+        self
+    }
+
+    /// Takes the operation lock and opens the scan's history record; the
+    /// caller then runs it (in the background, for the HTTP API).
+    pub async fn start(&self, options: ScanOptions) -> Result<RunningScan, ScanError> {
+        let course = match options.scope {
+            ScanScope::All => None,
+            ScanScope::Course(id) => {
+                let course = self
+                    .store
+                    .course(id)
+                    .await?
+                    .ok_or(ScanError::UnknownCourse(id))?;
+                let path = LibraryPath::parse(&course.path)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Some((id, path))
+            }
+        };
+        let lock = LockHandle::acquire(&self.store, "scan", &options.started_by).await?;
+        self.store.interrupt_running_scans().await?;
+        let record = NewScan {
+            kind: if course.is_some() {
+                ScanKind::Course
+            } else {
+                ScanKind::Full
+            },
+            course_id: course.as_ref().map(|(id, _)| *id),
+            started_by: options.started_by.clone(),
+            verify: options.verify,
+            forced: options.force,
+        };
+        let id = self.store.begin_scan(&record).await?;
+        let progress = Arc::new(ScanProgress::default());
+        Ok(RunningScan {
+            id,
+            lock,
+            progress: progress.clone(),
+            work: Work {
+                store: self.store.clone(),
+                root: self.root.clone(),
+                course,
+                options,
+                max_missing_share: self.max_missing_share,
+                id,
+                progress,
+                counts: ScanCounts::default(),
+                issues: Vec::new(),
+                issues_stored: 0,
+                pending: Pending::default(),
+                courses: HashMap::new(),
+            },
+        })
+    }
+}
+
+pub struct RunningScan {
+    id: ScanId,
+    lock: LockHandle,
+    progress: Arc<ScanProgress>,
+    work: Work,
+}
+
+impl RunningScan {
+    pub fn id(&self) -> ScanId {
+        self.id
+    }
+
+    /// Live progress, and the way to cancel the scan.
+    pub fn progress(&self) -> Arc<ScanProgress> {
+        self.progress.clone()
+    }
+
+    /// Runs the scan to its end and records how it ended. Never an error:
+    /// a failure is a `failed` scan with its reason.
+    pub async fn run(self) -> ScanReport {
+        let RunningScan {
+            id,
+            lock,
+            progress,
+            mut work,
+        } = self;
+        let (status, reason) = match work.execute().await {
+            Ok(outcome) => outcome,
+            Err(e) => (ScanStatus::Failed, Some(e.to_string())),
+        };
+        if let Err(e) = work.finish(status, reason.as_deref()).await {
+            tracing::error!("could not record the end of scan {id}: {e}");
+        }
+        progress.set_phase(Phase::Done);
+        if let Err(e) = lock.release().await {
+            tracing::warn!("could not release the operation lock: {e}");
+        }
+        ScanReport {
+            scan_id: id,
+            status,
+            reason,
+            counts: work.counts,
+            issues: work.issues,
+        }
+    }
+}
+
+type Outcome = (ScanStatus, Option<String>);
+
+/// Results waiting for the next commit. Course ids are resolved from the
+/// path at commit time, since a new file may be in a course not yet made.
+#[derive(Default)]
+struct Pending {
+    added: Vec<(LibraryPath, FileFacts)>,
+    changed: Vec<(FileId, LibraryPath, FileFacts)>,
+    missing: Vec<FileId>,
+    descriptions: Vec<(LibraryPath, Option<String>)>,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.added.len() + self.changed.len() + self.missing.len() + self.descriptions.len()
+    }
+}
+
+struct Work {
+    store: Arc<dyn Store>,
+    root: PathBuf,
+    course: Option<(CourseId, LibraryPath)>,
+    options: ScanOptions,
+    max_missing_share: f64,
+    id: ScanId,
+    progress: Arc<ScanProgress>,
+    counts: ScanCounts,
+    issues: Vec<ScanIssue>,
+    issues_stored: usize,
+    pending: Pending,
+    courses: HashMap<LibraryPath, CourseId>,
+}
+
+impl Work {
+    async fn execute(&mut self) -> Result<Outcome, StoreError> {
+        self.progress.set_phase(Phase::Walking);
+        if let Some(reason) = self.root_problem() {
+            return Ok((ScanStatus::Aborted, Some(reason)));
+        }
+        let only = self.course.as_ref().map(|(_, path)| path.clone());
+        let (root, progress) = (self.root.clone(), self.progress.clone());
+        let walking = tokio::task::spawn_blocking(move || walk(&root, only.as_ref(), &progress));
+        let scope = match self.course {
+            Some((id, _)) => Scope::Course(id),
+            None => Scope::All,
+        };
+        let known = self.store.known_files(scope).await?;
+        let walked = walking
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("the walk stopped: {e}")))?;
+        for issue in walked.issues.iter().cloned() {
+            self.note(issue);
+        }
+        self.remember_courses(&known);
+        let known_present = known
+            .iter()
+            .filter(|k| k.state == FileState::Present)
+            .count();
+        let plan = plan(known, &walked, self.options.verify);
+        self.counts.unchanged += plan.unchanged;
+
+        let mut moves = Moves::new(&plan.vanished, &plan.missing_before);
+        let move_sizes = moves.sizes();
+        let (early, late): (Vec<HashJob>, Vec<HashJob>) = plan
+            .jobs
+            .into_iter()
+            .partition(|j| j.known.is_none() && move_sizes.contains(&j.seen.size));
+        self.progress.set_phase(Phase::Hashing);
+        self.progress
+            .will_hash(early.iter().chain(&late).map(|j| j.seen.size).sum());
+        let moved = self.hash_into(early, &mut moves, false).await?;
+
+        let missing: Vec<&KnownFile> = plan
+            .vanished
+            .iter()
+            .filter(|k| !moved.contains(&k.id))
+            .collect();
+        if let Some(reason) = self.guard(missing.len(), known_present) {
+            return Ok((ScanStatus::Aborted, Some(reason)));
+        }
+        if self.progress.is_cancelled() {
+            return Ok((ScanStatus::Cancelled, None));
+        }
+        self.mark_missing(&missing);
+        for change in plan.relabels {
+            self.pending
+                .changed
+                .push((change.id, change.path, change.facts));
+        }
+        self.flush().await?;
+        self.hash_into(late, &mut Moves::default(), true).await?;
+        self.progress.set_phase(Phase::Writing);
+        self.flush().await?;
+        Ok(if self.progress.is_cancelled() {
+            (
+                ScanStatus::Cancelled,
+                Some("cancelled by request; the batches written so far stay".into()),
+            )
+        } else {
+            (ScanStatus::Completed, None)
+        })
+    }
+
+    /// A root (or course folder) that is missing or unreadable looks the
+    /// same as one whose files were all deleted: never scan it as such.
+    fn root_problem(&self) -> Option<String> {
+        let root = &self.root;
+        match std::fs::metadata(root) {
+            Err(e) => {
+                return Some(format!(
+                    "the library root {} cannot be reached: {e}",
+                    root.display()
+                ))
+            }
+            Ok(meta) if !meta.is_dir() => {
+                return Some(format!(
+                    "the library root {} is not a folder",
+                    root.display()
+                ))
+            }
+            Ok(_) => {}
+        }
+        if let Err(e) = std::fs::read_dir(root) {
+            return Some(format!(
+                "the library root {} cannot be read: {e}",
+                root.display()
+            ));
+        }
+        let (_, course) = self.course.as_ref()?;
+        let dir = course.to_fs_path(root);
+        (!dir.is_dir() && !self.options.force).then(|| {
+            format!(
+                "the course folder {course} is gone from the library root; nothing was changed \
+                 (rescan with --force to mark its files missing)"
+            )
+        })
+    }
+
+    fn guard(&self, missing: usize, known_present: usize) -> Option<String> {
+        if self.options.force || missing == 0 {
+            return None;
+        }
+        let share = missing as f64 / known_present.max(1) as f64;
+        (share > self.max_missing_share).then(|| {
+            format!(
+                "the scan would mark {missing} of {known_present} known files ({:.0} %) missing, more \
+                 than the {:.0} % allowed; is the library unmounted? Nothing was changed. Scan with \
+                 --force if the files really are gone.",
+                share * 100.0,
+                self.max_missing_share * 100.0
+            )
+        })
+    }
+
+    fn remember_courses(&mut self, known: &[KnownFile]) {
+        for k in known {
+            if let Some(course) = k.path.prefix(2) {
+                self.courses.entry(course).or_insert(k.course_id);
+            }
+        }
+        if let Some((id, path)) = &self.course {
+            self.courses.insert(path.clone(), *id);
+        }
+    }
+
+    fn mark_missing(&mut self, missing: &[&KnownFile]) {
+        for k in missing {
+            self.pending.missing.push(k.id);
+            self.counts.removed += 1;
+            if k.facts.role == FileRole::Description {
+                if let Some(course) = k.path.prefix(2) {
+                    self.pending.descriptions.push((course, None));
+                }
+            }
+        }
+    }
+
+    /// Hashes `jobs` on every core and takes in each result; with `flush`,
+    /// commits every [`BATCH`] results. Returns the ids kept by moves.
+    async fn hash_into(
+        &mut self,
+        jobs: Vec<HashJob>,
+        moves: &mut Moves,
+        flush: bool,
+    ) -> Result<HashSet<FileId>, StoreError> {
+        let mut moved = HashSet::new();
+        if jobs.is_empty() {
+            return Ok(moved);
+        }
+        let work: Vec<Job<HashJob>> = jobs
+            .into_iter()
+            .map(|j| Job {
+                path: j.seen.path.to_fs_path(&self.root),
+                keep_text: j.kind.role == FileRole::Description,
+                tag: j,
+            })
+            .collect();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let progress = self.progress.clone();
+        let hashing = tokio::task::spawn_blocking(move || hash_all(work, &progress, tx));
+        while let Some((job, result)) = rx.recv().await {
+            if let Some(id) = self.absorb(job, result, moves) {
+                moved.insert(id);
+            }
+            if flush && self.pending.len() >= BATCH {
+                self.flush().await?;
+            }
+        }
+        hashing
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("hashing stopped: {e}")))?;
+        Ok(moved)
+    }
+
+    /// Turns one hash result into pending changes and counts; returns the
+    /// id of a vanished record that this file turned out to be (a move).
+    fn absorb(
+        &mut self,
+        job: HashJob,
+        result: Result<Hashed, HashError>,
+        moves: &mut Moves,
+    ) -> Option<FileId> {
+        let hashed = match result {
+            Ok(hashed) => hashed,
+            Err(HashError::Cancelled) => return None,
+            Err(e) => {
+                self.note(ScanIssue::error(job.seen.path.as_str(), e.to_string()));
+                return None;
+            }
+        };
+        self.counts.hashed_files += 1;
+        self.counts.hashed_bytes += hashed.size;
+        let path = job.seen.path;
+        if let (Some(course), Some(_)) = (path.prefix(2), &hashed.text) {
+            self.pending
+                .descriptions
+                .push((course, hashed.text.clone()));
+        }
+        let facts = FileFacts {
+            size: hashed.size,
+            mtime_ns: hashed.mtime_ns,
+            sha256: hashed.sha256,
+            mime: job.kind.mime.clone(),
+            role: job.kind.role,
+            subtitle: job.kind.subtitle.clone(),
+        };
+        match job.known {
+            None => match moves.take(facts.size, &facts.sha256) {
+                Some(old) => {
+                    self.counts.moved += 1;
+                    self.pending.changed.push((old.id, path, facts));
+                    return Some(old.id);
+                }
+                None => {
+                    self.counts.added += 1;
+                    self.pending.added.push((path, facts));
+                }
+            },
+            Some(k) if k.state == FileState::Missing => {
+                self.counts.added += 1;
+                self.pending.changed.push((k.id, path, facts));
+            }
+            Some(k) => self.compare(k, path, facts),
+        }
+        None
+    }
+
+    fn compare(&mut self, k: KnownFile, path: LibraryPath, facts: FileFacts) {
+        let same_content = k.facts.size == facts.size && k.facts.sha256 == facts.sha256;
+        let same_stat = k.facts.size == facts.size && k.facts.mtime_ns == facts.mtime_ns;
+        if !same_content && same_stat {
+            // Only --verify reads such a file. The stored hash is the last
+            // known good one and is kept as the evidence.
+            self.note(ScanIssue::integrity(
+                path.as_str(),
+                format!(
+                    "content changed while size and modification time did not (stored sha256 {}, \
+                     now {}); the index keeps the stored hash",
+                    k.facts.sha256, facts.sha256
+                ),
+            ));
+            return;
+        }
+        if same_content {
+            self.counts.unchanged += 1;
+            let kind_same = same_kind(
+                &k.facts,
+                &crate::classify::Kind {
+                    mime: facts.mime.clone(),
+                    role: facts.role,
+                    subtitle: facts.subtitle.clone(),
+                },
+            );
+            if k.facts.mtime_ns == facts.mtime_ns && kind_same {
+                return;
+            }
+        } else {
+            self.counts.updated += 1;
+        }
+        self.pending.changed.push((k.id, path, facts));
+    }
+
+    fn note(&mut self, issue: ScanIssue) {
+        if issue.kind != IssueKind::Warning {
+            self.counts.errors += 1;
+        }
+        if self.issues.len() < MAX_STORED_ISSUES {
+            self.issues.push(issue);
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        let pending = std::mem::take(&mut self.pending);
+        let needed: Vec<LibraryPath> = pending
+            .added
+            .iter()
+            .map(|(p, _)| p)
+            .chain(pending.changed.iter().map(|(_, p, _)| p))
+            .filter_map(|p| p.prefix(2))
+            .chain(pending.descriptions.iter().map(|(c, _)| c.clone()))
+            .filter(|c| !self.courses.contains_key(c))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !needed.is_empty() {
+            let made = self.store.ensure_courses(&needed).await?;
+            self.courses.extend(made);
+        }
+        let batch = self.batch(pending)?;
+        self.store.apply(&batch).await?;
+        self.store_issues().await?;
+        self.store.update_scan_counts(self.id, &self.counts).await
+    }
+
+    fn batch(&self, pending: Pending) -> Result<ChangeBatch, StoreError> {
+        let course_of = |path: &LibraryPath| -> Result<CourseId, StoreError> {
+            path.prefix(2)
+                .and_then(|c| self.courses.get(&c).copied())
+                .ok_or_else(|| StoreError::Corrupt(format!("no course for {path}")))
+        };
+        let mut batch = ChangeBatch {
+            missing: pending.missing,
+            ..ChangeBatch::default()
+        };
+        for (path, facts) in pending.added {
+            batch.added.push(NewFile {
+                course_id: course_of(&path)?,
+                path,
+                facts,
+            });
+        }
+        for (id, path, facts) in pending.changed {
+            batch.changed.push(FileChange {
+                id,
+                course_id: course_of(&path)?,
+                path,
+                facts,
+            });
+        }
+        for (course, text) in pending.descriptions {
+            if let Some(id) = self.courses.get(&course) {
+                batch.descriptions.push((*id, text));
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn store_issues(&mut self) -> Result<(), StoreError> {
+        let fresh = &self.issues[self.issues_stored..];
+        if !fresh.is_empty() {
+            self.store.record_issues(self.id, fresh).await?;
+            self.issues_stored = self.issues.len();
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self, status: ScanStatus, reason: Option<&str>) -> Result<(), StoreError> {
+        self.store_issues().await?;
+        self.store
+            .finish_scan(self.id, status, reason, &self.counts)
+            .await
+    }
+}

@@ -1,0 +1,263 @@
+//! Walks the library root and lists what is on disk. Every problem with one
+//! entry is a value in the outcome (an issue, an unreadable path), never an
+//! abort: one unreadable folder must not stop, or skew, the whole scan.
+
+use ignore::{WalkBuilder, WalkState};
+use lectern_core::progress::ScanProgress;
+use lectern_core::scan::ScanIssue;
+use lectern_core::LibraryPath;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::UNIX_EPOCH;
+
+/// Names that operating systems leave behind, never course material.
+const JUNK: [&str; 4] = ["Thumbs.db", "desktop.ini", "ehthumbs.db", "Icon\r"];
+pub const IGNORE_FILE: &str = ".lecternignore";
+
+/// A regular file inside a course, as the walk saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenFile {
+    pub path: LibraryPath,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct WalkOutcome {
+    pub files: Vec<SeenFile>,
+    pub issues: Vec<ScanIssue>,
+    /// Paths that could not be read: what the index holds below them is
+    /// left as it is rather than marked missing.
+    pub unreadable: Vec<LibraryPath>,
+    /// An error with no path: nothing may be marked missing in this scan.
+    pub uncertain: bool,
+}
+
+enum Found {
+    File(SeenFile),
+    Issue(ScanIssue),
+    Unreadable(Option<LibraryPath>, ScanIssue),
+}
+
+/// Walks `root`, or only the folder `only` below it (a course rescan). The
+/// walk still starts at `root` so that `.lecternignore` files above the
+/// course apply, as they do in a full scan.
+pub fn walk(root: &Path, only: Option<&LibraryPath>, progress: &ScanProgress) -> WalkOutcome {
+    let root = root.to_path_buf();
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.clone());
+    let (tx, rx) = mpsc::channel::<Found>();
+    builder(&root, &canonical_root, only, tx.clone())
+        .build_parallel()
+        .run(|| {
+            let tx = tx.clone();
+            let root = root.clone();
+            Box::new(move |entry| {
+                let found = match entry {
+                    Ok(entry) => judge_entry(&root, &entry),
+                    Err(err) => Some(judge_error(&root, err)),
+                };
+                if let Some(found) = found {
+                    progress.saw_files(u64::from(matches!(found, Found::File(_))));
+                    if tx.send(found).is_err() {
+                        return WalkState::Quit;
+                    }
+                }
+                WalkState::Continue
+            })
+        });
+    drop(tx);
+    collect(rx)
+}
+
+fn collect(rx: mpsc::Receiver<Found>) -> WalkOutcome {
+    let mut out = WalkOutcome::default();
+    for found in rx {
+        match found {
+            Found::File(file) => out.files.push(file),
+            Found::Issue(issue) => out.issues.push(issue),
+            Found::Unreadable(Some(path), issue) => {
+                out.unreadable.push(path);
+                out.issues.push(issue);
+            }
+            Found::Unreadable(None, issue) => {
+                out.uncertain = true;
+                out.issues.push(issue);
+            }
+        }
+    }
+    out
+}
+
+fn builder(
+    root: &Path,
+    canonical_root: &Path,
+    only: Option<&LibraryPath>,
+    tx: mpsc::Sender<Found>,
+) -> WalkBuilder {
+    let mut b = WalkBuilder::new(root);
+    b.standard_filters(false)
+        .hidden(true)
+        .add_custom_ignore_filename(IGNORE_FILE)
+        .follow_links(true)
+        .threads(2);
+    let root = root.to_path_buf();
+    let canonical_root = canonical_root.to_path_buf();
+    let only = only.cloned();
+    let tx = std::sync::Mutex::new(tx);
+    b.filter_entry(move |entry| {
+        let verdict = admit(&root, &canonical_root, only.as_ref(), entry);
+        match verdict {
+            Ok(admitted) => admitted,
+            Err(issue) => {
+                if let Ok(tx) = tx.lock() {
+                    let _ = tx.send(Found::Issue(issue));
+                }
+                false
+            }
+        }
+    });
+    b
+}
+
+/// Decides whether the walk goes into (or lists) an entry. `Err` skips it
+/// with a warning worth reporting; `Ok(false)` skips it silently.
+fn admit(
+    root: &Path,
+    canonical_root: &Path,
+    only: Option<&LibraryPath>,
+    entry: &ignore::DirEntry,
+) -> Result<bool, ScanIssue> {
+    if JUNK.iter().any(|j| entry.file_name() == OsStr::new(j)) || entry.file_name() == ".DS_Store" {
+        return Ok(false);
+    }
+    let shown = display(root, entry.path());
+    let Some(rel) = relative(root, entry.path()) else {
+        return Err(ScanIssue::warning(
+            shown,
+            "the name is not valid UTF-8; skipped",
+        ));
+    };
+    if let (Some(only), Some(rel)) = (only, rel.as_ref()) {
+        if !(rel.starts_with(only) || only.starts_with(rel)) {
+            return Ok(false);
+        }
+    }
+    if entry.path_is_symlink() && !inside(canonical_root, entry.path()) {
+        return Err(ScanIssue::warning(
+            shown,
+            "symbolic link leads outside the library root (or nowhere); not followed",
+        ));
+    }
+    Ok(true)
+}
+
+fn inside(canonical_root: &Path, path: &Path) -> bool {
+    path.canonicalize()
+        .map(|target| target.starts_with(canonical_root))
+        .unwrap_or(false)
+}
+
+/// `Some(None)` is the root itself; `None` a name that is not UTF-8.
+fn relative(root: &Path, path: &Path) -> Option<Option<LibraryPath>> {
+    let rel = path.strip_prefix(root).ok()?;
+    if rel.as_os_str().is_empty() {
+        return Some(None);
+    }
+    LibraryPath::from_relative(rel).ok().map(Some)
+}
+
+fn display(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn judge_entry(root: &Path, entry: &ignore::DirEntry) -> Option<Found> {
+    let rel = relative(root, entry.path())??;
+    let file_type = entry.file_type()?;
+    if file_type.is_dir() {
+        return None;
+    }
+    let shown = rel.to_string();
+    if !file_type.is_file() {
+        return Some(Found::Issue(ScanIssue::warning(
+            shown,
+            "not a regular file (a pipe, socket or device); skipped",
+        )));
+    }
+    if rel.depth() < 3 {
+        let place = if rel.depth() == 1 {
+            "the library root"
+        } else {
+            "a category folder"
+        };
+        return Some(Found::Issue(ScanIssue::warning(
+            shown,
+            format!("files directly in {place} belong to no course; not indexed"),
+        )));
+    }
+    match entry.metadata() {
+        Ok(meta) => Some(Found::File(SeenFile {
+            path: rel,
+            size: meta.len(),
+            mtime_ns: mtime_ns(&meta),
+        })),
+        Err(err) => Some(Found::Unreadable(
+            Some(rel),
+            ScanIssue::error(shown, err.to_string()),
+        )),
+    }
+}
+
+fn judge_error(root: &Path, err: ignore::Error) -> Found {
+    let message = err.to_string();
+    if let Some((ancestor, child)) = loop_paths(&err) {
+        let issue = ScanIssue::warning(
+            display(root, &child),
+            format!(
+                "symbolic link loop back to {}; not followed",
+                display(root, &ancestor)
+            ),
+        );
+        return Found::Issue(issue);
+    }
+    let path = error_path(&err);
+    let shown = path
+        .as_deref()
+        .map(|p| display(root, p))
+        .unwrap_or_default();
+    // `None`: the error names no path below the root, so nothing can be
+    // known to be gone in this scan.
+    let rel = path.and_then(|p| relative(root, &p).flatten());
+    Found::Unreadable(rel, ScanIssue::error(shown, message))
+}
+
+fn loop_paths(err: &ignore::Error) -> Option<(PathBuf, PathBuf)> {
+    match err {
+        ignore::Error::Loop { ancestor, child } => Some((ancestor.clone(), child.clone())),
+        ignore::Error::WithPath { err, .. } | ignore::Error::WithDepth { err, .. } => {
+            loop_paths(err)
+        }
+        _ => None,
+    }
+}
+
+fn error_path(err: &ignore::Error) -> Option<PathBuf> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
+
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,237 @@
+//! The records the store reads and writes. Timestamps are milliseconds since
+//! the Unix epoch; file modification times are nanoseconds, as the scanner
+//! compares them exactly.
+
+use lectern_core::scan::{ScanCounts, ScanKind, ScanStatus};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId};
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Category {
+    pub id: CategoryId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Course {
+    pub id: CourseId,
+    pub category_id: CategoryId,
+    pub name: String,
+    /// `Category/Course`, relative to ROOT.
+    pub path: String,
+    /// The text of the course's README.md, if it has one.
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileState {
+    Present,
+    Missing,
+}
+
+/// What a file is to its course, decided from its name and place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    /// A lesson or any other material.
+    Material,
+    /// The course's README.md: its description.
+    Description,
+    /// The course picture (cover.jpg|png|webp at the course's top).
+    Cover,
+    /// Captions for the media file named in `subtitle_for`.
+    Subtitle,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),* }
+            }
+        }
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($ty::$variant),)*
+                    other => Err(format!("unknown {} {other:?}", stringify!($ty))),
+                }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(FileState { Present => "present", Missing => "missing" });
+text_enum!(FileRole {
+    Material => "material",
+    Description => "description",
+    Cover => "cover",
+    Subtitle => "subtitle",
+});
+
+/// Where a subtitle file belongs: the media file beside it, and its language
+/// tag when the name carries one (`Welcome.en.srt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubtitleLink {
+    pub media_path: LibraryPath,
+    pub lang: Option<String>,
+}
+
+/// What the scanner learns about a file's content and kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFacts {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub sha256: String,
+    pub mime: String,
+    pub role: FileRole,
+    pub subtitle: Option<SubtitleLink>,
+}
+
+/// A full file record, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRecord {
+    pub id: FileId,
+    pub course_id: CourseId,
+    /// Relative to ROOT.
+    pub path: String,
+    pub name: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub sha256: String,
+    pub mime: String,
+    pub role: FileRole,
+    pub subtitle_for: Option<String>,
+    pub subtitle_lang: Option<String>,
+    pub state: FileState,
+}
+
+/// The slice of a file record the scanner compares against the disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownFile {
+    pub id: FileId,
+    pub course_id: CourseId,
+    pub path: LibraryPath,
+    pub facts: FileFacts,
+    pub state: FileState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    pub course_id: CourseId,
+    pub path: LibraryPath,
+    pub facts: FileFacts,
+}
+
+/// A known file seen again: at the same path (`path` unchanged) or, for a
+/// move, at a new path, possibly in another course. Its id is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub id: FileId,
+    pub course_id: CourseId,
+    pub path: LibraryPath,
+    pub facts: FileFacts,
+}
+
+/// One transaction's worth of changes from a scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeBatch {
+    pub added: Vec<NewFile>,
+    pub changed: Vec<FileChange>,
+    pub missing: Vec<FileId>,
+    /// New README.md text for a course (`None` when it has none any more).
+    pub descriptions: Vec<(CourseId, Option<String>)>,
+}
+
+impl ChangeBatch {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.changed.is_empty()
+            && self.missing.is_empty()
+            && self.descriptions.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.added.len() + self.changed.len() + self.missing.len() + self.descriptions.len()
+    }
+}
+
+/// Which part of the index a scan looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Course(CourseId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewScan {
+    pub kind: ScanKind,
+    pub course_id: Option<CourseId>,
+    pub started_by: String,
+    pub verify: bool,
+    pub forced: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanRecord {
+    pub id: ScanId,
+    pub kind: ScanKind,
+    pub course_id: Option<CourseId>,
+    pub started_by: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub status: ScanStatus,
+    pub reason: Option<String>,
+    pub verify: bool,
+    pub forced: bool,
+    #[serde(flatten)]
+    pub counts: ScanCounts,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CleanupCounts {
+    pub files: u64,
+    pub courses: u64,
+    pub categories: u64,
+}
+
+/// The process holding (or asking for) the operation lock. Host, pid and the
+/// pid's start time let another process on the same host see that a holder
+/// died (SIGKILL) without waiting for its lease to run out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockOwner {
+    pub holder: String,
+    pub host: String,
+    pub pid: i64,
+    pub pid_start: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockInfo {
+    pub operation: String,
+    #[serde(flatten)]
+    pub owner: LockOwner,
+    pub token: String,
+    pub acquired_at: i64,
+    pub expires_at: i64,
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let held_s = (crate::now_ms() - self.acquired_at).max(0) / 1000;
+        write!(
+            f,
+            "{} held by {} on {} (pid {}) for {held_s} s",
+            self.operation, self.owner.holder, self.owner.host, self.owner.pid
+        )
+    }
+}

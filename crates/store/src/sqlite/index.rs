@@ -1,0 +1,191 @@
+//! The library index: categories, courses and file records.
+
+use super::rows;
+use crate::model::*;
+use crate::{now_ms, Result, StoreError};
+use lectern_core::{CourseId, LibraryPath};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use std::collections::HashMap;
+
+type Tx = Transaction<'static, Sqlite>;
+
+/// SQLite allows 32,766 bound values per statement; a new file takes 11.
+const INSERT_CHUNK: usize = 1_000;
+const ID_CHUNK: usize = 500;
+
+pub async fn known_files(pool: &SqlitePool, scope: Scope) -> Result<Vec<KnownFile>> {
+    let course = match scope {
+        Scope::All => None,
+        Scope::Course(id) => Some(id.0),
+    };
+    let rows = sqlx::query(
+        "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, subtitle_for,
+                subtitle_lang, state
+         FROM files WHERE ?1 IS NULL OR course_id = ?1",
+    )
+    .bind(course)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(rows::known_file).collect()
+}
+
+pub async fn ensure_courses(
+    tx: &mut Tx,
+    course_paths: &[LibraryPath],
+) -> Result<HashMap<LibraryPath, CourseId>> {
+    let mut ids = HashMap::with_capacity(course_paths.len());
+    for path in course_paths {
+        let (Some(category), Some(course)) = (path.prefix(1), path.strip_prefix(1)) else {
+            return Err(StoreError::Corrupt(format!(
+                "{path} is not a Category/Course path"
+            )));
+        };
+        let id = ensure_course(tx, category.as_str(), course, path).await?;
+        ids.insert(path.clone(), id);
+    }
+    Ok(ids)
+}
+
+async fn ensure_course(
+    tx: &mut Tx,
+    category: &str,
+    name: &str,
+    path: &LibraryPath,
+) -> Result<CourseId> {
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM courses WHERE path = ?")
+        .bind(path.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(id) = existing {
+        return Ok(CourseId(id));
+    }
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO categories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(category)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO courses (category_id, name, path, created_at)
+         SELECT id, ?, ?, ? FROM categories WHERE name = ? RETURNING id",
+    )
+    .bind(name)
+    .bind(path.as_str())
+    .bind(now)
+    .bind(category)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(CourseId(id))
+}
+
+pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
+    let now = now_ms();
+    mark_missing(tx, batch, now).await?;
+    for change in &batch.changed {
+        update_file(tx, change, now).await?;
+    }
+    for chunk in batch.added.chunks(INSERT_CHUNK) {
+        insert_files(tx, chunk, now).await?;
+    }
+    for (course, description) in &batch.descriptions {
+        sqlx::query("UPDATE courses SET description = ? WHERE id = ?")
+            .bind(description)
+            .bind(course.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn mark_missing(tx: &mut Tx, batch: &ChangeBatch, now: i64) -> Result<()> {
+    for chunk in batch.missing.chunks(ID_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE files SET state = 'missing', missing_since = COALESCE(missing_since, ",
+        );
+        q.push_bind(now).push(") WHERE id IN (");
+        let mut ids = q.separated(", ");
+        for id in chunk {
+            ids.push_bind(id.0);
+        }
+        q.push(")");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn update_file(tx: &mut Tx, change: &FileChange, now: i64) -> Result<()> {
+    let f = &change.facts;
+    let subtitle = f.subtitle.as_ref();
+    sqlx::query(
+        "UPDATE files SET course_id = ?, path = ?, size = ?, mtime_ns = ?, sha256 = ?, mime = ?,
+             role = ?, subtitle_for = ?, subtitle_lang = ?, state = 'present',
+             missing_since = NULL, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(change.course_id.0)
+    .bind(change.path.as_str())
+    .bind(f.size as i64)
+    .bind(f.mtime_ns)
+    .bind(&f.sha256)
+    .bind(&f.mime)
+    .bind(f.role.as_str())
+    .bind(subtitle.map(|s| s.media_path.as_str()))
+    .bind(subtitle.and_then(|s| s.lang.as_deref()))
+    .bind(now)
+    .bind(change.id.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_files(tx: &mut Tx, files: &[NewFile], now: i64) -> Result<()> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO files (course_id, path, size, mtime_ns, sha256, mime, role,
+             subtitle_for, subtitle_lang, state, indexed_at, updated_at) ",
+    );
+    q.push_values(files, |mut row, file| {
+        let f = &file.facts;
+        let subtitle = f.subtitle.as_ref();
+        row.push_bind(file.course_id.0)
+            .push_bind(file.path.as_str())
+            .push_bind(f.size as i64)
+            .push_bind(f.mtime_ns)
+            .push_bind(&f.sha256)
+            .push_bind(&f.mime)
+            .push_bind(f.role.as_str())
+            .push_bind(subtitle.map(|s| s.media_path.as_str()))
+            .push_bind(subtitle.and_then(|s| s.lang.as_deref()))
+            .push("'present'")
+            .push_bind(now)
+            .push_bind(now);
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+pub async fn cleanup(tx: &mut Tx) -> Result<CleanupCounts> {
+    let files = sqlx::query("DELETE FROM files WHERE state = 'missing'")
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    let courses = sqlx::query(
+        "DELETE FROM courses WHERE NOT EXISTS (SELECT 1 FROM files WHERE files.course_id = courses.id)",
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    let categories = sqlx::query(
+        "DELETE FROM categories
+         WHERE NOT EXISTS (SELECT 1 FROM courses WHERE courses.category_id = categories.id)",
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(CleanupCounts {
+        files,
+        courses,
+        categories,
+    })
+}

@@ -1,0 +1,307 @@
+//! The embedded SQLite backend: one database file in WAL mode. Every write
+//! that reads first runs in `BEGIN IMMEDIATE`, so it holds the write lock
+//! from the start and never fails with SQLITE_BUSY_SNAPSHOT.
+
+mod index;
+mod rows;
+mod scans;
+
+use crate::model::*;
+use crate::store::Store;
+use crate::{now_ms, Result, StoreError};
+use async_trait::async_trait;
+use lectern_core::scan::{ScanCounts, ScanIssue, ScanStatus};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                source: sqlx::Error::Io(e),
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn read_lock(&self) -> Result<Option<LockInfo>> {
+        let row = sqlx::query("SELECT * FROM operation_lock WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(rows::lock_info).transpose()
+    }
+
+    async fn swap_lock(&self, expected: Option<&str>, new: &LockInfo) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT token FROM operation_lock WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if current.as_deref() != expected {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO operation_lock
+                 (id, operation, holder, host, pid, pid_start, token, acquired_at, expires_at)
+             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET
+                 operation = excluded.operation, holder = excluded.holder, host = excluded.host,
+                 pid = excluded.pid, pid_start = excluded.pid_start, token = excluded.token,
+                 acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+        )
+        .bind(&new.operation)
+        .bind(&new.owner.holder)
+        .bind(&new.owner.host)
+        .bind(new.owner.pid)
+        .bind(new.owner.pid_start)
+        .bind(&new.token)
+        .bind(new.acquired_at)
+        .bind(new.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn renew_lock(&self, token: &str, expires_at: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE operation_lock SET expires_at = ? WHERE id = 1 AND token = ?")
+                .bind(expires_at)
+                .bind(token)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lock(&self, token: &str) -> Result<()> {
+        sqlx::query("DELETE FROM operation_lock WHERE id = 1 AND token = ?")
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn begin_scan(&self, scan: &NewScan) -> Result<ScanId> {
+        scans::begin(&self.pool, scan).await
+    }
+
+    async fn record_issues(&self, scan: ScanId, issues: &[ScanIssue]) -> Result<()> {
+        let mut tx = self.write().await?;
+        scans::record_issues(&mut tx, scan, issues).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_scan_counts(&self, scan: ScanId, counts: &ScanCounts) -> Result<()> {
+        scans::set_counts(&self.pool, scan, None, counts).await
+    }
+
+    async fn finish_scan(
+        &self,
+        scan: ScanId,
+        status: ScanStatus,
+        reason: Option<&str>,
+        counts: &ScanCounts,
+    ) -> Result<()> {
+        scans::set_counts(&self.pool, scan, Some((status, reason)), counts).await
+    }
+
+    async fn interrupt_running_scans(&self) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE scans SET status = 'interrupted', finished_at = ?,
+                 reason = 'the process running this scan stopped before it finished'
+             WHERE status = 'running'",
+        )
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn scan(&self, id: ScanId) -> Result<Option<ScanRecord>> {
+        let row = sqlx::query("SELECT * FROM scans WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(rows::scan_record).transpose()
+    }
+
+    async fn scans(&self, limit: u32) -> Result<Vec<ScanRecord>> {
+        let rows = sqlx::query("SELECT * FROM scans ORDER BY id DESC LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(rows::scan_record).collect()
+    }
+
+    async fn scan_issues(&self, id: ScanId) -> Result<Vec<ScanIssue>> {
+        let rows = sqlx::query(
+            "SELECT kind, path, message FROM scan_issues WHERE scan_id = ? ORDER BY id",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(rows::scan_issue).collect()
+    }
+
+    async fn known_files(&self, scope: Scope) -> Result<Vec<KnownFile>> {
+        index::known_files(&self.pool, scope).await
+    }
+
+    async fn ensure_courses(
+        &self,
+        course_paths: &[LibraryPath],
+    ) -> Result<HashMap<LibraryPath, CourseId>> {
+        let mut tx = self.write().await?;
+        let ids = index::ensure_courses(&mut tx, course_paths).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn apply(&self, batch: &ChangeBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        index::apply(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn cleanup(&self) -> Result<CleanupCounts> {
+        let mut tx = self.write().await?;
+        let counts = index::cleanup(&mut tx).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn categories(&self) -> Result<Vec<Category>> {
+        let rows = sqlx::query("SELECT id, name FROM categories")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut list: Vec<Category> = rows
+            .into_iter()
+            .map(rows::category)
+            .collect::<Result<_>>()?;
+        list.sort_by(|a, b| lectern_core::natural_cmp(&a.name, &b.name));
+        Ok(list)
+    }
+
+    async fn courses(&self, category: Option<CategoryId>) -> Result<Vec<Course>> {
+        let rows = sqlx::query("SELECT * FROM courses WHERE ?1 IS NULL OR category_id = ?1")
+            .bind(category.map(|c| c.0))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut list: Vec<Course> = rows.into_iter().map(rows::course).collect::<Result<_>>()?;
+        list.sort_by(|a, b| lectern_core::natural_path_cmp(&a.path, &b.path));
+        Ok(list)
+    }
+
+    async fn course(&self, id: CourseId) -> Result<Option<Course>> {
+        let row = sqlx::query("SELECT * FROM courses WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(rows::course).transpose()
+    }
+
+    async fn course_by_path(&self, path: &LibraryPath) -> Result<Option<Course>> {
+        let row = sqlx::query("SELECT * FROM courses WHERE path = ?")
+            .bind(path.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(rows::course).transpose()
+    }
+
+    async fn course_files(&self, course: CourseId) -> Result<Vec<FileRecord>> {
+        let rows = sqlx::query("SELECT * FROM files WHERE course_id = ?")
+            .bind(course.0)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut list: Vec<FileRecord> = rows
+            .into_iter()
+            .map(rows::file_record)
+            .collect::<Result<_>>()?;
+        list.sort_by(|a, b| lectern_core::natural_path_cmp(&a.path, &b.path));
+        Ok(list)
+    }
+
+    async fn file(&self, id: FileId) -> Result<Option<FileRecord>> {
+        let row = sqlx::query("SELECT * FROM files WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(rows::file_record).transpose()
+    }
+
+    async fn all_files(&self) -> Result<Vec<FileRecord>> {
+        let rows = sqlx::query("SELECT * FROM files ORDER BY path")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(rows::file_record).collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
