@@ -7,8 +7,16 @@ use common::{count_files, last_json, scan_json, Sandbox};
 use std::collections::BTreeSet;
 
 const SCAN_FIELDS: [&str; 10] = [
-    "scan_id", "status", "added", "updated", "removed", "moved", "unchanged", "errors",
-    "hashed_files", "hashed_bytes",
+    "scan_id",
+    "status",
+    "added",
+    "updated",
+    "removed",
+    "moved",
+    "unchanged",
+    "errors",
+    "hashed_files",
+    "hashed_bytes",
 ];
 
 #[test]
@@ -18,7 +26,12 @@ fn scan_json_has_exactly_the_documented_fields_and_a_rescan_changes_nothing() {
     let files = count_files(&root) as u64;
     let (code, first) = scan_json(sb.cmd().arg("--root").arg(&root), &[]);
     assert_eq!(code, 0, "{first}");
-    let keys: BTreeSet<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: BTreeSet<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys, SCAN_FIELDS.into_iter().collect());
     assert_eq!(first["status"], "completed");
     // The demo holds a .lecternignore, an ignored drafts/ file and a dot-file.
@@ -27,7 +40,15 @@ fn scan_json_has_exactly_the_documented_fields_and_a_rescan_changes_nothing() {
 
     let (code, second) = scan_json(sb.cmd().arg("--root").arg(&root), &[]);
     assert_eq!(code, 0);
-    for field in ["added", "updated", "removed", "moved", "hashed_files", "hashed_bytes", "errors"] {
+    for field in [
+        "added",
+        "updated",
+        "removed",
+        "moved",
+        "hashed_files",
+        "hashed_bytes",
+        "errors",
+    ] {
         assert_eq!(second[field], 0, "{field} in {second}");
     }
     assert_eq!(second["unchanged"], first["added"]);
@@ -43,10 +64,19 @@ fn the_safety_guard_exits_3_and_changes_nothing_until_forced() {
     std::fs::remove_dir_all(root.join("Programming")).unwrap();
     std::fs::remove_dir_all(root.join("Design")).unwrap();
 
-    let out = sb.cmd().arg("--root").arg(&root).args(["scan", "--json"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .arg("--root")
+        .arg(&root)
+        .args(["scan", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(last_json(&out)["status"], "aborted");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unmounted"), "reason on stderr");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unmounted"),
+        "reason on stderr"
+    );
     let after = sb.cmd().args(["list", "--json"]).output().unwrap().stdout;
     assert_eq!(before, after, "an aborted scan changed the index");
 
@@ -54,7 +84,10 @@ fn the_safety_guard_exits_3_and_changes_nothing_until_forced() {
     assert_eq!(code, 0);
     // Only Languages is left, and it holds no ignored files.
     let remaining = count_files(&root) as u64;
-    assert_eq!(forced["removed"].as_u64().unwrap(), first["added"].as_u64().unwrap() - remaining);
+    assert_eq!(
+        forced["removed"].as_u64().unwrap(),
+        first["added"].as_u64().unwrap() - remaining
+    );
 }
 
 #[test]
@@ -79,7 +112,11 @@ fn root_comes_from_flag_then_environment_then_lectern_toml() {
     let added = |cmd: &mut std::process::Command| scan_json(cmd, &[]).1["added"].as_u64();
     let with_toml = || {
         let sb = Sandbox::new();
-        std::fs::write(sb.path("lectern.toml"), format!("root = {:?}\n", a.display().to_string())).unwrap();
+        std::fs::write(
+            sb.path("lectern.toml"),
+            format!("root = {:?}\n", a.display().to_string()),
+        )
+        .unwrap();
         sb
     };
     let (file_sb, env_sb, flag_sb) = (with_toml(), with_toml(), with_toml());
@@ -97,23 +134,47 @@ fn bad_input_gets_a_clear_error_and_the_documented_exit_status() {
     let sb = Sandbox::new();
     let root = sb.demo("lib");
 
-    let out = sb.cmd().arg("--root").arg(&root).args(["scan", "--course", "999", "--json"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .arg("--root")
+        .arg(&root)
+        .args(["scan", "--course", "999", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(last_json(&out)["error"]["code"], "not_found");
 
     let out = sb.cmd().arg("demo").arg(&root).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not an empty folder"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not an empty folder"),
+        "{out:?}"
+    );
 
-    let out = sb.cmd().args(["--database-url", "postgres://localhost/x", "scan", "--json"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["--database-url", "postgres://localhost/x", "scan", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(last_json(&out)["error"]["message"].as_str().unwrap().contains("PostgreSQL"));
+    assert!(last_json(&out)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("PostgreSQL"));
 
-    let out = sb.cmd().args(["--config", "missing.toml", "scan"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["--config", "missing.toml", "scan"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 
-    std::fs::write(sb.path("lectern.toml"), "scan = { max_missing_percent = 400 }\n").unwrap();
+    std::fs::write(
+        sb.path("lectern.toml"),
+        "scan = { max_missing_percent = 400 }\n",
+    )
+    .unwrap();
     let out = sb.cmd().arg("scan").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_file(sb.path("lectern.toml")).unwrap();
@@ -132,7 +193,11 @@ fn a_course_rescan_and_cleanup_report_in_json() {
     let course = &list[0]["courses"][0]["course"];
     let course_dir = root.join(course["path"].as_str().unwrap());
     std::fs::write(course_dir.join("new lesson.md"), "# New\n").unwrap();
-    let lesson = std::fs::read_dir(&course_dir).unwrap().flatten().find(|e| e.path().is_dir()).unwrap();
+    let lesson = std::fs::read_dir(&course_dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap();
     std::fs::remove_dir_all(lesson.path()).unwrap();
 
     let id = course["id"].as_i64().unwrap().to_string();
@@ -148,6 +213,11 @@ fn a_course_rescan_and_cleanup_report_in_json() {
     assert_eq!(cleaned["status"], "completed");
 
     let history = last_json(&sb.cmd().args(["history", "--json"]).output().unwrap());
-    let kinds: Vec<&str> = history.as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["cleanup", "course", "full"]);
 }

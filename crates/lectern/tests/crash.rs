@@ -19,7 +19,10 @@ fn big_library(root: &Path, courses: usize) -> usize {
     let mut n = 0;
     for c in 0..courses {
         for s in 0..4 {
-            let dir = root.join(format!("Cat {}", c % 3)).join(format!("Course {c}")).join(format!("{s} Section"));
+            let dir = root
+                .join(format!("Cat {}", c % 3))
+                .join(format!("Course {c}"))
+                .join(format!("{s} Section"));
             std::fs::create_dir_all(&dir).unwrap();
             for f in 0..50 {
                 let mut bytes = vec![0u8; 4096];
@@ -34,7 +37,11 @@ fn big_library(root: &Path, courses: usize) -> usize {
 
 async fn open_db(path: &Path) -> SqlitePool {
     let options = SqliteConnectOptions::new().filename(path).read_only(true);
-    SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap()
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap()
 }
 
 async fn count(pool: &SqlitePool, sql: &str) -> i64 {
@@ -44,12 +51,23 @@ async fn count(pool: &SqlitePool, sql: &str) -> i64 {
 /// Starts a scan and kills it once some batch is committed; `None` if the
 /// scan finished before it could be caught.
 async fn kill_mid_scan(sb: &Sandbox, root: &Path) -> Option<i64> {
-    let mut child = sb.cmd().arg("--root").arg(root).args(["scan", "--json"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = sb
+        .cmd()
+        .arg("--root")
+        .arg(root)
+        .args(["scan", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let db = sb.data().join("lectern.db");
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut pool = None;
     loop {
-        assert!(Instant::now() < deadline, "the scan neither committed nor ended");
+        assert!(
+            Instant::now() < deadline,
+            "the scan neither committed nor ended"
+        );
         if child.try_wait().unwrap().is_some() {
             return None;
         }
@@ -81,16 +99,32 @@ async fn a_scan_killed_with_sigkill_leaves_a_consistent_index_and_shows_as_inter
             continue;
         };
         let pool = open_db(&sb.data().join("lectern.db")).await;
-        let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         assert_eq!(check, "ok");
-        let status: String = sqlx::query_scalar("SELECT status FROM scans WHERE id = 1").fetch_one(&pool).await.unwrap();
+        let status: String = sqlx::query_scalar("SELECT status FROM scans WHERE id = 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         assert_eq!(status, "running", "the kill landed after the scan ended");
-        let rows = sqlx::query("SELECT path, size, sha256 FROM files").fetch_all(&pool).await.unwrap();
-        assert!(!rows.is_empty() && rows.len() < total, "{} of {total} indexed", rows.len());
+        let rows = sqlx::query("SELECT path, size, sha256 FROM files")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert!(
+            !rows.is_empty() && rows.len() < total,
+            "{} of {total} indexed",
+            rows.len()
+        );
         for row in &rows {
             let bytes = std::fs::read(root.join(row.get::<String, _>("path"))).unwrap();
             assert_eq!(row.get::<i64, _>("size"), bytes.len() as i64);
-            assert_eq!(row.get::<String, _>("sha256"), hex::encode(Sha256::digest(&bytes)));
+            assert_eq!(
+                row.get::<String, _>("sha256"),
+                hex::encode(Sha256::digest(&bytes))
+            );
         }
         let committed = rows.len() as u64;
         pool.close().await;
@@ -117,13 +151,17 @@ fn unprivileged(sb: &Sandbox) -> Option<Command> {
     }
     let setpriv = Path::new("/usr/bin/setpriv");
     if !setpriv.exists() {
-        assert!(std::env::var_os("CI").is_none(), "CI must have setpriv (util-linux)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have setpriv (util-linux)"
+        );
         eprintln!("skipped: running as root without setpriv, so permissions cannot deny reading");
         return None;
     }
     let inner = sb.cmd();
     let mut cmd = Command::new(setpriv);
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(inner.get_program());
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(inner.get_program());
     cmd.args(inner.get_args()).current_dir(sb.dir.path());
     Some(cmd)
 }
@@ -140,7 +178,8 @@ fn unreadable_files_and_folders_keep_their_records_and_are_reported() {
     chmod(&sb.data(), 0o777);
     let root = sb.demo("lib");
     let Some(_) = unprivileged(&sb) else { return };
-    let scan = |extra: &[&str]| scan_json(unprivileged(&sb).unwrap().arg("--root").arg(&root), extra);
+    let scan =
+        |extra: &[&str]| scan_json(unprivileged(&sb).unwrap().arg("--root").arg(&root), extra);
     let (code, first) = scan(&[]);
     assert_eq!(code, 0, "{first}");
 
@@ -158,12 +197,23 @@ fn unreadable_files_and_folders_keep_their_records_and_are_reported() {
     assert_eq!(code, 0, "per-file errors do not fail a scan: {second}");
     assert_eq!(second["removed"], 0, "unreadable is not missing: {second}");
     assert!(second["errors"].as_u64().unwrap() >= 2, "{second}");
-    assert_eq!(second["unchanged"].as_u64().unwrap() + under_dir + 1, first["added"].as_u64().unwrap());
-    let list = String::from_utf8(sb.cmd().args(["list", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(
+        second["unchanged"].as_u64().unwrap() + under_dir + 1,
+        first["added"].as_u64().unwrap()
+    );
+    let list =
+        String::from_utf8(sb.cmd().args(["list", "--json"]).output().unwrap().stdout).unwrap();
     assert!(!list.contains("\"missing\""), "a record was marked missing");
-    let out = sb.cmd().args(["history", &second["scan_id"].to_string(), "--json"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["history", &second["scan_id"].to_string(), "--json"])
+        .output()
+        .unwrap();
     let issues = last_json(&out)["issues"].to_string();
-    assert!(issues.contains("02 Glossary.txt") && issues.contains("01 Greetings"), "{issues}");
+    assert!(
+        issues.contains("02 Glossary.txt") && issues.contains("01 Greetings"),
+        "{issues}"
+    );
 }
 
 fn lock(owner: lectern_store::LockOwner, expires_in_ms: i64) -> LockInfo {
@@ -190,7 +240,13 @@ async fn the_operation_lock_blocks_while_its_holder_lives_and_frees_itself_when_
 
     // Held by this (live) test process: busy, exit 4, error code "locked".
     take(store.clone(), lock(this_process("test"), 60_000)).await;
-    let out = sb.cmd().arg("--root").arg(&root).args(["scan", "--json"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .arg("--root")
+        .arg(&root)
+        .args(["scan", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(last_json(&out)["error"]["code"], "locked");
     assert!(String::from_utf8_lossy(&out.stderr).contains("backup held by test"));
@@ -199,7 +255,13 @@ async fn the_operation_lock_blocks_while_its_holder_lives_and_frees_itself_when_
     let mut elsewhere = this_process("other-host");
     elsewhere.host = "some-other-host".into();
     take(store.clone(), lock(elsewhere.clone(), 60_000)).await;
-    let out = sb.cmd().arg("--root").arg(&root).args(["cleanup", "--json"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .arg("--root")
+        .arg(&root)
+        .args(["cleanup", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4));
 
     // Its lease ran out: free.
@@ -214,6 +276,9 @@ async fn the_operation_lock_blocks_while_its_holder_lives_and_frees_itself_when_
     gone.pid_start = gone.pid_start.map(|s| s - 1);
     take(store.clone(), lock(gone, 60_000)).await;
     assert_eq!(scan_json(sb.cmd().arg("--root").arg(&root), &[]).0, 0);
-    assert!(store.read_lock().await.unwrap().is_none(), "the lock was not released");
+    assert!(
+        store.read_lock().await.unwrap().is_none(),
+        "the lock was not released"
+    );
     store.close().await;
 }

@@ -2,7 +2,7 @@
 //! course description, its cover, captions for a video, or material.
 
 use lectern_core::LibraryPath;
-use lectern_store::{FileRole, SubtitleLink};
+use lectern_store::{FileFacts, FileRole, SubtitleLink};
 use std::collections::HashMap;
 
 const COVER_NAMES: [&str; 4] = ["cover.jpg", "cover.jpeg", "cover.png", "cover.webp"];
@@ -15,9 +15,27 @@ const MEDIA_EXTS: [&str; 16] = [
 /// The kind-of-file facts the scanner stores beside the content facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kind {
-    pub mime: String,
+    pub mime: &'static str,
     pub role: FileRole,
     pub subtitle: Option<SubtitleLink>,
+}
+
+impl Kind {
+    /// Whether stored facts already say what this kind says.
+    pub fn matches(&self, facts: &FileFacts) -> bool {
+        facts.mime == self.mime && facts.role == self.role && facts.subtitle == self.subtitle
+    }
+
+    pub fn with_content(&self, size: u64, mtime_ns: i64, sha256: String) -> FileFacts {
+        FileFacts {
+            size,
+            mtime_ns,
+            sha256,
+            mime: self.mime.to_owned(),
+            role: self.role,
+            subtitle: self.subtitle.clone(),
+        }
+    }
 }
 
 /// Media files by folder and stem, so a subtitle can find the video it
@@ -35,7 +53,7 @@ impl Neighbours {
             let Some((stem, ext)) = split_ext(path.name()) else {
                 continue;
             };
-            if !MEDIA_EXTS.contains(&ext.to_ascii_lowercase().as_str()) {
+            if !MEDIA_EXTS.iter().any(|e| ext.eq_ignore_ascii_case(e)) {
                 continue;
             }
             let key = (folder(path).to_owned(), stem.to_owned());
@@ -54,12 +72,11 @@ impl Neighbours {
 
 pub fn classify(path: &LibraryPath, neighbours: &Neighbours) -> Kind {
     let name = path.name();
-    let lower = name.to_ascii_lowercase();
     let at_course_top = path.depth() == 3;
     let mut subtitle = None;
-    let role = if at_course_top && lower == "readme.md" {
+    let role = if at_course_top && name.eq_ignore_ascii_case("readme.md") {
         FileRole::Description
-    } else if at_course_top && COVER_NAMES.contains(&lower.as_str()) {
+    } else if at_course_top && COVER_NAMES.iter().any(|c| name.eq_ignore_ascii_case(c)) {
         FileRole::Cover
     } else if let Some(link) = subtitle_link(path, neighbours) {
         subtitle = Some(link);
@@ -74,24 +91,29 @@ pub fn classify(path: &LibraryPath, neighbours: &Neighbours) -> Kind {
     }
 }
 
-fn mime_of(name: &str) -> String {
-    let ext = split_ext(name).map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        // Types browsers need exactly, which the guess table has otherwise.
-        Some("md") | Some("markdown") => "text/markdown".into(),
-        Some("srt") => "application/x-subrip".into(),
-        Some("vtt") => "text/vtt".into(),
-        _ => mime_guess::from_path(name)
-            .first_or_octet_stream()
-            .essence_str()
-            .to_owned(),
+fn mime_of(name: &str) -> &'static str {
+    let Some((_, ext)) = split_ext(name) else {
+        return "application/octet-stream";
+    };
+    let is = |e: &str| ext.eq_ignore_ascii_case(e);
+    // Types browsers need exactly, which the guess table has otherwise.
+    if is("md") || is("markdown") {
+        "text/markdown"
+    } else if is("srt") {
+        "application/x-subrip"
+    } else if is("vtt") {
+        "text/vtt"
+    } else {
+        mime_guess::from_ext(ext)
+            .first_raw()
+            .unwrap_or("application/octet-stream")
     }
 }
 
 /// `Lesson.srt` belongs to `Lesson.mp4`; `Lesson.en.srt` to the same, in English.
 fn subtitle_link(path: &LibraryPath, neighbours: &Neighbours) -> Option<SubtitleLink> {
     let (stem, ext) = split_ext(path.name())?;
-    if !SUBTITLE_EXTS.contains(&ext.to_ascii_lowercase().as_str()) {
+    if !SUBTITLE_EXTS.iter().any(|e| ext.eq_ignore_ascii_case(e)) {
         return None;
     }
     let dir = folder(path);

@@ -36,6 +36,12 @@ pub enum HashError {
     Cancelled,
 }
 
+thread_local! {
+    /// One read buffer per hashing thread: a fresh 256 KiB buffer per file
+    /// costs an mmap, munmap and 64 page faults each time.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; CHUNK]);
+}
+
 pub fn hash_file(
     path: &Path,
     keep_text: bool,
@@ -46,28 +52,18 @@ pub fn hash_file(
     if !before.is_file() {
         return Err(HashError::NotRegular);
     }
-    let keep_text = keep_text && before.len() <= MAX_DESCRIPTION;
+    let mut kept = (keep_text && before.len() <= MAX_DESCRIPTION).then(Vec::new);
     let mut hasher = Sha256::new();
-    let mut kept = Vec::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut read_total = 0u64;
-    loop {
-        if progress.is_cancelled() {
-            return Err(HashError::Cancelled);
-        }
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        hasher.update(&buf[..n]);
-        if keep_text {
-            kept.extend_from_slice(&buf[..n]);
-        }
-        read_total += n as u64;
-        progress.hashed(n as u64);
-    }
+    let read_total = BUFFER.with_borrow_mut(|buf| {
+        read_all(&mut file, buf, |chunk| {
+            hasher.update(chunk);
+            if let Some(kept) = kept.as_mut() {
+                kept.extend_from_slice(chunk);
+            }
+            progress.hashed(chunk.len() as u64);
+            !progress.is_cancelled()
+        })
+    })?;
     let after = file.metadata()?;
     let mtime_ns = crate::walk::mtime_ns(&after);
     if read_total != after.len() || mtime_ns != crate::walk::mtime_ns(&before) {
@@ -77,8 +73,30 @@ pub fn hash_file(
         size: read_total,
         mtime_ns,
         sha256: hex::encode(hasher.finalize()),
-        text: keep_text.then(|| String::from_utf8_lossy(&kept).into_owned()),
+        text: kept.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
     })
+}
+
+/// Feeds the file to `take` chunk by chunk until the end, or until `take`
+/// says stop (the scan was cancelled). Returns the bytes read.
+fn read_all(
+    file: &mut File,
+    buf: &mut [u8],
+    mut take: impl FnMut(&[u8]) -> bool,
+) -> Result<u64, HashError> {
+    let mut total = 0u64;
+    loop {
+        let n = match file.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        total += n as u64;
+        if !take(&buf[..n]) {
+            return Err(HashError::Cancelled);
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -97,29 +115,26 @@ fn open_nonblocking(path: &Path) -> std::io::Result<File> {
     File::open(path)
 }
 
-/// One file to hash, with whatever the caller needs back with the result.
-pub struct Job<T> {
-    pub tag: T,
-    pub path: PathBuf,
-    pub keep_text: bool,
-}
-
 /// Hashes every job on the rayon pool, sending each result as it is ready;
-/// stops early when the scan is cancelled or the receiver is gone.
+/// stops early when the scan is cancelled or the receiver is gone. `locate`
+/// gives a job's file and whether to keep its text; it is called as the job
+/// runs, so a library's worth of absolute paths is never held at once.
 pub fn hash_all<T: Send>(
-    jobs: Vec<Job<T>>,
+    jobs: Vec<T>,
+    locate: impl Fn(&T) -> (PathBuf, bool) + Sync,
     progress: &ScanProgress,
     results: tokio::sync::mpsc::Sender<(T, Result<Hashed, HashError>)>,
 ) {
-    jobs.into_par_iter()
-        .try_for_each(|job| {
-            if progress.is_cancelled() {
-                return Err(());
-            }
-            let result = hash_file(&job.path, job.keep_text, progress);
-            results.blocking_send((job.tag, result)).map_err(|_| ())
-        })
-        .unwrap_or(());
+    let outcome = jobs.into_par_iter().try_for_each(|job| {
+        if progress.is_cancelled() {
+            return Err(());
+        }
+        let (path, keep_text) = locate(&job);
+        let result = hash_file(&path, keep_text, progress);
+        results.blocking_send((job, result)).map_err(|_| ())
+    });
+    // Err only means "stopped early", which the caller sees for itself.
+    let _ = outcome;
 }
 
 #[cfg(test)]

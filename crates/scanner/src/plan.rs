@@ -5,7 +5,7 @@
 use crate::classify::{classify, Kind, Neighbours};
 use crate::walk::{SeenFile, WalkOutcome};
 use lectern_core::LibraryPath;
-use lectern_store::{FileChange, FileFacts, FileState, KnownFile};
+use lectern_store::{FileChange, FileState, KnownFile};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// A file the walk saw that must be read: new, changed, back from missing,
@@ -14,7 +14,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 pub struct HashJob {
     pub seen: SeenFile,
     pub kind: Kind,
-    pub known: Option<KnownFile>,
+    /// Boxed: most jobs of a first scan have none, and a library's worth of
+    /// jobs is held at once.
+    pub known: Option<Box<KnownFile>>,
 }
 
 #[derive(Debug, Default)]
@@ -33,58 +35,67 @@ pub struct Plan {
     pub kept: u64,
 }
 
-pub fn plan(known: Vec<KnownFile>, walk: &WalkOutcome, verify: bool) -> Plan {
+/// Joins the index and the walk, both sorted by path, in one pass.
+pub fn plan(mut known: Vec<KnownFile>, walk: WalkOutcome, verify: bool) -> Plan {
     let neighbours = Neighbours::new(walk.files.iter().map(|f| &f.path));
-    let mut by_path: HashMap<LibraryPath, KnownFile> =
-        known.into_iter().map(|k| (k.path.clone(), k)).collect();
+    let mut seen = walk.files;
+    seen.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    known.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let unreadable: HashSet<&LibraryPath> = walk.unreadable.iter().collect();
     let mut plan = Plan::default();
-    for seen in &walk.files {
-        let kind = classify(&seen.path, &neighbours);
-        let known = by_path.remove(&seen.path);
+    let mut known = known.into_iter().peekable();
+    for file in seen {
+        while let Some(gone) = known.next_if(|k| k.path < file.path) {
+            plan.not_seen(gone, walk.uncertain, &unreadable);
+        }
+        let same_path = known.next_if(|k| k.path == file.path);
+        plan.seen(file, same_path, &neighbours, verify);
+    }
+    for gone in known {
+        plan.not_seen(gone, walk.uncertain, &unreadable);
+    }
+    plan
+}
+
+impl Plan {
+    fn seen(
+        &mut self,
+        file: SeenFile,
+        known: Option<KnownFile>,
+        neighbours: &Neighbours,
+        verify: bool,
+    ) {
+        let kind = classify(&file.path, neighbours);
         match known {
-            Some(k) if k.state == FileState::Present && same_stat(&k, seen) && !verify => {
-                plan.unchanged += 1;
-                if !same_kind(&k.facts, &kind) {
-                    plan.relabels.push(relabel(k, kind));
+            Some(k) if k.state == FileState::Present && same_stat(&k, &file) && !verify => {
+                self.unchanged += 1;
+                if !kind.matches(&k.facts) {
+                    self.relabels.push(relabel(k, &kind));
                 }
             }
-            known => plan.jobs.push(HashJob {
-                seen: seen.clone(),
+            known => self.jobs.push(HashJob {
+                seen: file,
                 kind,
-                known,
+                known: known.map(Box::new),
             }),
         }
     }
-    let unreadable: HashSet<&LibraryPath> = walk.unreadable.iter().collect();
-    for (_, k) in by_path {
+
+    fn not_seen(&mut self, k: KnownFile, uncertain: bool, unreadable: &HashSet<&LibraryPath>) {
         match k.state {
-            FileState::Missing => plan.missing_before.push(k),
-            FileState::Present if walk.uncertain || under_any(&k.path, &unreadable) => {
-                plan.kept += 1
-            }
-            FileState::Present => plan.vanished.push(k),
+            FileState::Missing => self.missing_before.push(k),
+            FileState::Present if uncertain || under_any(&k.path, unreadable) => self.kept += 1,
+            FileState::Present => self.vanished.push(k),
         }
     }
-    plan.vanished.sort_by(|a, b| a.path.cmp(&b.path));
-    plan.missing_before.sort_by(|a, b| a.path.cmp(&b.path));
-    plan
 }
 
 fn same_stat(k: &KnownFile, seen: &SeenFile) -> bool {
     k.facts.size == seen.size && k.facts.mtime_ns == seen.mtime_ns
 }
 
-pub fn same_kind(facts: &FileFacts, kind: &Kind) -> bool {
-    facts.mime == kind.mime && facts.role == kind.role && facts.subtitle == kind.subtitle
-}
-
-fn relabel(k: KnownFile, kind: Kind) -> FileChange {
-    let facts = FileFacts {
-        mime: kind.mime,
-        role: kind.role,
-        subtitle: kind.subtitle,
-        ..k.facts
-    };
+fn relabel(k: KnownFile, kind: &Kind) -> FileChange {
+    let facts = kind.with_content(k.facts.size, k.facts.mtime_ns, k.facts.sha256);
     FileChange {
         id: k.id,
         course_id: k.course_id,
@@ -97,42 +108,63 @@ fn under_any(path: &LibraryPath, unreadable: &HashSet<&LibraryPath>) -> bool {
     (1..=path.depth()).any(|n| path.prefix(n).is_some_and(|p| unreadable.contains(&p)))
 }
 
-/// Pairs new files with vanished (then earlier-missing) records of the same
-/// size and content. Candidates are taken in path order, so the pairing is
-/// the same on every run.
+/// Pairs files seen at a new path with vanished (then earlier-missing)
+/// records of the same size and content. Candidates are taken in path
+/// order, so the pairing is the same on every run.
 #[derive(Debug, Default)]
 pub struct Moves {
-    by_content: HashMap<(u64, String), VecDeque<KnownFile>>,
+    vanished: HashMap<(u64, String), VecDeque<KnownFile>>,
+    earlier: HashMap<(u64, String), VecDeque<KnownFile>>,
 }
 
 impl Moves {
     pub fn new(vanished: &[KnownFile], missing_before: &[KnownFile]) -> Self {
-        let mut by_content: HashMap<(u64, String), VecDeque<KnownFile>> = HashMap::new();
-        for k in vanished.iter().chain(missing_before) {
-            by_content
-                .entry((k.facts.size, k.facts.sha256.clone()))
-                .or_default()
-                .push_back(k.clone());
+        Self {
+            vanished: by_content(vanished),
+            earlier: by_content(missing_before),
         }
-        Self { by_content }
     }
 
+    /// The sizes worth hashing early: only a file of one of these sizes can
+    /// be a move.
     pub fn sizes(&self) -> HashSet<u64> {
-        self.by_content.keys().map(|(size, _)| *size).collect()
+        self.vanished
+            .keys()
+            .chain(self.earlier.keys())
+            .map(|(size, _)| *size)
+            .collect()
     }
 
-    pub fn take(&mut self, size: u64, sha256: &str) -> Option<KnownFile> {
-        self.by_content
+    /// A record that vanished in this scan with this content.
+    pub fn take_vanished(&mut self, size: u64, sha256: &str) -> Option<KnownFile> {
+        self.vanished
             .get_mut(&(size, sha256.to_owned()))?
             .pop_front()
     }
+
+    /// A vanished record, else one missing since an earlier scan.
+    pub fn take(&mut self, size: u64, sha256: &str) -> Option<KnownFile> {
+        let key = (size, sha256.to_owned());
+        self.take_vanished(size, sha256)
+            .or_else(|| self.earlier.get_mut(&key)?.pop_front())
+    }
+}
+
+fn by_content(records: &[KnownFile]) -> HashMap<(u64, String), VecDeque<KnownFile>> {
+    let mut map: HashMap<(u64, String), VecDeque<KnownFile>> = HashMap::new();
+    for k in records {
+        map.entry((k.facts.size, k.facts.sha256.clone()))
+            .or_default()
+            .push_back(k.clone());
+    }
+    map
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lectern_core::{CourseId, FileId};
-    use lectern_store::FileRole;
+    use lectern_store::{FileFacts, FileRole};
 
     fn path(s: &str) -> LibraryPath {
         LibraryPath::parse(s).unwrap()
@@ -169,17 +201,10 @@ mod tests {
             files: vec![seen("C/K/a.txt", 3, 7)],
             ..Default::default()
         };
-        let p = plan(
-            vec![known(1, "C/K/a.txt", 3, FileState::Present)],
-            &walk,
-            false,
-        );
+        let known_a = || vec![known(1, "C/K/a.txt", 3, FileState::Present)];
+        let p = plan(known_a(), walk.clone(), false);
         assert_eq!((p.unchanged, p.jobs.len()), (1, 0));
-        let p = plan(
-            vec![known(1, "C/K/a.txt", 3, FileState::Present)],
-            &walk,
-            true,
-        );
+        let p = plan(known_a(), walk, true);
         assert_eq!((p.unchanged, p.jobs.len()), (0, 1));
     }
 
@@ -193,7 +218,7 @@ mod tests {
             known(1, "C/K/locked/a.txt", 3, FileState::Present),
             known(2, "C/K/b.txt", 3, FileState::Present),
         ];
-        let p = plan(k, &walk, false);
+        let p = plan(k, walk, false);
         assert_eq!(p.kept, 1);
         assert_eq!(p.vanished.iter().map(|k| k.id.0).collect::<Vec<_>>(), [2]);
     }
@@ -206,7 +231,7 @@ mod tests {
         };
         let p = plan(
             vec![known(1, "C/K/a.txt", 3, FileState::Present)],
-            &walk,
+            walk,
             false,
         );
         assert!(p.vanished.is_empty());
@@ -225,5 +250,49 @@ mod tests {
         assert_eq!(m.take(5, "h5").map(|k| k.id.0), Some(2));
         assert_eq!(m.take(5, "h5").map(|k| k.id.0), Some(3));
         assert_eq!(m.take(5, "h5"), None);
+    }
+}
+
+#[cfg(test)]
+mod join_tests {
+    use super::*;
+    use lectern_core::{CourseId, FileId};
+    use lectern_store::{FileFacts, FileRole};
+
+    #[test]
+    fn the_join_sorts_its_inputs_and_sees_every_path_once() {
+        let k = |id: i64, p: &str| KnownFile {
+            id: FileId(id),
+            course_id: CourseId(1),
+            path: LibraryPath::parse(p).unwrap(),
+            facts: FileFacts {
+                size: 1,
+                mtime_ns: 1,
+                sha256: "x".into(),
+                mime: "text/plain".into(),
+                role: FileRole::Material,
+                subtitle: None,
+            },
+            state: FileState::Present,
+        };
+        let s = |p: &str| SeenFile {
+            path: LibraryPath::parse(p).unwrap(),
+            size: 1,
+            mtime_ns: 1,
+        };
+        let walk = WalkOutcome {
+            files: vec![s("C/K/d.txt"), s("C/K/b.txt"), s("C/K/a.txt")],
+            ..Default::default()
+        };
+        let p = plan(
+            vec![k(3, "C/K/c.txt"), k(2, "C/K/b.txt"), k(4, "C/K/e.txt")],
+            walk,
+            false,
+        );
+        assert_eq!(p.unchanged, 1);
+        let new: Vec<&str> = p.jobs.iter().map(|j| j.seen.path.as_str()).collect();
+        assert_eq!(new, ["C/K/a.txt", "C/K/d.txt"]);
+        let gone: Vec<i64> = p.vanished.iter().map(|k| k.id.0).collect();
+        assert_eq!(gone, [3, 4]);
     }
 }

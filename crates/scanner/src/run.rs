@@ -1,5 +1,6 @@
-use crate::hash::{hash_all, HashError, Hashed, Job};
-use crate::plan::{plan, same_kind, HashJob, Moves};
+use crate::classify::Kind;
+use crate::hash::{hash_all, HashError, Hashed};
+use crate::plan::{plan, HashJob, Moves};
 use crate::walk::walk;
 use crate::ScanError;
 use lectern_core::progress::{Phase, ScanProgress};
@@ -171,11 +172,26 @@ impl RunningScan {
 }
 
 type Outcome = (ScanStatus, Option<String>);
+type HashResults = tokio::sync::mpsc::Receiver<(HashJob, Result<Hashed, HashError>)>;
+
+async fn joined(task: tokio::task::JoinHandle<()>) -> Result<(), StoreError> {
+    task.await
+        .map_err(|e| StoreError::Corrupt(format!("hashing stopped: {e}")))
+}
+
+/// A file at a path the index has no present record for may be a file that
+/// moved there.
+fn could_be_a_move(job: &HashJob) -> bool {
+    job.known
+        .as_ref()
+        .is_none_or(|k| k.state == FileState::Missing)
+}
 
 /// Results waiting for the next commit. Course ids are resolved from the
 /// path at commit time, since a new file may be in a course not yet made.
 #[derive(Default)]
 struct Pending {
+    purged: Vec<FileId>,
     added: Vec<(LibraryPath, FileFacts)>,
     changed: Vec<(FileId, LibraryPath, FileFacts)>,
     missing: Vec<FileId>,
@@ -184,7 +200,11 @@ struct Pending {
 
 impl Pending {
     fn len(&self) -> usize {
-        self.added.len() + self.changed.len() + self.missing.len() + self.descriptions.len()
+        self.purged.len()
+            + self.added.len()
+            + self.changed.len()
+            + self.missing.len()
+            + self.descriptions.len()
     }
 }
 
@@ -216,11 +236,14 @@ impl Work {
             Some((id, _)) => Scope::Course(id),
             None => Scope::All,
         };
+        let started = std::time::Instant::now();
         let known = self.store.known_files(scope).await?;
-        let walked = walking
+        tracing::info!(records = known.len(), elapsed = ?started.elapsed(), "index loaded");
+        let mut walked = walking
             .await
             .map_err(|e| StoreError::Corrupt(format!("the walk stopped: {e}")))?;
-        for issue in walked.issues.iter().cloned() {
+        tracing::info!(files = walked.files.len(), elapsed = ?started.elapsed(), "walk done");
+        for issue in std::mem::take(&mut walked.issues) {
             self.note(issue);
         }
         self.remember_courses(&known);
@@ -228,7 +251,8 @@ impl Work {
             .iter()
             .filter(|k| k.state == FileState::Present)
             .count();
-        let plan = plan(known, &walked, self.options.verify);
+        let plan = plan(known, walked, self.options.verify);
+        tracing::info!(to_hash = plan.jobs.len(), elapsed = ?started.elapsed(), "planned");
         self.counts.unchanged += plan.unchanged;
 
         let mut moves = Moves::new(&plan.vanished, &plan.missing_before);
@@ -236,11 +260,11 @@ impl Work {
         let (early, late): (Vec<HashJob>, Vec<HashJob>) = plan
             .jobs
             .into_iter()
-            .partition(|j| j.known.is_none() && move_sizes.contains(&j.seen.size));
+            .partition(|j| could_be_a_move(j) && move_sizes.contains(&j.seen.size));
         self.progress.set_phase(Phase::Hashing);
         self.progress
             .will_hash(early.iter().chain(&late).map(|j| j.seen.size).sum());
-        let moved = self.hash_into(early, &mut moves, false).await?;
+        let moved = self.hash_move_candidates(early, &mut moves).await?;
 
         let missing: Vec<&KnownFile> = plan
             .vanished
@@ -260,9 +284,11 @@ impl Work {
                 .push((change.id, change.path, change.facts));
         }
         self.flush().await?;
-        self.hash_into(late, &mut Moves::default(), true).await?;
+        self.hash_and_write(late).await?;
+        tracing::info!(elapsed = ?started.elapsed(), "hashed");
         self.progress.set_phase(Phase::Writing);
         self.flush().await?;
+        tracing::info!(elapsed = ?started.elapsed(), "written");
         Ok(if self.progress.is_cancelled() {
             (
                 ScanStatus::Cancelled,
@@ -347,41 +373,56 @@ impl Work {
         }
     }
 
-    /// Hashes `jobs` on every core and takes in each result; with `flush`,
-    /// commits every [`BATCH`] results. Returns the ids kept by moves.
-    async fn hash_into(
+    /// Hashes `jobs` on the rayon pool; results arrive as they are ready.
+    fn start_hashing(&self, jobs: Vec<HashJob>) -> (HashResults, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let (root, progress) = (self.root.clone(), self.progress.clone());
+        let locate = move |j: &HashJob| {
+            (
+                j.seen.path.to_fs_path(&root),
+                j.kind.role == FileRole::Description,
+            )
+        };
+        (
+            rx,
+            tokio::task::spawn_blocking(move || hash_all(jobs, locate, &progress, tx)),
+        )
+    }
+
+    /// Hashes the files that could be moves and takes their results in path
+    /// order, so that identical files pair the same way on every run.
+    /// Returns the ids kept by moves; nothing is written yet.
+    async fn hash_move_candidates(
         &mut self,
         jobs: Vec<HashJob>,
         moves: &mut Moves,
-        flush: bool,
     ) -> Result<HashSet<FileId>, StoreError> {
-        let mut moved = HashSet::new();
-        if jobs.is_empty() {
-            return Ok(moved);
+        let (mut rx, hashing) = self.start_hashing(jobs);
+        let mut results = Vec::new();
+        while let Some(result) = rx.recv().await {
+            results.push(result);
         }
-        let work: Vec<Job<HashJob>> = jobs
-            .into_iter()
-            .map(|j| Job {
-                path: j.seen.path.to_fs_path(&self.root),
-                keep_text: j.kind.role == FileRole::Description,
-                tag: j,
-            })
-            .collect();
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-        let progress = self.progress.clone();
-        let hashing = tokio::task::spawn_blocking(move || hash_all(work, &progress, tx));
+        joined(hashing).await?;
+        results.sort_by(|(a, _), (b, _)| a.seen.path.cmp(&b.seen.path));
+        let mut moved = HashSet::new();
+        for (job, result) in results {
+            moved.extend(self.absorb(job, result, moves));
+        }
+        Ok(moved)
+    }
+
+    /// Hashes the remaining files (none can be a move), committing every
+    /// [`BATCH`] results as they stream in.
+    async fn hash_and_write(&mut self, jobs: Vec<HashJob>) -> Result<(), StoreError> {
+        let (mut rx, hashing) = self.start_hashing(jobs);
+        let mut no_moves = Moves::default();
         while let Some((job, result)) = rx.recv().await {
-            if let Some(id) = self.absorb(job, result, moves) {
-                moved.insert(id);
-            }
-            if flush && self.pending.len() >= BATCH {
+            self.absorb(job, result, &mut no_moves);
+            if self.pending.len() >= BATCH {
                 self.flush().await?;
             }
         }
-        hashing
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("hashing stopped: {e}")))?;
-        Ok(moved)
+        joined(hashing).await
     }
 
     /// Turns one hash result into pending changes and counts; returns the
@@ -392,7 +433,7 @@ impl Work {
         result: Result<Hashed, HashError>,
         moves: &mut Moves,
     ) -> Option<FileId> {
-        let hashed = match result {
+        let mut hashed = match result {
             Ok(hashed) => hashed,
             Err(HashError::Cancelled) => return None,
             Err(e) => {
@@ -402,42 +443,68 @@ impl Work {
         };
         self.counts.hashed_files += 1;
         self.counts.hashed_bytes += hashed.size;
+        let text = hashed.text.take();
         let path = job.seen.path;
-        if let (Some(course), Some(_)) = (path.prefix(2), &hashed.text) {
-            self.pending
-                .descriptions
-                .push((course, hashed.text.clone()));
-        }
-        let facts = FileFacts {
-            size: hashed.size,
-            mtime_ns: hashed.mtime_ns,
-            sha256: hashed.sha256,
-            mime: job.kind.mime.clone(),
-            role: job.kind.role,
-            subtitle: job.kind.subtitle.clone(),
-        };
-        match job.known {
+        let course = path.prefix(2);
+        let facts = job
+            .kind
+            .with_content(hashed.size, hashed.mtime_ns, hashed.sha256);
+        let describes = facts.role == FileRole::Description;
+        let (written, moved) = match job.known {
             None => match moves.take(facts.size, &facts.sha256) {
-                Some(old) => {
-                    self.counts.moved += 1;
-                    self.pending.changed.push((old.id, path, facts));
-                    return Some(old.id);
-                }
+                Some(old) => (true, Some(self.record_move(old, None, path, facts))),
                 None => {
                     self.counts.added += 1;
                     self.pending.added.push((path, facts));
+                    (true, None)
                 }
             },
+            // A file that vanished in this same scan and reappears at the
+            // path of an older missing record moved here: the move keeps
+            // its id and the old record yields the path. Otherwise the
+            // record at this path comes back.
             Some(k) if k.state == FileState::Missing => {
-                self.counts.added += 1;
-                self.pending.changed.push((k.id, path, facts));
+                match moves.take_vanished(facts.size, &facts.sha256) {
+                    Some(old) => (true, Some(self.record_move(old, Some(k.id), path, facts))),
+                    None => {
+                        self.counts.added += 1;
+                        self.pending.changed.push((k.id, path, facts));
+                        (true, None)
+                    }
+                }
             }
-            Some(k) => self.compare(k, path, facts),
+            Some(k) => (self.compare(&k, &job.kind, path, facts), None),
+        };
+        // The description follows what the index accepts: never the text
+        // of a file whose change was refused (an integrity error), and
+        // `None` for a README too large to copy in.
+        if let (true, true, Some(course)) = (describes, written, course) {
+            self.pending.descriptions.push((course, text));
         }
-        None
+        moved
     }
 
-    fn compare(&mut self, k: KnownFile, path: LibraryPath, facts: FileFacts) {
+    fn record_move(
+        &mut self,
+        old: KnownFile,
+        displaced: Option<FileId>,
+        path: LibraryPath,
+        facts: FileFacts,
+    ) -> FileId {
+        self.counts.moved += 1;
+        if old.facts.role == FileRole::Description {
+            if let Some(course) = old.path.prefix(2) {
+                self.pending.descriptions.push((course, None));
+            }
+        }
+        self.pending.purged.extend(displaced);
+        self.pending.changed.push((old.id, path, facts));
+        old.id
+    }
+
+    /// Judges a present file that was read again; returns whether its record
+    /// is rewritten (content changed, touched, or relabelled).
+    fn compare(&mut self, k: &KnownFile, kind: &Kind, path: LibraryPath, facts: FileFacts) -> bool {
         let same_content = k.facts.size == facts.size && k.facts.sha256 == facts.sha256;
         let same_stat = k.facts.size == facts.size && k.facts.mtime_ns == facts.mtime_ns;
         if !same_content && same_stat {
@@ -451,25 +518,18 @@ impl Work {
                     k.facts.sha256, facts.sha256
                 ),
             ));
-            return;
+            return false;
         }
         if same_content {
             self.counts.unchanged += 1;
-            let kind_same = same_kind(
-                &k.facts,
-                &crate::classify::Kind {
-                    mime: facts.mime.clone(),
-                    role: facts.role,
-                    subtitle: facts.subtitle.clone(),
-                },
-            );
-            if k.facts.mtime_ns == facts.mtime_ns && kind_same {
-                return;
+            if k.facts.mtime_ns == facts.mtime_ns && kind.matches(&k.facts) {
+                return false;
             }
         } else {
             self.counts.updated += 1;
         }
         self.pending.changed.push((k.id, path, facts));
+        true
     }
 
     fn note(&mut self, issue: ScanIssue) {
@@ -511,6 +571,7 @@ impl Work {
                 .ok_or_else(|| StoreError::Corrupt(format!("no course for {path}")))
         };
         let mut batch = ChangeBatch {
+            purged: pending.purged,
             missing: pending.missing,
             ..ChangeBatch::default()
         };

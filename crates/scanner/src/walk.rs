@@ -23,7 +23,7 @@ pub struct SeenFile {
     pub mtime_ns: i64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct WalkOutcome {
     pub files: Vec<SeenFile>,
     pub issues: Vec<ScanIssue>,
@@ -228,10 +228,23 @@ fn judge_error(root: &Path, err: ignore::Error) -> Found {
         .as_deref()
         .map(|p| display(root, p))
         .unwrap_or_default();
+    if path.as_deref().is_some_and(is_dangling_link) {
+        // A link to nothing is nothing to index: a warning, and whatever
+        // the index held at that path may go missing like any vanished file.
+        return Found::Issue(ScanIssue::warning(
+            shown,
+            "symbolic link points nowhere; skipped",
+        ));
+    }
     // `None`: the error names no path below the root, so nothing can be
     // known to be gone in this scan.
     let rel = path.and_then(|p| relative(root, &p).flatten());
     Found::Unreadable(rel, ScanIssue::error(shown, message))
+}
+
+fn is_dangling_link(path: &Path) -> bool {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    is_link && std::fs::metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
 fn loop_paths(err: &ignore::Error) -> Option<(PathBuf, PathBuf)> {

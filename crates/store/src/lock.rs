@@ -23,7 +23,8 @@ pub enum LockError {
 /// frees it, in the background.
 pub struct LockHandle {
     store: Arc<dyn Store>,
-    token: String,
+    /// `None` once released.
+    token: Option<String>,
     heartbeat: tokio::task::JoinHandle<()>,
 }
 
@@ -54,7 +55,7 @@ impl LockHandle {
                 let heartbeat = tokio::spawn(renew(store.clone(), new.token.clone()));
                 return Ok(LockHandle {
                     store: store.clone(),
-                    token: new.token,
+                    token: Some(new.token),
                     heartbeat,
                 });
             }
@@ -67,18 +68,22 @@ impl LockHandle {
         }
     }
 
-    pub async fn release(self) -> Result<(), StoreError> {
+    pub async fn release(mut self) -> Result<(), StoreError> {
         self.heartbeat.abort();
-        let result = self.store.release_lock(&self.token).await;
-        std::mem::forget(self);
-        result
+        match self.token.take() {
+            Some(token) => self.store.release_lock(&token).await,
+            None => Ok(()),
+        }
     }
 }
 
 impl Drop for LockHandle {
     fn drop(&mut self) {
         self.heartbeat.abort();
-        let (store, token) = (self.store.clone(), std::mem::take(&mut self.token));
+        let Some(token) = self.token.take() else {
+            return;
+        };
+        let store = self.store.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let _ = store.release_lock(&token).await;

@@ -145,6 +145,9 @@ pub struct FileChange {
 /// One transaction's worth of changes from a scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeBatch {
+    /// Missing records to delete first: a vanished file moved onto their
+    /// path, and the path can hold one record only.
+    pub purged: Vec<FileId>,
     pub added: Vec<NewFile>,
     pub changed: Vec<FileChange>,
     pub missing: Vec<FileId>,
@@ -154,14 +157,19 @@ pub struct ChangeBatch {
 
 impl ChangeBatch {
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty()
+        self.purged.is_empty()
+            && self.added.is_empty()
             && self.changed.is_empty()
             && self.missing.is_empty()
             && self.descriptions.is_empty()
     }
 
     pub fn len(&self) -> usize {
-        self.added.len() + self.changed.len() + self.missing.len() + self.descriptions.len()
+        self.purged.len()
+            + self.added.len()
+            + self.changed.len()
+            + self.missing.len()
+            + self.descriptions.len()
     }
 }
 

@@ -13,7 +13,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -27,7 +29,9 @@ impl Sandbox {
     /// `lectern` with `--data` set, run in the sandbox, no LECTERN_* leaking in.
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lectern"));
-        cmd.current_dir(self.dir.path()).arg("--data").arg(self.data());
+        cmd.current_dir(self.dir.path())
+            .arg("--data")
+            .arg(self.data());
         for (key, _) in std::env::vars() {
             if key.starts_with("LECTERN_") {
                 cmd.env_remove(key);
@@ -38,8 +42,17 @@ impl Sandbox {
 
     /// Writes the demo library to `rel` and returns its path.
     pub fn demo(&self, rel: &str) -> PathBuf {
-        let out = self.cmd().arg("demo").arg(self.path(rel)).output().expect("run lectern demo");
-        assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = self
+            .cmd()
+            .arg("demo")
+            .arg(self.path(rel))
+            .output()
+            .expect("run lectern demo");
+        assert!(
+            out.status.success(),
+            "demo failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.path(rel)
     }
 
@@ -52,14 +65,22 @@ impl Sandbox {
 pub fn last_json(out: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().last().unwrap_or_else(|| {
-        panic!("no output; stderr: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "no output; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
 }
 
 /// Runs `scan --json` plus `extra`; returns the exit status and the JSON.
 pub fn scan_json(cmd: &mut Command, extra: &[&str]) -> (i32, Value) {
-    let out = cmd.arg("scan").arg("--json").args(extra).output().expect("run lectern scan");
+    let out = cmd
+        .arg("scan")
+        .arg("--json")
+        .args(extra)
+        .output()
+        .expect("run lectern scan");
     (out.status.code().unwrap_or(-1), last_json(&out))
 }
 

@@ -34,8 +34,8 @@ CREATE TABLE files (
     updated_at    INTEGER NOT NULL,
     missing_since INTEGER
 );
+-- Moves are matched in memory during a scan, so no index on content.
 CREATE INDEX files_course ON files (course_id);
-CREATE INDEX files_content ON files (size, sha256);
 
 CREATE TABLE scans (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -13,20 +13,43 @@ type Tx = Transaction<'static, Sqlite>;
 const INSERT_CHUNK: usize = 1_000;
 const ID_CHUNK: usize = 500;
 
+/// Rows per page when loading the index for a scan.
+const PAGE: i64 = 5_000;
+
 pub async fn known_files(pool: &SqlitePool, scope: Scope) -> Result<Vec<KnownFile>> {
     let course = match scope {
         Scope::All => None,
         Scope::Course(id) => Some(id.0),
     };
-    let rows = sqlx::query(
-        "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, subtitle_for,
-                subtitle_lang, state
-         FROM files WHERE ?1 IS NULL OR course_id = ?1",
-    )
-    .bind(course)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter().map(rows::known_file).collect()
+    // Page by page in path order: a whole library's rows fetched at once
+    // would be held twice (rows and records) at the scan's peak, and a
+    // row-by-row stream pays a channel hop per row.
+    // No `OR` in the WHERE clause: with one, SQLite cannot use the path
+    // index and would sort the whole table for every page.
+    let sql = match course {
+        None => "SELECT * FROM files WHERE path > ?1 ORDER BY path LIMIT ?2",
+        Some(_) => "SELECT * FROM files WHERE path > ?1 AND course_id = ?3 ORDER BY path LIMIT ?2",
+    };
+    let mut known: Vec<KnownFile> = Vec::new();
+    loop {
+        let after = known
+            .last()
+            .map(|k| k.path.as_str().to_owned())
+            .unwrap_or_default();
+        let rows = sqlx::query(sql)
+            .bind(after)
+            .bind(PAGE)
+            .bind(course)
+            .fetch_all(pool)
+            .await?;
+        let full = rows.len() as i64 == PAGE;
+        for row in rows {
+            known.push(rows::known_file(row)?);
+        }
+        if !full {
+            return Ok(known);
+        }
+    }
 }
 
 pub async fn ensure_courses(
@@ -82,11 +105,21 @@ async fn ensure_course(
 
 pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
     let now = now_ms();
+    for chunk in batch.purged.chunks(ID_CHUNK) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("DELETE FROM files WHERE state = 'missing' AND id IN (");
+        push_ids(&mut q, chunk);
+        q.build().execute(&mut **tx).await?;
+    }
     mark_missing(tx, batch, now).await?;
     for change in &batch.changed {
         update_file(tx, change, now).await?;
     }
-    for chunk in batch.added.chunks(INSERT_CHUNK) {
+    // In path order, so the path index is written page after page rather
+    // than all over (the walk yields paths in no particular order).
+    let mut added: Vec<&NewFile> = batch.added.iter().collect();
+    added.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    for chunk in added.chunks(INSERT_CHUNK) {
         insert_files(tx, chunk, now).await?;
     }
     for (course, description) in &batch.descriptions {
@@ -105,14 +138,19 @@ async fn mark_missing(tx: &mut Tx, batch: &ChangeBatch, now: i64) -> Result<()> 
             "UPDATE files SET state = 'missing', missing_since = COALESCE(missing_since, ",
         );
         q.push_bind(now).push(") WHERE id IN (");
-        let mut ids = q.separated(", ");
-        for id in chunk {
-            ids.push_bind(id.0);
-        }
-        q.push(")");
+        push_ids(&mut q, chunk);
         q.build().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Appends `1, 2, 3)` as bound values, closing the `IN (` list.
+fn push_ids(q: &mut QueryBuilder<'_, Sqlite>, ids: &[lectern_core::FileId]) {
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id.0);
+    }
+    q.push(")");
 }
 
 async fn update_file(tx: &mut Tx, change: &FileChange, now: i64) -> Result<()> {
@@ -140,7 +178,7 @@ async fn update_file(tx: &mut Tx, change: &FileChange, now: i64) -> Result<()> {
     Ok(())
 }
 
-async fn insert_files(tx: &mut Tx, files: &[NewFile], now: i64) -> Result<()> {
+async fn insert_files(tx: &mut Tx, files: &[&NewFile], now: i64) -> Result<()> {
     let mut q = QueryBuilder::<Sqlite>::new(
         "INSERT INTO files (course_id, path, size, mtime_ns, sha256, mime, role,
              subtitle_for, subtitle_lang, state, indexed_at, updated_at) ",
