@@ -1,11 +1,13 @@
 //! Lectern's domain types, shared by the store, the scanner and the front ends.
 
+mod digest;
 mod ids;
 mod library_path;
 mod natural;
 pub mod progress;
 pub mod scan;
 
+pub use digest::{DigestError, Sha256Digest};
 pub use ids::{CategoryId, CourseId, FileId, ScanId};
 pub use library_path::{LibraryPath, PathError};
 pub use natural::{natural_cmp, natural_path_cmp};

@@ -2,6 +2,7 @@
 //! course description, its cover, captions for a video, or material.
 
 use lectern_core::LibraryPath;
+use lectern_core::Sha256Digest;
 use lectern_store::{FileFacts, FileRole, SubtitleLink};
 use std::collections::HashMap;
 
@@ -17,7 +18,7 @@ const MEDIA_EXTS: [&str; 16] = [
 pub struct Kind {
     pub mime: &'static str,
     pub role: FileRole,
-    pub subtitle: Option<SubtitleLink>,
+    pub subtitle: Option<Box<SubtitleLink>>,
 }
 
 impl Kind {
@@ -26,7 +27,7 @@ impl Kind {
         facts.mime == self.mime && facts.role == self.role && facts.subtitle == self.subtitle
     }
 
-    pub fn with_content(&self, size: u64, mtime_ns: i64, sha256: String) -> FileFacts {
+    pub fn with_content(&self, size: u64, mtime_ns: i64, sha256: Sha256Digest) -> FileFacts {
         FileFacts {
             size,
             mtime_ns,
@@ -79,7 +80,7 @@ pub fn classify(path: &LibraryPath, neighbours: &Neighbours) -> Kind {
     } else if at_course_top && COVER_NAMES.iter().any(|c| name.eq_ignore_ascii_case(c)) {
         FileRole::Cover
     } else if let Some(link) = subtitle_link(path, neighbours) {
-        subtitle = Some(link);
+        subtitle = Some(Box::new(link));
         FileRole::Subtitle
     } else {
         FileRole::Material

@@ -4,6 +4,7 @@
 //! file written to while we read it is reported, not stored half-right.
 
 use lectern_core::progress::ScanProgress;
+use lectern_core::Sha256Digest;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -19,7 +20,7 @@ pub const MAX_DESCRIPTION: u64 = 1024 * 1024;
 pub struct Hashed {
     pub size: u64,
     pub mtime_ns: i64,
-    pub sha256: String,
+    pub sha256: Sha256Digest,
     /// The content as text, when asked for and small enough.
     pub text: Option<String>,
 }
@@ -72,7 +73,7 @@ pub fn hash_file(
     Ok(Hashed {
         size: read_total,
         mtime_ns,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: Sha256Digest(hasher.finalize().into()),
         text: kept.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
     })
 }
@@ -148,7 +149,7 @@ mod tests {
         std::fs::write(&path, b"hello\n").unwrap();
         let h = hash_file(&path, true, &ScanProgress::default()).unwrap();
         assert_eq!(
-            h.sha256,
+            h.sha256.to_hex(),
             "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
         );
         assert_eq!(h.size, 6);

@@ -4,7 +4,7 @@
 
 use crate::classify::{classify, Kind, Neighbours};
 use crate::walk::{SeenFile, WalkOutcome};
-use lectern_core::LibraryPath;
+use lectern_core::{LibraryPath, Sha256Digest};
 use lectern_store::{FileChange, FileState, KnownFile};
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -113,8 +113,8 @@ fn under_any(path: &LibraryPath, unreadable: &HashSet<&LibraryPath>) -> bool {
 /// order, so the pairing is the same on every run.
 #[derive(Debug, Default)]
 pub struct Moves {
-    vanished: HashMap<(u64, String), VecDeque<KnownFile>>,
-    earlier: HashMap<(u64, String), VecDeque<KnownFile>>,
+    vanished: HashMap<(u64, Sha256Digest), VecDeque<KnownFile>>,
+    earlier: HashMap<(u64, Sha256Digest), VecDeque<KnownFile>>,
 }
 
 impl Moves {
@@ -136,24 +136,22 @@ impl Moves {
     }
 
     /// A record that vanished in this scan with this content.
-    pub fn take_vanished(&mut self, size: u64, sha256: &str) -> Option<KnownFile> {
-        self.vanished
-            .get_mut(&(size, sha256.to_owned()))?
-            .pop_front()
+    pub fn take_vanished(&mut self, size: u64, sha256: Sha256Digest) -> Option<KnownFile> {
+        self.vanished.get_mut(&(size, sha256))?.pop_front()
     }
 
     /// A vanished record, else one missing since an earlier scan.
-    pub fn take(&mut self, size: u64, sha256: &str) -> Option<KnownFile> {
-        let key = (size, sha256.to_owned());
+    pub fn take(&mut self, size: u64, sha256: Sha256Digest) -> Option<KnownFile> {
+        let key = (size, sha256);
         self.take_vanished(size, sha256)
             .or_else(|| self.earlier.get_mut(&key)?.pop_front())
     }
 }
 
-fn by_content(records: &[KnownFile]) -> HashMap<(u64, String), VecDeque<KnownFile>> {
-    let mut map: HashMap<(u64, String), VecDeque<KnownFile>> = HashMap::new();
+fn by_content(records: &[KnownFile]) -> HashMap<(u64, Sha256Digest), VecDeque<KnownFile>> {
+    let mut map: HashMap<(u64, Sha256Digest), VecDeque<KnownFile>> = HashMap::new();
     for k in records {
-        map.entry((k.facts.size, k.facts.sha256.clone()))
+        map.entry((k.facts.size, k.facts.sha256))
             .or_default()
             .push_back(k.clone());
     }
@@ -178,7 +176,7 @@ mod tests {
             facts: FileFacts {
                 size,
                 mtime_ns: 7,
-                sha256: format!("h{size}"),
+                sha256: Sha256Digest([size as u8; 32]),
                 mime: "text/plain".into(),
                 role: FileRole::Material,
                 subtitle: None,
@@ -246,10 +244,10 @@ mod tests {
         let mut sorted = vanished.to_vec();
         sorted.sort_by(|a, b| a.path.cmp(&b.path));
         let mut m = Moves::new(&sorted, &[known(3, "C/K/c.txt", 5, FileState::Missing)]);
-        assert_eq!(m.take(5, "h5").map(|k| k.id.0), Some(1));
-        assert_eq!(m.take(5, "h5").map(|k| k.id.0), Some(2));
-        assert_eq!(m.take(5, "h5").map(|k| k.id.0), Some(3));
-        assert_eq!(m.take(5, "h5"), None);
+        assert_eq!(m.take(5, Sha256Digest([5; 32])).map(|k| k.id.0), Some(1));
+        assert_eq!(m.take(5, Sha256Digest([5; 32])).map(|k| k.id.0), Some(2));
+        assert_eq!(m.take(5, Sha256Digest([5; 32])).map(|k| k.id.0), Some(3));
+        assert_eq!(m.take(5, Sha256Digest([5; 32])), None);
     }
 }
 
@@ -268,7 +266,7 @@ mod join_tests {
             facts: FileFacts {
                 size: 1,
                 mtime_ns: 1,
-                sha256: "x".into(),
+                sha256: Sha256Digest([7; 32]),
                 mime: "text/plain".into(),
                 role: FileRole::Material,
                 subtitle: None,

@@ -451,7 +451,7 @@ impl Work {
             .with_content(hashed.size, hashed.mtime_ns, hashed.sha256);
         let describes = facts.role == FileRole::Description;
         let (written, moved) = match job.known {
-            None => match moves.take(facts.size, &facts.sha256) {
+            None => match moves.take(facts.size, facts.sha256) {
                 Some(old) => (true, Some(self.record_move(old, None, path, facts))),
                 None => {
                     self.counts.added += 1;
@@ -464,7 +464,7 @@ impl Work {
             // its id and the old record yields the path. Otherwise the
             // record at this path comes back.
             Some(k) if k.state == FileState::Missing => {
-                match moves.take_vanished(facts.size, &facts.sha256) {
+                match moves.take_vanished(facts.size, facts.sha256) {
                     Some(old) => (true, Some(self.record_move(old, Some(k.id), path, facts))),
                     None => {
                         self.counts.added += 1;

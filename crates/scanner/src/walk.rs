@@ -8,7 +8,7 @@ use lectern_core::scan::ScanIssue;
 use lectern_core::LibraryPath;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::UNIX_EPOCH;
 
 /// Names that operating systems leave behind, never course material.
@@ -47,44 +47,102 @@ pub fn walk(root: &Path, only: Option<&LibraryPath>, progress: &ScanProgress) ->
     let root = root.to_path_buf();
     let canonical_root = root.canonicalize().unwrap_or_else(|_| root.clone());
     let (tx, rx) = mpsc::channel::<Found>();
-    builder(&root, &canonical_root, only, tx.clone())
+    let parts = Mutex::new(Vec::new());
+    let mut collectors = Collectors {
+        root: &root,
+        progress,
+        parts: &parts,
+    };
+    builder(&root, &canonical_root, only, tx)
         .build_parallel()
-        .run(|| {
-            let tx = tx.clone();
-            let root = root.clone();
-            Box::new(move |entry| {
-                let found = match entry {
-                    Ok(entry) => judge_entry(&root, &entry),
-                    Err(err) => Some(judge_error(&root, err)),
-                };
-                if let Some(found) = found {
-                    progress.saw_files(u64::from(matches!(found, Found::File(_))));
-                    if tx.send(found).is_err() {
-                        return WalkState::Quit;
-                    }
-                }
-                WalkState::Continue
-            })
-        });
-    drop(tx);
-    collect(rx)
+        .visit(&mut collectors);
+    let mut parts = parts
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // What filter_entry skipped with a warning comes through the channel.
+    let mut skipped = WalkOutcome::default();
+    rx.try_iter().for_each(|found| skipped.take(found));
+    parts.push(skipped);
+    merge(parts)
 }
 
-fn collect(rx: mpsc::Receiver<Found>) -> WalkOutcome {
-    let mut out = WalkOutcome::default();
-    for found in rx {
+/// Each walker thread keeps its own findings and hands them over when the
+/// walk ends, so no library-sized queue of messages builds up between them.
+struct Collectors<'a> {
+    root: &'a Path,
+    progress: &'a ScanProgress,
+    parts: &'a Mutex<Vec<WalkOutcome>>,
+}
+
+struct Collector<'a> {
+    root: &'a Path,
+    progress: &'a ScanProgress,
+    parts: &'a Mutex<Vec<WalkOutcome>>,
+    found: WalkOutcome,
+}
+
+impl<'s> ignore::ParallelVisitorBuilder<'s> for Collectors<'s> {
+    fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
+        Box::new(Collector {
+            root: self.root,
+            progress: self.progress,
+            parts: self.parts,
+            found: WalkOutcome::default(),
+        })
+    }
+}
+
+impl ignore::ParallelVisitor for Collector<'_> {
+    fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> WalkState {
+        let found = match entry {
+            Ok(entry) => judge_entry(self.root, &entry),
+            Err(err) => Some(judge_error(self.root, err)),
+        };
+        if let Some(found) = found {
+            self.progress
+                .saw_files(u64::from(matches!(found, Found::File(_))));
+            self.found.take(found);
+        }
+        WalkState::Continue
+    }
+}
+
+impl Drop for Collector<'_> {
+    fn drop(&mut self) {
+        let found = std::mem::take(&mut self.found);
+        if let Ok(mut parts) = self.parts.lock() {
+            parts.push(found);
+        }
+    }
+}
+
+impl WalkOutcome {
+    fn take(&mut self, found: Found) {
         match found {
-            Found::File(file) => out.files.push(file),
-            Found::Issue(issue) => out.issues.push(issue),
+            Found::File(file) => self.files.push(file),
+            Found::Issue(issue) => self.issues.push(issue),
             Found::Unreadable(Some(path), issue) => {
-                out.unreadable.push(path);
-                out.issues.push(issue);
+                self.unreadable.push(path);
+                self.issues.push(issue);
             }
             Found::Unreadable(None, issue) => {
-                out.uncertain = true;
-                out.issues.push(issue);
+                self.uncertain = true;
+                self.issues.push(issue);
             }
         }
+    }
+}
+
+fn merge(parts: Vec<WalkOutcome>) -> WalkOutcome {
+    let mut out = WalkOutcome {
+        files: Vec::with_capacity(parts.iter().map(|p| p.files.len()).sum()),
+        ..WalkOutcome::default()
+    };
+    for part in parts {
+        out.files.extend(part.files);
+        out.issues.extend(part.issues);
+        out.unreadable.extend(part.unreadable);
+        out.uncertain |= part.uncertain;
     }
     out
 }
@@ -104,7 +162,7 @@ fn builder(
     let root = root.to_path_buf();
     let canonical_root = canonical_root.to_path_buf();
     let only = only.cloned();
-    let tx = std::sync::Mutex::new(tx);
+    let tx = Mutex::new(tx);
     b.filter_entry(move |entry| {
         let verdict = admit(&root, &canonical_root, only.as_ref(), entry);
         match verdict {
@@ -131,21 +189,23 @@ fn admit(
     if JUNK.iter().any(|j| entry.file_name() == OsStr::new(j)) || entry.file_name() == ".DS_Store" {
         return Ok(false);
     }
-    let shown = display(root, entry.path());
-    let Some(rel) = relative(root, entry.path()) else {
+    let shown = || display(root, entry.path());
+    if entry.depth() > 0 && entry.file_name().to_str().is_none() {
         return Err(ScanIssue::warning(
-            shown,
+            shown(),
             "the name is not valid UTF-8; skipped",
         ));
-    };
-    if let (Some(only), Some(rel)) = (only, rel.as_ref()) {
-        if !(rel.starts_with(only) || only.starts_with(rel)) {
-            return Ok(false);
+    }
+    if let Some(only) = only {
+        if let Some(Some(rel)) = relative(root, entry.path()) {
+            if !(rel.starts_with(only) || only.starts_with(&rel)) {
+                return Ok(false);
+            }
         }
     }
     if entry.path_is_symlink() && !inside(canonical_root, entry.path()) {
         return Err(ScanIssue::warning(
-            shown,
+            shown(),
             "symbolic link leads outside the library root (or nowhere); not followed",
         ));
     }
@@ -160,11 +220,27 @@ fn inside(canonical_root: &Path, path: &Path) -> bool {
 
 /// `Some(None)` is the root itself; `None` a name that is not UTF-8.
 fn relative(root: &Path, path: &Path) -> Option<Option<LibraryPath>> {
-    let rel = path.strip_prefix(root).ok()?;
-    if rel.as_os_str().is_empty() {
-        return Some(None);
+    // The walker yields `root` joined with names, so on Unix a byte prefix
+    // is enough, and much cheaper than comparing path components per file.
+    #[cfg(unix)]
+    {
+        let bytes = path.as_os_str().as_encoded_bytes();
+        let rest = bytes.strip_prefix(root.as_os_str().as_encoded_bytes())?;
+        let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+        if rest.is_empty() {
+            return Some(None);
+        }
+        let text = std::str::from_utf8(rest).ok()?;
+        LibraryPath::parse(text).ok().map(Some)
     }
-    LibraryPath::from_relative(rel).ok().map(Some)
+    #[cfg(not(unix))]
+    {
+        let rel = path.strip_prefix(root).ok()?;
+        if rel.as_os_str().is_empty() {
+            return Some(None);
+        }
+        LibraryPath::from_relative(rel).ok().map(Some)
+    }
 }
 
 fn display(root: &Path, path: &Path) -> String {

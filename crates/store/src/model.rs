@@ -3,7 +3,7 @@
 //! compares them exactly.
 
 use lectern_core::scan::{ScanCounts, ScanKind, ScanStatus};
-use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId, Sha256Digest};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -91,10 +91,11 @@ pub struct SubtitleLink {
 pub struct FileFacts {
     pub size: u64,
     pub mtime_ns: i64,
-    pub sha256: String,
+    pub sha256: Sha256Digest,
     pub mime: String,
     pub role: FileRole,
-    pub subtitle: Option<SubtitleLink>,
+    /// Boxed: few files are subtitles, and a scan holds a library's worth.
+    pub subtitle: Option<Box<SubtitleLink>>,
 }
 
 /// A full file record, as the API shows it.

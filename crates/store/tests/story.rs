@@ -52,7 +52,7 @@ fn facts(n: u64) -> FileFacts {
     FileFacts {
         size: n,
         mtime_ns: n as i64 * 1_000,
-        sha256: format!("{n:064x}"),
+        sha256: lectern_core::Sha256Digest::from_hex(&format!("{n:064x}")).unwrap(),
         mime: "text/plain".into(),
         role: FileRole::Material,
         subtitle: None,
@@ -185,6 +185,8 @@ async fn the_index_applies_batches_and_loads_every_record_in_pages(store: &Arc<d
     );
     assert_eq!(known[77].facts, facts(77));
 
+    let mut known = known;
+    known.sort_by(|a, b| a.path.cmp(&b.path));
     let (moved, gone) = (known[0].clone(), known[1].clone());
     let b = courses[&p("Cat/B")];
     let change = FileChange {

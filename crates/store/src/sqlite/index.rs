@@ -21,27 +21,42 @@ pub async fn known_files(pool: &SqlitePool, scope: Scope) -> Result<Vec<KnownFil
         Scope::All => None,
         Scope::Course(id) => Some(id.0),
     };
-    // Page by page in path order: a whole library's rows fetched at once
-    // would be held twice (rows and records) at the scan's peak, and a
-    // row-by-row stream pays a channel hop per row.
-    // No `OR` in the WHERE clause: with one, SQLite cannot use the path
-    // index and would sort the whole table for every page.
+    // Page by page in id order, which is the table's own order (a page in
+    // path order would look every row up through the path index): a whole
+    // library's rows fetched at once would be held twice, as rows and as
+    // records, at the scan's peak. No `OR` in the WHERE clause, so SQLite
+    // keeps using the rowid range.
     let sql = match course {
-        None => "SELECT * FROM files WHERE path > ?1 ORDER BY path LIMIT ?2",
-        Some(_) => "SELECT * FROM files WHERE path > ?1 AND course_id = ?3 ORDER BY path LIMIT ?2",
+        None => concat!(
+            "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, subtitle_for, ",
+            "subtitle_lang, state FROM files WHERE id > ?1 ORDER BY id LIMIT ?2"
+        ),
+        Some(_) => concat!(
+            "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, subtitle_for, ",
+            "subtitle_lang, state FROM files WHERE id > ?1 AND course_id = ?3 ORDER BY id LIMIT ?2"
+        ),
     };
-    let mut known: Vec<KnownFile> = Vec::new();
+    let count: i64 = match course {
+        None => {
+            sqlx::query_scalar("SELECT count(*) FROM files")
+                .fetch_one(pool)
+                .await?
+        }
+        Some(c) => {
+            sqlx::query_scalar("SELECT count(*) FROM files WHERE course_id = ?")
+                .bind(c)
+                .fetch_one(pool)
+                .await?
+        }
+    };
+    let mut known: Vec<KnownFile> = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     loop {
-        let after = known
-            .last()
-            .map(|k| k.path.as_str().to_owned())
-            .unwrap_or_default();
-        let rows = sqlx::query(sql)
-            .bind(after)
-            .bind(PAGE)
-            .bind(course)
-            .fetch_all(pool)
-            .await?;
+        let after = known.last().map_or(0, |k| k.id.0);
+        let query = sqlx::query(sql).bind(after).bind(PAGE);
+        let rows = match course {
+            Some(course) => query.bind(course).fetch_all(pool).await?,
+            None => query.fetch_all(pool).await?,
+        };
         let full = rows.len() as i64 == PAGE;
         for row in rows {
             known.push(rows::known_file(row)?);
@@ -109,7 +124,7 @@ pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
         let mut q =
             QueryBuilder::<Sqlite>::new("DELETE FROM files WHERE state = 'missing' AND id IN (");
         push_ids(&mut q, chunk);
-        q.build().execute(&mut **tx).await?;
+        q.build().persistent(false).execute(&mut **tx).await?;
     }
     mark_missing(tx, batch, now).await?;
     for change in &batch.changed {
@@ -139,7 +154,7 @@ async fn mark_missing(tx: &mut Tx, batch: &ChangeBatch, now: i64) -> Result<()> 
         );
         q.push_bind(now).push(") WHERE id IN (");
         push_ids(&mut q, chunk);
-        q.build().execute(&mut **tx).await?;
+        q.build().persistent(false).execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -166,7 +181,7 @@ async fn update_file(tx: &mut Tx, change: &FileChange, now: i64) -> Result<()> {
     .bind(change.path.as_str())
     .bind(f.size as i64)
     .bind(f.mtime_ns)
-    .bind(&f.sha256)
+    .bind(f.sha256.to_hex())
     .bind(&f.mime)
     .bind(f.role.as_str())
     .bind(subtitle.map(|s| s.media_path.as_str()))
@@ -190,7 +205,7 @@ async fn insert_files(tx: &mut Tx, files: &[&NewFile], now: i64) -> Result<()> {
             .push_bind(file.path.as_str())
             .push_bind(f.size as i64)
             .push_bind(f.mtime_ns)
-            .push_bind(&f.sha256)
+            .push_bind(f.sha256.to_hex())
             .push_bind(&f.mime)
             .push_bind(f.role.as_str())
             .push_bind(subtitle.map(|s| s.media_path.as_str()))
@@ -199,7 +214,9 @@ async fn insert_files(tx: &mut Tx, files: &[&NewFile], now: i64) -> Result<()> {
             .push_bind(now)
             .push_bind(now);
     });
-    q.build().execute(&mut **tx).await?;
+    // Not kept in the statement cache: each row count makes a different,
+    // large statement, and a cache of them costs megabytes.
+    q.build().persistent(false).execute(&mut **tx).await?;
     Ok(())
 }
 

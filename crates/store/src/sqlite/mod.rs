@@ -39,9 +39,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
-            // 8 MiB of page cache (the default is 2): a scan's batches touch
+            // 4 MiB of page cache (the default is 2): a scan's batches touch
             // the same index pages again and again.
-            .pragma("cache_size", "-8192");
+            .pragma("cache_size", "-4096");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

@@ -4,7 +4,7 @@
 use crate::model::*;
 use crate::{Result, StoreError};
 use lectern_core::scan::ScanIssue;
-use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId, Sha256Digest};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use std::str::FromStr;
@@ -40,10 +40,10 @@ pub fn course(row: SqliteRow) -> Result<Course> {
 
 pub fn known_file(row: SqliteRow) -> Result<KnownFile> {
     let subtitle = match row.try_get::<Option<&str>, _>("subtitle_for")? {
-        Some(media) => Some(SubtitleLink {
+        Some(media) => Some(Box::new(SubtitleLink {
             media_path: path(media)?,
             lang: row.try_get("subtitle_lang")?,
-        }),
+        })),
         None => None,
     };
     Ok(KnownFile {
@@ -53,7 +53,8 @@ pub fn known_file(row: SqliteRow) -> Result<KnownFile> {
         facts: FileFacts {
             size: size(row.try_get("size")?)?,
             mtime_ns: row.try_get("mtime_ns")?,
-            sha256: row.try_get("sha256")?,
+            sha256: Sha256Digest::from_hex(row.try_get("sha256")?)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             mime: row.try_get("mime")?,
             role: parse(row.try_get("role")?)?,
             subtitle,
