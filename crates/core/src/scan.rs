@@ -2,8 +2,6 @@
 //! scanner (which produces it).
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,6 +27,9 @@ pub enum ScanStatus {
     Interrupted,
 }
 
+/// Gives a field-less enum its stored text form: `as_str`, `FromStr` and
+/// `Display`, from one table, so the two directions cannot disagree.
+#[macro_export]
 macro_rules! text_enum {
     ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
         impl $ty {
@@ -36,7 +37,7 @@ macro_rules! text_enum {
                 match self { $($ty::$variant => $text),* }
             }
         }
-        impl FromStr for $ty {
+        impl ::std::str::FromStr for $ty {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
                 match s {
@@ -45,8 +46,8 @@ macro_rules! text_enum {
                 }
             }
         }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }

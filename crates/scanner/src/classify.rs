@@ -24,7 +24,7 @@ pub struct Kind {
 impl Kind {
     /// Whether stored facts already say what this kind says.
     pub fn matches(&self, facts: &FileFacts) -> bool {
-        facts.mime == self.mime && facts.role == self.role && facts.subtitle == self.subtitle
+        &*facts.mime == self.mime && facts.role == self.role && facts.subtitle == self.subtitle
     }
 
     pub fn with_content(&self, size: u64, mtime_ns: i64, sha256: Sha256Digest) -> FileFacts {
@@ -32,7 +32,7 @@ impl Kind {
             size,
             mtime_ns,
             sha256,
-            mime: self.mime.to_owned(),
+            mime: self.mime.into(),
             role: self.role,
             subtitle: self.subtitle.clone(),
         }

@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 const CHUNK: usize = 256 * 1024;
+const RESULTS_PER_MESSAGE: usize = 32;
 /// A course description is kept in the database; a larger README is still
 /// indexed as a file but not copied in.
 pub const MAX_DESCRIPTION: u64 = 1024 * 1024;
@@ -124,16 +125,25 @@ pub fn hash_all<T: Send>(
     jobs: Vec<T>,
     locate: impl Fn(&T) -> (PathBuf, bool) + Sync,
     progress: &ScanProgress,
-    results: tokio::sync::mpsc::Sender<(T, Result<Hashed, HashError>)>,
+    results: tokio::sync::mpsc::Sender<Vec<(T, Result<Hashed, HashError>)>>,
 ) {
-    let outcome = jobs.into_par_iter().try_for_each(|job| {
-        if progress.is_cancelled() {
-            return Err(());
-        }
-        let (path, keep_text) = locate(&job);
-        let result = hash_file(&path, keep_text, progress);
-        results.blocking_send((job, result)).map_err(|_| ())
-    });
+    // Results go out a few dozen at a time: one hand-over (and thread
+    // wake-up) per file cost more than hashing a small file.
+    let outcome = jobs
+        .into_par_iter()
+        .chunks(RESULTS_PER_MESSAGE)
+        .try_for_each(|chunk| {
+            let mut done = Vec::with_capacity(chunk.len());
+            for job in chunk {
+                if progress.is_cancelled() {
+                    break;
+                }
+                let (path, keep_text) = locate(&job);
+                let result = hash_file(&path, keep_text, progress);
+                done.push((job, result));
+            }
+            results.blocking_send(done).map_err(|_| ())
+        });
     // Err only means "stopped early", which the caller sees for itself.
     let _ = outcome;
 }

@@ -172,7 +172,7 @@ impl RunningScan {
 }
 
 type Outcome = (ScanStatus, Option<String>);
-type HashResults = tokio::sync::mpsc::Receiver<(HashJob, Result<Hashed, HashError>)>;
+type HashResults = tokio::sync::mpsc::Receiver<Vec<(HashJob, Result<Hashed, HashError>)>>;
 
 async fn joined(task: tokio::task::JoinHandle<()>) -> Result<(), StoreError> {
     task.await
@@ -375,7 +375,7 @@ impl Work {
 
     /// Hashes `jobs` on the rayon pool; results arrive as they are ready.
     fn start_hashing(&self, jobs: Vec<HashJob>) -> (HashResults, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
         let (root, progress) = (self.root.clone(), self.progress.clone());
         let locate = move |j: &HashJob| {
             (
@@ -399,8 +399,8 @@ impl Work {
     ) -> Result<HashSet<FileId>, StoreError> {
         let (mut rx, hashing) = self.start_hashing(jobs);
         let mut results = Vec::new();
-        while let Some(result) = rx.recv().await {
-            results.push(result);
+        while let Some(chunk) = rx.recv().await {
+            results.extend(chunk);
         }
         joined(hashing).await?;
         results.sort_by(|(a, _), (b, _)| a.seen.path.cmp(&b.seen.path));
@@ -416,8 +416,10 @@ impl Work {
     async fn hash_and_write(&mut self, jobs: Vec<HashJob>) -> Result<(), StoreError> {
         let (mut rx, hashing) = self.start_hashing(jobs);
         let mut no_moves = Moves::default();
-        while let Some((job, result)) = rx.recv().await {
-            self.absorb(job, result, &mut no_moves);
+        while let Some(chunk) = rx.recv().await {
+            for (job, result) in chunk {
+                self.absorb(job, result, &mut no_moves);
+            }
             if self.pending.len() >= BATCH {
                 self.flush().await?;
             }

@@ -133,12 +133,16 @@ impl WalkOutcome {
     }
 }
 
-fn merge(parts: Vec<WalkOutcome>) -> WalkOutcome {
-    let mut out = WalkOutcome {
-        files: Vec::with_capacity(parts.iter().map(|p| p.files.len()).sum()),
-        ..WalkOutcome::default()
-    };
-    for part in parts {
+/// Grows the largest part's list rather than copying all into a new one:
+/// at the end of a walk the lists hold the whole library.
+fn merge(mut parts: Vec<WalkOutcome>) -> WalkOutcome {
+    parts.sort_by_key(|p| std::cmp::Reverse(p.files.len()));
+    let mut parts = parts.into_iter();
+    let mut out = parts.next().unwrap_or_default();
+    let rest: Vec<WalkOutcome> = parts.collect();
+    out.files
+        .reserve_exact(rest.iter().map(|p| p.files.len()).sum());
+    for part in rest {
         out.files.extend(part.files);
         out.issues.extend(part.issues);
         out.unreadable.extend(part.unreadable);

@@ -1303,3 +1303,38 @@ async fn a_scan_left_running_is_marked_interrupted_by_the_next_start() {
         ScanStatus::Interrupted
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_scan_ends_cancelled_keeps_what_it_wrote_and_frees_the_lock() {
+    let lib = Lib::new().await;
+    for n in 0..50 {
+        lib.write(&format!("Cat/K/S/{n}.md"), format!("lesson {n}"));
+    }
+    let scan = lib
+        .start(opts(ScanScope::All, false, false))
+        .await
+        .expect("start");
+    let progress = scan.progress();
+    progress.cancel();
+    let r = tokio::time::timeout(HANG, scan.run()).await.unwrap();
+    assert_eq!(r.status, ScanStatus::Cancelled, "{r:?}");
+    let history = lib.store.scan(r.scan_id).await.unwrap().unwrap();
+    assert_eq!(history.status, ScanStatus::Cancelled);
+    assert_eq!(
+        lib.files().await.len() as u64,
+        r.counts.added,
+        "what it counted is what it wrote"
+    );
+    assert_eq!(
+        progress.snapshot().phase,
+        lectern_core::progress::Phase::Done
+    );
+
+    let r = lib.scan().await;
+    assert_completed(&r);
+    assert_eq!(
+        lib.present().await.len(),
+        50,
+        "the next scan finishes the job"
+    );
+}

@@ -6,7 +6,7 @@ use lectern_core::scan::{ScanCounts, ScanKind, ScanStatus};
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId, Sha256Digest};
 use serde::Serialize;
 use std::fmt;
-use std::str::FromStr;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Category {
@@ -46,32 +46,8 @@ pub enum FileRole {
     Subtitle,
 }
 
-macro_rules! text_enum {
-    ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
-        impl $ty {
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),* }
-            }
-        }
-        impl FromStr for $ty {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($ty::$variant),)*
-                    other => Err(format!("unknown {} {other:?}", stringify!($ty))),
-                }
-            }
-        }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum!(FileState { Present => "present", Missing => "missing" });
-text_enum!(FileRole {
+lectern_core::text_enum!(FileState { Present => "present", Missing => "missing" });
+lectern_core::text_enum!(FileRole {
     Material => "material",
     Description => "description",
     Cover => "cover",
@@ -92,7 +68,8 @@ pub struct FileFacts {
     pub size: u64,
     pub mtime_ns: i64,
     pub sha256: Sha256Digest,
-    pub mime: String,
+    /// Shared: a library has a few dozen types over many thousand files.
+    pub mime: Arc<str>,
     pub role: FileRole,
     /// Boxed: few files are subtitles, and a scan holds a library's worth.
     pub subtitle: Option<Box<SubtitleLink>>,

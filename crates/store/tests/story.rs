@@ -162,7 +162,7 @@ async fn the_index_applies_batches_and_loads_every_record_in_pages(store: &Arc<d
         "ensure is idempotent"
     );
     let a = courses[&p("Cat/A")];
-    // More records than one page of the scanner's load (5,000).
+    // More records than one page of the scanner's load (1,000).
     let added: Vec<NewFile> = (0..12_345u64)
         .map(|n| NewFile {
             course_id: a,

@@ -14,7 +14,7 @@ const INSERT_CHUNK: usize = 1_000;
 const ID_CHUNK: usize = 500;
 
 /// Rows per page when loading the index for a scan.
-const PAGE: i64 = 5_000;
+const PAGE: i64 = 1_000;
 
 pub async fn known_files(pool: &SqlitePool, scope: Scope) -> Result<Vec<KnownFile>> {
     let course = match scope {
@@ -49,6 +49,7 @@ pub async fn known_files(pool: &SqlitePool, scope: Scope) -> Result<Vec<KnownFil
                 .await?
         }
     };
+    let mut mimes = rows::Interner::default();
     let mut known: Vec<KnownFile> = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     loop {
         let after = known.last().map_or(0, |k| k.id.0);
@@ -59,7 +60,7 @@ pub async fn known_files(pool: &SqlitePool, scope: Scope) -> Result<Vec<KnownFil
         };
         let full = rows.len() as i64 == PAGE;
         for row in rows {
-            known.push(rows::known_file(row)?);
+            known.push(rows::known_file(row, &mut mimes)?);
         }
         if !full {
             return Ok(known);
@@ -182,7 +183,7 @@ async fn update_file(tx: &mut Tx, change: &FileChange, now: i64) -> Result<()> {
     .bind(f.size as i64)
     .bind(f.mtime_ns)
     .bind(f.sha256.to_hex())
-    .bind(&f.mime)
+    .bind(&*f.mime)
     .bind(f.role.as_str())
     .bind(subtitle.map(|s| s.media_path.as_str()))
     .bind(subtitle.and_then(|s| s.lang.as_deref()))
@@ -206,7 +207,7 @@ async fn insert_files(tx: &mut Tx, files: &[&NewFile], now: i64) -> Result<()> {
             .push_bind(f.size as i64)
             .push_bind(f.mtime_ns)
             .push_bind(f.sha256.to_hex())
-            .push_bind(&f.mime)
+            .push_bind(&*f.mime)
             .push_bind(f.role.as_str())
             .push_bind(subtitle.map(|s| s.media_path.as_str()))
             .push_bind(subtitle.and_then(|s| s.lang.as_deref()))

@@ -7,7 +7,9 @@ use lectern_core::scan::ScanIssue;
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId, Sha256Digest};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
 fn parse<T: FromStr<Err = String>>(text: &str) -> Result<T> {
     text.parse().map_err(StoreError::Corrupt)
@@ -38,7 +40,22 @@ pub fn course(row: SqliteRow) -> Result<Course> {
     })
 }
 
-pub fn known_file(row: SqliteRow) -> Result<KnownFile> {
+/// Hands out one shared copy of each distinct text (a file type).
+#[derive(Default)]
+pub struct Interner(HashMap<String, Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.0.insert(text.to_owned(), shared.clone());
+        shared
+    }
+}
+
+pub fn known_file(row: SqliteRow, mimes: &mut Interner) -> Result<KnownFile> {
     let subtitle = match row.try_get::<Option<&str>, _>("subtitle_for")? {
         Some(media) => Some(Box::new(SubtitleLink {
             media_path: path(media)?,
@@ -55,7 +72,7 @@ pub fn known_file(row: SqliteRow) -> Result<KnownFile> {
             mtime_ns: row.try_get("mtime_ns")?,
             sha256: Sha256Digest::from_hex(row.try_get("sha256")?)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            mime: row.try_get("mime")?,
+            mime: mimes.get(row.try_get("mime")?),
             role: parse(row.try_get("role")?)?,
             subtitle,
         },
