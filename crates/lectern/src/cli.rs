@@ -30,6 +30,11 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the web server and API.
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Index the library: add new files, update changed ones, mark vanished ones missing.
     Scan(ScanArgs),
     /// Purge missing files, then courses with no files and empty categories.
@@ -82,4 +87,40 @@ pub struct HistoryArgs {
     pub limit: u32,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on [default: 8000].
+    #[arg(long, env = "LECTERN_PORT")]
+    pub port: Option<u16>,
+    /// Address to listen on [default: 127.0.0.1; 0.0.0.0 for every interface].
+    #[arg(long, env = "LECTERN_BIND")]
+    pub bind: Option<std::net::IpAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from stdin (a trailing newline is dropped).
+    Add {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+        /// Accepted for scripts; the password is always read from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password (from stdin) and end the account's sessions.
+    Passwd { name: String },
+    /// Disable an account and end its sessions.
+    Disable { name: String },
+    /// Enable a disabled account.
+    Enable { name: String },
 }

@@ -15,6 +15,15 @@ pub struct Config {
     pub root: Option<PathBuf>,
     pub database_url: Option<String>,
     pub scan: ScanConfig,
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerConfig {
+    pub port: u16,
+    pub bind: std::net::IpAddr,
+    /// How long a sign-in lasts, in hours.
+    pub session_hours: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +41,11 @@ impl Default for Config {
             database_url: None,
             scan: ScanConfig {
                 max_missing_percent: 50.0,
+            },
+            server: ServerConfig {
+                port: 8000,
+                bind: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                session_hours: 24 * 7,
             },
         }
     }

@@ -14,7 +14,7 @@ mod walk;
 
 pub use cleanup::{cleanup, CleanupReport};
 pub use run::{RunningScan, ScanOptions, ScanReport, ScanScope, Scanner};
-pub use walk::IGNORE_FILE;
+pub use walk::{mtime_ns, IGNORE_FILE};
 
 use lectern_core::CourseId;
 use lectern_store::lock::LockError;

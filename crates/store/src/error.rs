@@ -10,6 +10,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the database holds a value it should not: {0}")]
     Corrupt(String),
 }

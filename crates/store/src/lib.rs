@@ -2,12 +2,15 @@
 //! Lectern uses; each backend is a module with its own migrations, and
 //! [`open`] picks the backend from the database URL at start-up.
 
+pub mod accounts;
 mod error;
 pub mod lock;
 mod model;
+pub mod settings;
 mod sqlite;
 mod store;
 
+pub use accounts::*;
 pub use error::StoreError;
 pub use model::*;
 pub use sqlite::SqliteStore;

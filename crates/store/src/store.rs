@@ -1,3 +1,4 @@
+use crate::accounts::*;
 use crate::model::*;
 use crate::Result;
 use async_trait::async_trait;
@@ -68,6 +69,39 @@ pub trait Store: Send + Sync {
     async fn file(&self, id: FileId) -> Result<Option<FileRecord>>;
     /// Every file record, present and missing, sorted by path.
     async fn all_files(&self) -> Result<Vec<FileRecord>>;
+
+    // --- people and access ------------------------------------------------
+    /// Fails with `Conflict` when the name is taken (case-insensitively).
+    async fn create_user(&self, user: &NewUser) -> Result<User>;
+    async fn user(&self, id: UserId) -> Result<Option<User>>;
+    /// The user and their password hash, for signing in.
+    async fn user_login(&self, username: &str) -> Result<Option<(User, String)>>;
+    async fn users(&self) -> Result<Vec<User>>;
+    async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<Option<User>>;
+    async fn delete_user(&self, id: UserId) -> Result<bool>;
+    async fn count_admins(&self) -> Result<u64>;
+    async fn create_group(&self, name: &str) -> Result<GroupId>;
+    async fn add_member(&self, group: GroupId, user: UserId) -> Result<()>;
+    async fn add_grant(&self, group: GroupId, grant: Grant) -> Result<()>;
+    /// What the user's groups are granted (admins and an open library see
+    /// everything: see [`Visibility::of`]).
+    async fn granted(&self, user: UserId) -> Result<Visibility>;
+
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+    /// A live session (not expired, user not disabled) by its token's hash.
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    async fn delete_user_sessions(&self, user: UserId) -> Result<()>;
+
+    /// Sets what is given, keeps the rest; returns the stored progress.
+    async fn set_progress(
+        &self,
+        user: UserId,
+        file: FileId,
+        position_seconds: Option<f64>,
+        completed: Option<bool>,
+    ) -> Result<Progress>;
+    async fn course_progress(&self, user: UserId, course: CourseId) -> Result<Vec<Progress>>;
 
     /// Waits for pending work and closes connections.
     async fn close(&self);

@@ -1,8 +1,9 @@
-use super::{Failure, ROOT_SETTING};
+use super::Failure;
 use crate::cli::DemoArgs;
 use crate::config::Config;
 use crate::output;
 use lectern_demo::{write_demo, DemoError};
+use lectern_store::settings::LIBRARY_ROOT;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,7 +39,7 @@ pub fn default_library(config: &Config) -> Result<PathBuf, Failure> {
         write_demo(&dir).map_err(demo_failure)?;
     }
     eprintln!(
-        "lectern: no library root is configured (--root, LECTERN_ROOT, the {ROOT_SETTING} \
+        "lectern: no library root is configured (--root, LECTERN_ROOT, the {LIBRARY_ROOT} \
          setting or root in lectern.toml); using the demo library in {}",
         dir.display()
     );

@@ -6,11 +6,13 @@ mod demo;
 mod history;
 mod list;
 mod scan;
+mod serve;
+mod user;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use lectern_scanner::ScanError;
-use lectern_store::{Store, StoreError};
+use lectern_store::{settings, Store, StoreError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -78,6 +80,9 @@ impl Command {
             Command::Cleanup(a) | Command::List(a) => a.json,
             Command::Demo(a) => a.json,
             Command::History(a) => a.json,
+            Command::User(crate::cli::UserCommand::Add { json, .. })
+            | Command::User(crate::cli::UserCommand::List { json }) => *json,
+            Command::User(_) | Command::Serve(_) => false,
         }
     }
 }
@@ -89,6 +94,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Scan(args) => {
             scan::run(&Context::open(config, cli.global.root).await?, args).await
         }
+        Command::Serve(args) => {
+            serve::run(&Context::open(config, cli.global.root).await?, args).await
+        }
+        Command::User(command) => user::run(&Context::open(config, None).await?, command).await,
         Command::Cleanup(args) => cleanup::run(&Context::open(config, None).await?, args).await,
         Command::List(args) => list::run(&Context::open(config, None).await?, args).await,
         Command::History(args) => history::run(&Context::open(config, None).await?, args).await,
@@ -103,9 +112,6 @@ pub struct Context {
     pub root_override: Option<PathBuf>,
 }
 
-/// The settings key under which the admin panel saves the library root.
-pub const ROOT_SETTING: &str = "library_root";
-
 impl Context {
     async fn open(config: Config, root_override: Option<PathBuf>) -> Result<Context, Failure> {
         let store = lectern_store::open(&config.database_url()).await?;
@@ -119,13 +125,13 @@ impl Context {
     /// The library root: `--root`/`LECTERN_ROOT`, else the saved setting,
     /// else `root` in lectern.toml; `None` when none is configured.
     pub async fn library_root(&self) -> Result<Option<PathBuf>, Failure> {
-        if let Some(root) = &self.root_override {
-            return Ok(Some(root.clone()));
-        }
-        if let Some(saved) = self.store.setting(ROOT_SETTING).await? {
-            return Ok(Some(PathBuf::from(saved)));
-        }
-        Ok(self.config.root.clone())
+        let store = self.store.as_ref();
+        let root = settings::library_root(
+            store,
+            self.root_override.as_ref(),
+            self.config.root.as_ref(),
+        );
+        Ok(root.await?)
     }
 
     /// Who the CLI acts as, for the history and the operation lock.

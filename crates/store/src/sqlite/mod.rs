@@ -2,10 +2,12 @@
 //! that reads first runs in `BEGIN IMMEDIATE`, so it holds the write lock
 //! from the start and never fails with SQLITE_BUSY_SNAPSHOT.
 
+mod accounts;
 mod index;
 mod rows;
 mod scans;
 
+use crate::accounts::*;
 use crate::model::*;
 use crate::store::Store;
 use crate::{now_ms, Result, StoreError};
@@ -302,6 +304,80 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(rows::file_record).collect()
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<User> {
+        accounts::create_user(&self.pool, user).await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>> {
+        accounts::user_by_id(&self.pool, id).await
+    }
+
+    async fn user_login(&self, username: &str) -> Result<Option<(User, String)>> {
+        accounts::user_login(&self.pool, username).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        accounts::users(&self.pool).await
+    }
+
+    async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<Option<User>> {
+        accounts::update_user(&self.pool, id, changes).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool> {
+        accounts::delete_user(&self.pool, id).await
+    }
+
+    async fn count_admins(&self) -> Result<u64> {
+        accounts::count_admins(&self.pool).await
+    }
+
+    async fn create_group(&self, name: &str) -> Result<GroupId> {
+        accounts::create_group(&self.pool, name).await
+    }
+
+    async fn add_member(&self, group: GroupId, user: UserId) -> Result<()> {
+        accounts::add_member(&self.pool, group, user).await
+    }
+
+    async fn add_grant(&self, group: GroupId, grant: Grant) -> Result<()> {
+        accounts::add_grant(&self.pool, group, grant).await
+    }
+
+    async fn granted(&self, user: UserId) -> Result<Visibility> {
+        accounts::granted(&self.pool, user).await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        accounts::create_session(&self.pool, session).await
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>> {
+        accounts::session(&self.pool, token_hash).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        accounts::delete_session(&self.pool, token_hash).await
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> Result<()> {
+        accounts::delete_user_sessions(&self.pool, user).await
+    }
+
+    async fn set_progress(
+        &self,
+        user: UserId,
+        file: FileId,
+        position_seconds: Option<f64>,
+        completed: Option<bool>,
+    ) -> Result<Progress> {
+        accounts::set_progress(&self.pool, user, file, position_seconds, completed).await
+    }
+
+    async fn course_progress(&self, user: UserId, course: CourseId) -> Result<Vec<Progress>> {
+        accounts::course_progress(&self.pool, user, course).await
     }
 
     async fn close(&self) {

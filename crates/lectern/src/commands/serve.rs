@@ -1,0 +1,101 @@
+use super::{Context, Failure};
+use crate::cli::ServeArgs;
+use lectern_server::{AppState, ServerOptions};
+use lectern_store::lock::is_held;
+use lectern_store::{NewUser, Role};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
+    let root_default = match ctx.library_root().await? {
+        Some(_) => ctx.config.root.clone(),
+        None => Some(super::demo::default_library(&ctx.config)?),
+    };
+    recover_interrupted_scans(ctx).await?;
+    bootstrap_admin(ctx).await?;
+    let options = ServerOptions {
+        root_override: ctx.root_override.clone(),
+        root_default,
+        session_ttl: Duration::from_secs(ctx.config.server.session_hours.max(1) * 3600),
+        max_missing_share: ctx.config.scan.max_missing_percent / 100.0,
+    };
+    let addr = SocketAddr::new(
+        args.bind.unwrap_or(ctx.config.server.bind),
+        args.port.unwrap_or(ctx.config.server.port),
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure::Io(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Failure::Io(e.to_string()))?;
+    println!("Lectern is listening on http://{bound}/ (API under /api)");
+    let state = AppState::new(ctx.store.clone(), options);
+    lectern_server::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| Failure::Io(format!("the server stopped: {e}")))?;
+    ctx.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A scan still `running` in the history while nobody holds the lock died
+/// with its process.
+async fn recover_interrupted_scans(ctx: &Context) -> Result<(), Failure> {
+    let held = ctx.store.read_lock().await?.is_some_and(|l| is_held(&l));
+    if !held {
+        ctx.store.interrupt_running_scans().await?;
+    }
+    Ok(())
+}
+
+/// With no administrator, make one and show its password once.
+async fn bootstrap_admin(ctx: &Context) -> Result<(), Failure> {
+    if ctx.store.count_admins().await? > 0 {
+        return Ok(());
+    }
+    let password = lectern_server::new_password();
+    let password_hash =
+        lectern_server::hash_password(&password).map_err(|e| Failure::Io(e.to_string()))?;
+    for name in ["admin", "lectern-admin"] {
+        let new = NewUser {
+            username: name.to_owned(),
+            password_hash: password_hash.clone(),
+            role: Role::Admin,
+        };
+        match ctx.store.create_user(&new).await {
+            Ok(_) => {
+                println!(
+                    "Created the first administrator: username {name:?}, password {password:?}"
+                );
+                println!("This password is shown only once: sign in and keep it safe.");
+                return Ok(());
+            }
+            Err(lectern_store::StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Failure::Invalid(
+        "could not create a first administrator: the usernames are taken".into(),
+    ))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    eprintln!("lectern: shutting down; finishing requests in flight");
+}

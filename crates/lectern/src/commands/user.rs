@@ -1,0 +1,133 @@
+use super::{Context, Failure};
+use crate::cli::UserCommand;
+use crate::output;
+use lectern_store::{NewUser, Role, User, UserChanges};
+use std::io::Read;
+use std::process::ExitCode;
+
+pub async fn run(ctx: &Context, command: UserCommand) -> Result<ExitCode, Failure> {
+    match command {
+        UserCommand::Add {
+            name, admin, json, ..
+        } => add(ctx, name, admin, json).await,
+        UserCommand::List { json } => list(ctx, json).await,
+        UserCommand::Passwd { name } => {
+            let user = find(ctx, &name).await?;
+            let hash = hash(&read_password()?)?;
+            let changes = UserChanges {
+                password_hash: Some(hash),
+                ..UserChanges::default()
+            };
+            ctx.store.update_user(user.id, &changes).await?;
+            ctx.store.delete_user_sessions(user.id).await?;
+            println!("password of {name} changed; their sessions are ended");
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Disable { name } => set_disabled(ctx, &name, true).await,
+        UserCommand::Enable { name } => set_disabled(ctx, &name, false).await,
+    }
+}
+
+async fn add(ctx: &Context, name: String, admin: bool, json: bool) -> Result<ExitCode, Failure> {
+    let name = valid_username(name)?;
+    let password_hash = hash(&read_password()?)?;
+    let role = if admin { Role::Admin } else { Role::User };
+    let user = ctx
+        .store
+        .create_user(&NewUser {
+            username: name,
+            password_hash,
+            role,
+        })
+        .await
+        .map_err(|e| match e {
+            lectern_store::StoreError::Conflict(m) => Failure::Invalid(m),
+            other => other.into(),
+        })?;
+    if json {
+        output::json(&user);
+    } else {
+        println!("created {} {} (id {})", user.role, user.username, user.id);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(ctx: &Context, json: bool) -> Result<ExitCode, Failure> {
+    let users = ctx.store.users().await?;
+    if json {
+        output::json(&users);
+    } else {
+        for u in users {
+            let disabled = if u.disabled { " (disabled)" } else { "" };
+            println!("{} {} {}{disabled}", u.id, u.username, u.role);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn set_disabled(ctx: &Context, name: &str, disabled: bool) -> Result<ExitCode, Failure> {
+    let user = find(ctx, name).await?;
+    let changes = UserChanges {
+        disabled: Some(disabled),
+        ..UserChanges::default()
+    };
+    ctx.store.update_user(user.id, &changes).await?;
+    if disabled {
+        ctx.store.delete_user_sessions(user.id).await?;
+    }
+    println!(
+        "{name} is {}",
+        if disabled {
+            "disabled; their sessions are ended"
+        } else {
+            "enabled"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn find(ctx: &Context, name: &str) -> Result<User, Failure> {
+    match ctx.store.user_login(name).await? {
+        Some((user, _)) => Ok(user),
+        None => Err(Failure::NotFound(format!("there is no user {name:?}"))),
+    }
+}
+
+/// Names people type and read: 1 to 64 characters, no control characters
+/// or surrounding spaces.
+fn valid_username(name: String) -> Result<String, Failure> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && name.trim() == name
+        && !name.chars().any(char::is_control);
+    ok.then_some(name).ok_or_else(|| {
+        Failure::Invalid(
+            "a username is 1 to 64 characters, with no control characters or surrounding spaces"
+                .into(),
+        )
+    })
+}
+
+/// The password is read from stdin; one trailing newline (LF or CRLF) is
+/// dropped, everything else is kept.
+fn read_password() -> Result<String, Failure> {
+    let mut input = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut input)
+        .map_err(|e| Failure::Invalid(format!("cannot read the password from stdin: {e}")))?;
+    let password = input
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(&input);
+    if password.is_empty() {
+        return Err(Failure::Invalid(
+            "the password (read from stdin) is empty".into(),
+        ));
+    }
+    Ok(password.to_owned())
+}
+
+fn hash(password: &str) -> Result<String, Failure> {
+    lectern_server::hash_password(password).map_err(|e| Failure::Io(e.to_string()))
+}

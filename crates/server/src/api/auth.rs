@@ -1,0 +1,70 @@
+use crate::auth::{new_token, token_hash, verify_password_blocking, Caller};
+use crate::error::{ApiError, JsonBody};
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::Json;
+use lectern_store::{NewSession, SessionKind, User};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+#[derive(Deserialize)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct LoggedIn {
+    token: String,
+    expires_at: i64,
+    user: User,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    JsonBody(login): JsonBody<Login>,
+) -> Result<Json<LoggedIn>, ApiError> {
+    let keys = [
+        format!("user:{}", login.username.to_lowercase()),
+        format!("addr:{}", peer.ip()),
+    ];
+    if state.limiter.blocked(&keys) {
+        return Err(ApiError::TooManyAttempts);
+    }
+    let found = state.store.user_login(&login.username).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let password_ok = verify_password_blocking(login.password, hash).await;
+    let Some(user) = user.filter(|u| password_ok && !u.disabled) else {
+        state.limiter.failed(&keys);
+        return Err(ApiError::BadCredentials);
+    };
+    let token = new_token();
+    let expires_at = lectern_store::now_ms() + state.options.session_ttl.as_millis() as i64;
+    let session = NewSession {
+        token_hash: token_hash(&token),
+        user_id: user.id,
+        kind: SessionKind::Api,
+        csrf_token: new_token(),
+        expires_at,
+    };
+    state.store.create_session(&session).await?;
+    Ok(Json(LoggedIn {
+        token,
+        expires_at,
+        user,
+    }))
+}
+
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+    state.store.delete_session(&caller.token_hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn me(caller: Caller) -> Json<User> {
+    Json(caller.session.user)
+}

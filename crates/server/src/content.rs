@@ -1,0 +1,102 @@
+//! File bytes: found by id, never by a path from the request, and served
+//! by tower-http's range-aware file service. Its ETag is the file's SHA-256,
+//! given only while the file on disk still has the indexed size and mtime,
+//! so a stale hash is never sent.
+
+use crate::api::library::visible_file;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lectern_core::{FileId, LibraryPath};
+use lectern_store::settings::library_root;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+pub async fn content(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let file = visible_file(&state, &caller, FileId(id)).await?;
+    let root = library_root(
+        state.store.as_ref(),
+        state.options.root_override.as_ref(),
+        state.options.root_default.as_ref(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let rel = LibraryPath::parse(&file.path).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let path = rel.to_fs_path(&root);
+    let meta = tokio::fs::metadata(&path)
+        .await
+        .map_err(|_| ApiError::NotFound)?;
+    if !meta.is_file() {
+        return Err(ApiError::NotFound);
+    }
+    let fresh = meta.len() == file.size && lectern_scanner::mtime_ns(&meta) == file.mtime_ns;
+    let etag = fresh.then(|| format!("\"{}\"", file.sha256));
+
+    let (mut parts, body) = request.into_parts();
+    if let Some(etag) = &etag {
+        if matches_any(&parts.headers, header::IF_NONE_MATCH, etag) {
+            let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+            set(not_modified.headers_mut(), header::ETAG, etag);
+            return Ok(not_modified);
+        }
+    }
+    // If-Range names the version the client holds: a range only applies to
+    // that version, otherwise the whole file is sent.
+    let if_range = parts.headers.remove(header::IF_RANGE);
+    if if_range.is_some_and(|v| etag.as_deref() != v.to_str().ok()) {
+        parts.headers.remove(header::RANGE);
+    }
+    let served = ServeFile::new(&path)
+        .oneshot(Request::from_parts(parts, body))
+        .await
+        .map_err(|e| ApiError::Internal(format!("cannot serve {}: {e}", file.path)))?;
+    let mut response = served.map(Body::new);
+    decorate(response.headers_mut(), &file.mime, etag.as_deref());
+    Ok(response)
+}
+
+fn matches_any(headers: &HeaderMap, name: header::HeaderName, etag: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+        })
+}
+
+fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+/// The indexed type, never sniffed; and HTML from the library is never run
+/// in Lectern's origin: it downloads, and would be sandboxed if opened.
+fn decorate(headers: &mut HeaderMap, mime: &str, etag: Option<&str>) {
+    if let Some(etag) = etag {
+        set(headers, header::ETAG, etag);
+    }
+    set(headers, header::CONTENT_TYPE, mime);
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::CACHE_CONTROL, "private, no-cache");
+    if mime.contains("html") || mime.contains("xml") || mime.contains("svg") {
+        set(headers, header::CONTENT_DISPOSITION, "attachment");
+        set(
+            headers,
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'",
+        );
+    }
+}

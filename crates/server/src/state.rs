@@ -1,0 +1,48 @@
+use crate::auth::LoginLimiter;
+use crate::scans::ScanSlot;
+use lectern_store::Store;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the server is started with (from the configuration layers).
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// `--root` / `LECTERN_ROOT`: wins over the saved setting.
+    pub root_override: Option<PathBuf>,
+    /// The root used when none is saved (lectern.toml, or the demo library).
+    pub root_default: Option<PathBuf>,
+    pub session_ttl: Duration,
+    pub max_missing_share: f64,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            root_override: None,
+            root_default: None,
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+            max_missing_share: 0.5,
+        }
+    }
+}
+
+/// Shared by every request. No global state: each test's server has its own.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub options: Arc<ServerOptions>,
+    pub(crate) limiter: Arc<LoginLimiter>,
+    pub(crate) scan: Arc<ScanSlot>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, options: ServerOptions) -> Self {
+        Self {
+            store,
+            options: Arc::new(options),
+            limiter: Arc::new(LoginLimiter::default()),
+            scan: Arc::new(ScanSlot::default()),
+        }
+    }
+}

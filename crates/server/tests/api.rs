@@ -1,0 +1,596 @@
+//! The JSON API over real HTTP: a server on port 0 with its own database and
+//! a scanned demo library.
+
+use lectern_core::CourseId;
+use lectern_scanner::{ScanOptions, ScanScope, Scanner};
+use lectern_server::{hash_password, AppState, ServerOptions};
+use lectern_store::{FileRecord, FileRole, Grant, NewUser, Role, Store};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+struct TestApp {
+    base: String,
+    store: Arc<dyn Store>,
+    root: PathBuf,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+const ADMIN_PW: &str = "admin password";
+const ALICE_PW: &str = "alice password";
+
+async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lib");
+    lectern_demo::write_demo(&root).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("lectern.db").display());
+    let store = lectern_store::open(&url).await.unwrap();
+    let options = ScanOptions {
+        scope: ScanScope::All,
+        verify: false,
+        force: false,
+        started_by: "test".into(),
+    };
+    let report = Scanner::new(store.clone(), root.clone())
+        .start(options)
+        .await
+        .unwrap()
+        .run()
+        .await;
+    assert_eq!(report.counts.errors, 0);
+    for (name, pw, role) in [
+        ("admin", ADMIN_PW, Role::Admin),
+        ("alice", ALICE_PW, Role::User),
+    ] {
+        let new = NewUser {
+            username: name.into(),
+            password_hash: hash_password(pw).unwrap(),
+            role,
+        };
+        store.create_user(&new).await.unwrap();
+    }
+    let state = AppState::new(
+        store.clone(),
+        ServerOptions {
+            root_override: Some(root.clone()),
+            ..ServerOptions::default()
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(lectern_server::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base,
+        store,
+        root,
+        http: reqwest::Client::new(),
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    async fn login(&self, user: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&json!({ "username": user, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn token(&self, user: &str, password: &str) -> String {
+        let response = self.login(user, password).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn req(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let builder = self.http.request(method, format!("{}{path}", self.base));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let response = self
+            .req(Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn files(&self) -> Vec<FileRecord> {
+        self.store.all_files().await.unwrap()
+    }
+
+    async fn file_named(&self, name: &str) -> FileRecord {
+        self.files()
+            .await
+            .into_iter()
+            .find(|f| f.name == name)
+            .unwrap()
+    }
+
+    /// Gives alice (through a group) the course at `course_path` only.
+    async fn grant_alice(&self, course_path: &str) -> CourseId {
+        let path = lectern_core::LibraryPath::parse(course_path).unwrap();
+        let course = self.store.course_by_path(&path).await.unwrap().unwrap();
+        let alice = self.store.user_login("alice").await.unwrap().unwrap().0;
+        let group = self.store.create_group("learners").await.unwrap();
+        self.store.add_member(group, alice.id).await.unwrap();
+        self.store
+            .add_grant(group, Grant::Course(course.id))
+            .await
+            .unwrap();
+        course.id
+    }
+}
+
+fn assert_envelope(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_gives_a_working_token_and_logout_ends_it() {
+    let app = spawn_app().await;
+    let response = app.login("ALICE", ALICE_PW).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "usernames are case-insensitive"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["username"], "alice");
+    assert!(body["expires_at"].as_i64().unwrap() > lectern_store::now_ms());
+    assert!(body["user"].get("password_hash").is_none());
+    let token = body["token"].as_str().unwrap();
+
+    let (status, me) = app.get("/api/auth/me", token).await;
+    assert_eq!(
+        (status, me["role"].as_str()),
+        (StatusCode::OK, Some("user"))
+    );
+    let out = app
+        .req(Method::POST, "/api/auth/logout", Some(token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let (status, body) = app.get("/api/auth/me", token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_envelope(&body, "unauthorized");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_get_401_and_more_than_ten_a_minute_get_429() {
+    let app = spawn_app().await;
+    for _ in 0..10 {
+        let response = app.login("alice", "wrong").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_envelope(&response.json().await.unwrap(), "bad_credentials");
+    }
+    let response = app.login("alice", ALICE_PW).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password, for now"
+    );
+    assert!(response.headers().contains_key("retry-after"));
+    let unknown = app.login("nobody-here", "x").await;
+    assert_eq!(
+        unknown.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address is limited too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_gets_401_and_a_user_gets_403_on_admin_routes() {
+    let app = spawn_app().await;
+    let alice = app.token("alice", ALICE_PW).await;
+    let user_routes = [
+        (Method::GET, "/api/auth/me"),
+        (Method::GET, "/api/categories"),
+        (Method::GET, "/api/categories/1"),
+        (Method::GET, "/api/courses/1"),
+        (Method::GET, "/api/files/1"),
+        (Method::GET, "/api/files/1/content"),
+        (Method::PUT, "/api/files/1/progress"),
+        (Method::POST, "/api/auth/logout"),
+    ];
+    let admin_routes = [
+        (Method::POST, "/api/scanner/scan"),
+        (Method::POST, "/api/scanner/rescan/1"),
+        (Method::POST, "/api/scanner/cleanup"),
+        (Method::GET, "/api/scanner/status"),
+        (Method::POST, "/api/scanner/abort"),
+        (Method::GET, "/api/scanner/history"),
+        (Method::GET, "/api/scanner/history/1"),
+    ];
+    for (method, path) in user_routes.iter().chain(&admin_routes) {
+        let response = app.req(method.clone(), path, None).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+        assert_envelope(&response.json().await.unwrap(), "unauthorized");
+    }
+    let bogus = app
+        .req(Method::GET, "/api/categories", Some("not-a-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bogus.status(), StatusCode::UNAUTHORIZED);
+    for (method, path) in &admin_routes {
+        let response = app
+            .req(method.clone(), path, Some(&alice))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        assert_envelope(&response.json().await.unwrap(), "forbidden");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_sees_only_what_is_granted_and_nothing_else_leaks() {
+    let app = spawn_app().await;
+    let alice = app.token("alice", ALICE_PW).await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let (_, none) = app.get("/api/categories", &alice).await;
+    assert_eq!(none, json!([]), "no grant, nothing listed");
+
+    let granted = app.grant_alice("Languages/German A1").await;
+    let (_, listed) = app.get("/api/categories", &alice).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            listed[0]["name"].as_str(),
+            listed[0]["course_count"].as_u64()
+        ),
+        (Some("Languages"), Some(1))
+    );
+    let category = listed[0]["id"].as_i64().unwrap();
+    let (_, detail) = app
+        .get(&format!("/api/categories/{category}"), &alice)
+        .await;
+    let names: Vec<&str> = detail["courses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["German A1"]);
+    let (status, _) = app
+        .get(&format!("/api/courses/{}", granted.0), &alice)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let hidden: Vec<FileRecord> = app
+        .files()
+        .await
+        .into_iter()
+        .filter(|f| f.course_id != granted)
+        .collect();
+    for f in &hidden {
+        for path in [
+            format!("/api/files/{}", f.id),
+            format!("/api/files/{}/content", f.id),
+            format!("/api/courses/{}", f.course_id),
+        ] {
+            let response = app
+                .req(Method::GET, &path, Some(&alice))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            let text = response.text().await.unwrap();
+            assert!(
+                !text.contains(&f.name) && !text.contains(&f.sha256),
+                "{path} leaked: {text}"
+            );
+        }
+    }
+    let (_, all) = app.get("/api/categories", &admin).await;
+    assert_eq!(all.as_array().unwrap().len(), 3, "admins see everything");
+
+    app.store
+        .set_setting(lectern_store::settings::LIBRARY_OPEN, "true")
+        .await
+        .unwrap();
+    let (_, open) = app.get("/api/categories", &alice).await;
+    assert_eq!(
+        open.as_array().unwrap().len(),
+        3,
+        "an open library shows everything"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_honours_ranges_etags_and_head() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let file = app.file_named("01 Hallo.wav").await;
+    let bytes = std::fs::read(app.root.join(&file.path)).unwrap();
+    let path = format!("/api/files/{}/content", file.id);
+    let etag = format!("\"{}\"", file.sha256);
+
+    let full = app
+        .req(Method::GET, &path, Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(full.status(), StatusCode::OK);
+    assert_eq!(full.headers()["etag"], etag.as_str());
+    assert_eq!(full.headers()["content-type"], "audio/wav");
+    assert!(full.headers().contains_key("last-modified"));
+    assert_eq!(full.bytes().await.unwrap().as_ref(), &bytes[..]);
+
+    let n = bytes.len();
+    for (range, want) in [
+        ("bytes=0-9".to_owned(), &bytes[0..10]),
+        (
+            format!("bytes={}-{}", n / 2, n / 2 + 99),
+            &bytes[n / 2..n / 2 + 100],
+        ),
+        ("bytes=-16".to_owned(), &bytes[n - 16..]),
+    ] {
+        let part = app
+            .req(Method::GET, &path, Some(&admin))
+            .header("range", &range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(part.bytes().await.unwrap().as_ref(), want, "{range}");
+    }
+    let beyond = app
+        .req(Method::GET, &path, Some(&admin))
+        .header("range", format!("bytes={}-", n + 10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+
+    let cached = app
+        .req(Method::GET, &path, Some(&admin))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    assert!(cached.bytes().await.unwrap().is_empty());
+    let other = app
+        .req(Method::GET, &path, Some(&admin))
+        .header("range", "bytes=0-9")
+        .header("if-range", "\"something-else\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::OK,
+        "a range of another version is not sent"
+    );
+    let head = app
+        .req(Method::HEAD, &path, Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["content-length"], n.to_string().as_str());
+    assert!(head.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_since_the_scan_is_served_without_the_stale_hash() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let file = app.file_named("02 Why Rust.txt").await;
+    std::fs::write(app.root.join(&file.path), "rewritten since the scan").unwrap();
+    let response = app
+        .req(
+            Method::GET,
+            &format!("/api/files/{}/content", file.id),
+            Some(&admin),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(!response.headers().contains_key("etag"));
+    assert_eq!(response.text().await.unwrap(), "rewritten since the scan");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_from_the_library_downloads_inside_a_sandbox() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let file = app.file_named("01 Report Preview.html").await;
+    let response = app
+        .req(
+            Method::GET,
+            &format!("/api/files/{}/content", file.id),
+            Some(&admin),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-disposition"], "attachment");
+    assert!(response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_kept_and_counted_in_the_course() {
+    let app = spawn_app().await;
+    let course = app.grant_alice("Design/Typography").await;
+    let alice = app.token("alice", ALICE_PW).await;
+    let lesson = app
+        .files()
+        .await
+        .into_iter()
+        .find(|f| f.course_id == course && f.role == FileRole::Material)
+        .unwrap();
+    let put = |body: Value| {
+        app.req(
+            Method::PUT,
+            &format!("/api/files/{}/progress", lesson.id),
+            Some(&alice),
+        )
+        .json(&body)
+        .send()
+    };
+
+    let saved = put(json!({ "position_seconds": 12.5 })).await.unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    let saved = put(json!({ "completed": true })).await.unwrap();
+    let body: Value = saved.json().await.unwrap();
+    assert_eq!(
+        (
+            body["completed"].as_bool(),
+            body["position_seconds"].as_f64()
+        ),
+        (Some(true), Some(12.5))
+    );
+
+    let (_, detail) = app.get(&format!("/api/courses/{}", course.0), &alice).await;
+    let progress = &detail["progress"];
+    assert_eq!(progress["completed"], 1);
+    let total = progress["total"].as_f64().unwrap();
+    assert_eq!(
+        progress["percent"].as_f64().unwrap(),
+        (1000.0 / total).round() / 10.0
+    );
+    let tree = detail["tree"].to_string();
+    assert!(
+        tree.contains("\"folder\"") && tree.contains(&lesson.name),
+        "{tree}"
+    );
+
+    for bad in [
+        json!({}),
+        json!({ "position_seconds": -1 }),
+        json!({ "completed": "yes" }),
+        json!({ "other": 1 }),
+    ] {
+        let response = put(bad.clone()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_envelope(&response.json().await.unwrap(), "bad_request");
+    }
+    let garbage = app
+        .req(
+            Method::PUT,
+            &format!("/api/files/{}/progress", lesson.id),
+            Some(&alice),
+        )
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_run_in_the_background_and_a_held_lock_answers_409() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    std::fs::write(
+        app.root.join("Design/Typography/2 Basics/03 New.md"),
+        "# New",
+    )
+    .unwrap();
+    let started = app
+        .req(Method::POST, "/api/scanner/scan", Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let id = started.json::<Value>().await.unwrap()["scan_id"]
+        .as_i64()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let record = loop {
+        let (_, body) = app.get(&format!("/api/scanner/history/{id}"), &admin).await;
+        if body["scan"]["status"] != "running" {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "the scan never ended");
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(
+        (
+            record["scan"]["status"].as_str(),
+            record["scan"]["added"].as_u64()
+        ),
+        (Some("completed"), Some(1))
+    );
+    let (_, status) = app.get("/api/scanner/status", &admin).await;
+    assert_eq!(status["running"], false);
+
+    let now = lectern_store::now_ms();
+    let held = lectern_store::LockInfo {
+        operation: "backup".into(),
+        owner: lectern_store::lock::this_process("test"),
+        token: "held-by-test".into(),
+        acquired_at: now,
+        expires_at: now + 60_000,
+    };
+    assert!(app.store.swap_lock(None, &held).await.unwrap());
+    let busy = app
+        .req(Method::POST, "/api/scanner/scan", Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), StatusCode::CONFLICT);
+    assert_envelope(&busy.json().await.unwrap(), "conflict");
+    let rescan_unknown = app
+        .req(Method::POST, "/api/scanner/rescan/99999", Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rescan_unknown.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_ids_get_the_error_envelope() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    for path in [
+        "/api/nothing-here",
+        "/api/courses/99999",
+        "/api/files/99999",
+        "/api/categories/99999",
+    ] {
+        let (status, body) = app.get(path, &admin).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_envelope(&body, "not_found");
+    }
+    let (status, _) = app.get("/api/files/not-a-number", &admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

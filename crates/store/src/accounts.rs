@@ -1,0 +1,142 @@
+//! People, their sessions, what they may see, and their progress.
+
+use lectern_core::{CategoryId, CourseId, FileId};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GroupId(pub i64);
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+lectern_core::text_enum!(Role { Admin => "admin", User => "user" });
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+/// Fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub password_hash: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// A browser's, in an HttpOnly cookie; forms carry its CSRF token.
+    Web,
+    /// A script's, sent as `Authorization: Bearer …`.
+    Api,
+}
+
+lectern_core::text_enum!(SessionKind { Web => "web", Api => "api" });
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub kind: SessionKind,
+    pub csrf_token: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub kind: SessionKind,
+    pub csrf_token: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    Category(CategoryId),
+    Course(CourseId),
+}
+
+/// What one person may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    Everything,
+    Only {
+        categories: HashSet<CategoryId>,
+        courses: HashSet<CourseId>,
+    },
+}
+
+impl Visibility {
+    /// What `user` sees: everything for an admin or when the library is
+    /// open to all, else what their groups are granted.
+    pub async fn of(
+        store: &dyn crate::Store,
+        user: &User,
+        library_open: bool,
+    ) -> crate::Result<Visibility> {
+        if user.role == Role::Admin || library_open {
+            return Ok(Visibility::Everything);
+        }
+        store.granted(user.id).await
+    }
+
+    pub fn course(&self, category: CategoryId, course: CourseId) -> bool {
+        match self {
+            Visibility::Everything => true,
+            Visibility::Only {
+                categories,
+                courses,
+            } => categories.contains(&category) || courses.contains(&course),
+        }
+    }
+
+    /// A category shows when it is granted or holds a granted course.
+    pub fn category(&self, category: CategoryId, courses_in_it: &[CourseId]) -> bool {
+        match self {
+            Visibility::Everything => true,
+            Visibility::Only {
+                categories,
+                courses,
+            } => {
+                categories.contains(&category) || courses_in_it.iter().any(|c| courses.contains(c))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    pub file_id: FileId,
+    pub position_seconds: Option<f64>,
+    pub completed: bool,
+    pub updated_at: i64,
+}

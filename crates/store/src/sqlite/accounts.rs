@@ -1,0 +1,282 @@
+//! People, groups, grants, sessions and progress.
+
+use crate::accounts::*;
+use crate::{now_ms, Result, StoreError};
+use lectern_core::{CategoryId, CourseId, FileId};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+use std::collections::HashSet;
+
+const USER_COLUMNS: &str = "id, username, role, disabled, created_at";
+
+fn user(row: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: UserId(row.try_get("id")?),
+        username: row.try_get("username")?,
+        role: row
+            .try_get::<&str, _>("role")?
+            .parse()
+            .map_err(StoreError::Corrupt)?,
+        disabled: row.try_get("disabled")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// A unique-constraint failure is the caller's conflict, not a database fault.
+fn conflict(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_owned())
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+pub async fn create_user(pool: &SqlitePool, new: &NewUser) -> Result<User> {
+    let now = now_ms();
+    let row = sqlx::query(&format!(
+        "INSERT INTO users (username, password_hash, role, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
+    ))
+    .bind(&new.username)
+    .bind(&new.password_hash)
+    .bind(new.role.as_str())
+    .bind(now)
+    .bind(now)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| conflict(e, &format!("the username {:?} is taken", new.username)))?;
+    user(&row)
+}
+
+pub async fn user_by_id(pool: &SqlitePool, id: UserId) -> Result<Option<User>> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(user).transpose()
+}
+
+pub async fn user_login(pool: &SqlitePool, username: &str) -> Result<Option<(User, String)>> {
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower(?)"
+    ))
+    .bind(username)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(row) => Ok(Some((user(&row)?, row.try_get("password_hash")?))),
+        None => Ok(None),
+    }
+}
+
+pub async fn users(pool: &SqlitePool) -> Result<Vec<User>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY lower(username)"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(user).collect()
+}
+
+pub async fn update_user(pool: &SqlitePool, id: UserId, c: &UserChanges) -> Result<Option<User>> {
+    sqlx::query(
+        "UPDATE users SET password_hash = COALESCE(?, password_hash), role = COALESCE(?, role),
+             disabled = COALESCE(?, disabled), updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(c.password_hash.as_deref())
+    .bind(c.role.map(Role::as_str))
+    .bind(c.disabled)
+    .bind(now_ms())
+    .bind(id.0)
+    .execute(pool)
+    .await?;
+    user_by_id(pool, id).await
+}
+
+pub async fn delete_user(pool: &SqlitePool, id: UserId) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(id.0)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn count_admins(pool: &SqlitePool) -> Result<u64> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled")
+            .fetch_one(pool)
+            .await?;
+    Ok(n.max(0) as u64)
+}
+
+pub async fn create_group(pool: &SqlitePool, name: &str) -> Result<GroupId> {
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO groups (name, created_at) VALUES (?, ?) RETURNING id")
+            .bind(name)
+            .bind(now_ms())
+            .fetch_one(pool)
+            .await
+            .map_err(|e| conflict(e, &format!("the group {name:?} exists")))?;
+    Ok(GroupId(id))
+}
+
+pub async fn add_member(pool: &SqlitePool, group: GroupId, user: UserId) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(group.0)
+    .bind(user.0)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn add_grant(pool: &SqlitePool, group: GroupId, grant: Grant) -> Result<()> {
+    let (category, course) = match grant {
+        Grant::Category(id) => (Some(id.0), None),
+        Grant::Course(id) => (None, Some(id.0)),
+    };
+    sqlx::query(
+        "INSERT INTO grants (group_id, category_id, course_id, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(group.0)
+    .bind(category)
+    .bind(course)
+    .bind(now_ms())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn granted(pool: &SqlitePool, user: UserId) -> Result<Visibility> {
+    let rows = sqlx::query(
+        "SELECT g.category_id, g.course_id FROM grants g
+         JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = ?",
+    )
+    .bind(user.0)
+    .fetch_all(pool)
+    .await?;
+    let (mut categories, mut courses) = (HashSet::new(), HashSet::new());
+    for row in rows {
+        if let Some(id) = row.try_get::<Option<i64>, _>("category_id")? {
+            categories.insert(CategoryId(id));
+        }
+        if let Some(id) = row.try_get::<Option<i64>, _>("course_id")? {
+            courses.insert(CourseId(id));
+        }
+    }
+    Ok(Visibility::Only {
+        categories,
+        courses,
+    })
+}
+
+pub async fn create_session(pool: &SqlitePool, s: &NewSession) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, kind, csrf_token, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&s.token_hash)
+    .bind(s.user_id.0)
+    .bind(s.kind.as_str())
+    .bind(&s.csrf_token)
+    .bind(now_ms())
+    .bind(s.expires_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn session(pool: &SqlitePool, token_hash: &str) -> Result<Option<Session>> {
+    let row = sqlx::query(
+        "SELECT u.id, u.username, u.role, u.disabled, u.created_at,
+                s.kind, s.csrf_token, s.expires_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ? AND s.expires_at > ? AND NOT u.disabled",
+    )
+    .bind(token_hash)
+    .bind(now_ms())
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Session {
+        user: user(&row)?,
+        kind: row
+            .try_get::<&str, _>("kind")?
+            .parse()
+            .map_err(StoreError::Corrupt)?,
+        csrf_token: row.try_get("csrf_token")?,
+        expires_at: row.try_get("expires_at")?,
+    }))
+}
+
+pub async fn delete_session(pool: &SqlitePool, token_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        .bind(token_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_user_sessions(pool: &SqlitePool, user: UserId) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(user.0)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+fn progress(row: &SqliteRow) -> Result<Progress> {
+    Ok(Progress {
+        file_id: FileId(row.try_get("file_id")?),
+        position_seconds: row.try_get("position_seconds")?,
+        completed: row.try_get("completed")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub async fn set_progress(
+    pool: &SqlitePool,
+    user: UserId,
+    file: FileId,
+    position: Option<f64>,
+    completed: Option<bool>,
+) -> Result<Progress> {
+    let row = sqlx::query(
+        "INSERT INTO progress (user_id, file_id, position_seconds, completed, updated_at)
+         VALUES (?1, ?2, ?3, COALESCE(?4, 0), ?5)
+         ON CONFLICT (user_id, file_id) DO UPDATE SET
+             position_seconds = COALESCE(?3, position_seconds),
+             completed = COALESCE(?4, completed),
+             updated_at = ?5
+         RETURNING file_id, position_seconds, completed, updated_at",
+    )
+    .bind(user.0)
+    .bind(file.0)
+    .bind(position)
+    .bind(completed)
+    .bind(now_ms())
+    .fetch_one(pool)
+    .await?;
+    progress(&row)
+}
+
+pub async fn course_progress(
+    pool: &SqlitePool,
+    user: UserId,
+    course: CourseId,
+) -> Result<Vec<Progress>> {
+    let rows = sqlx::query(
+        "SELECT p.file_id, p.position_seconds, p.completed, p.updated_at
+         FROM progress p JOIN files f ON f.id = p.file_id
+         WHERE p.user_id = ? AND f.course_id = ? ORDER BY p.file_id",
+    )
+    .bind(user.0)
+    .bind(course.0)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(progress).collect()
+}
