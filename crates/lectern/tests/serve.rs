@@ -1,0 +1,154 @@
+//! `lectern user` and `lectern serve` as an operator runs them.
+
+mod common;
+
+use common::{last_json, Sandbox};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+fn with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_refuses_bad_input() {
+    let sb = Sandbox::new();
+    let mut add = sb.cmd();
+    add.args(["user", "add", "alice", "--password-stdin", "--json"]);
+    let out = with_stdin(add, "s3cret pass\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(last_json(&out)["role"], "user");
+
+    let mut again = sb.cmd();
+    again.args(["user", "add", "ALICE", "--password-stdin"]);
+    let out = with_stdin(again, "x\n");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a taken name (any case) is refused"
+    );
+    let mut empty = sb.cmd();
+    empty.args(["user", "add", "bob", "--admin"]);
+    assert_eq!(
+        with_stdin(empty, "\n").status.code(),
+        Some(2),
+        "an empty password is refused"
+    );
+    let mut spaced = sb.cmd();
+    spaced.args(["user", "add", " bob"]);
+    assert_eq!(with_stdin(spaced, "pw\n").status.code(), Some(2));
+
+    let list = last_json(&sb.cmd().args(["user", "list", "--json"]).output().unwrap());
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice"]);
+    let out = sb
+        .cmd()
+        .args(["user", "disable", "nobody"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `lectern serve --port 0` and reads its stdout up to the address.
+fn serve(sb: &Sandbox) -> (Server, String, Vec<String>) {
+    let mut cmd = sb.cmd();
+    cmd.args(["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut server = Server(cmd.spawn().unwrap());
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(server.0.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "serve exited early: {lines:?}"
+        );
+        lines.push(line.trim_end().to_owned());
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let url = rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches('/')
+                .to_owned();
+            return (server, url, lines);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_bootstraps_one_admin_serves_the_demo_and_stops_on_sigterm() {
+    let sb = Sandbox::new();
+    let (mut server, url, lines) = serve(&sb);
+    let shown = lines
+        .iter()
+        .find(|l| l.contains("first administrator"))
+        .expect("a one-time password");
+    let password = shown
+        .split("password \"")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('"');
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{url}/api/auth/login"))
+        .json(&serde_json::json!({ "username": "admin", "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let token = login.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let scan = http
+        .post(format!("{url}/api/scanner/scan"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scan.status(), 202, "the demo library is the root");
+
+    // SAFETY: sending SIGTERM to our own child.
+    unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "graceful shutdown: {status:?}");
+
+    // A second start finds the admin and makes no other.
+    let (_again, _, lines) = serve(&sb);
+    assert!(
+        !lines.iter().any(|l| l.contains("first administrator")),
+        "{lines:?}"
+    );
+}
