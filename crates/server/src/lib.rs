@@ -14,14 +14,22 @@ pub use auth::{hash_password, new_password, verify_password};
 pub use error::ApiError;
 pub use state::{AppState, ServerOptions};
 
+use axum::http::{self, HeaderValue};
 use axum::Router;
 use std::future::Future;
 use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub fn app(state: AppState) -> Router {
+    let header =
+        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     Router::new()
         .nest("/api", api::routes())
+        // On every answer unless the handler set its own (file content does).
+        .layer(header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(http::header::X_FRAME_OPTIONS, "SAMEORIGIN"))
+        .layer(header(http::header::REFERRER_POLICY, "no-referrer"))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -164,6 +164,18 @@ async fn login_gives_a_working_token_and_logout_ends_it() {
     assert!(body["user"].get("password_hash").is_none());
     let token = body["token"].as_str().unwrap();
 
+    let me = app
+        .req(Method::GET, "/api/auth/me", Some(token))
+        .send()
+        .await
+        .unwrap();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "SAMEORIGIN"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(me.headers()[name], value, "security header {name}");
+    }
     let (status, me) = app.get("/api/auth/me", token).await;
     assert_eq!(
         (status, me["role"].as_str()),
