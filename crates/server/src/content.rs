@@ -12,7 +12,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lectern_core::{FileId, LibraryPath};
-use lectern_store::settings::library_root;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -23,13 +22,7 @@ pub async fn content(
     request: Request,
 ) -> Result<Response, ApiError> {
     let file = visible_file(&state, &caller, FileId(id)).await?;
-    let root = library_root(
-        state.store.as_ref(),
-        state.options.root_override.as_ref(),
-        state.options.root_default.as_ref(),
-    )
-    .await?
-    .ok_or(ApiError::NotFound)?;
+    let root = state.library_root().await?.ok_or(ApiError::NotFound)?;
     let rel = LibraryPath::parse(&file.path).map_err(|e| ApiError::Internal(e.to_string()))?;
     let path = rel.to_fs_path(&root);
     let meta = tokio::fs::metadata(&path)

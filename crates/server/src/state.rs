@@ -37,6 +37,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The library root for this request: override, saved setting, default.
+    pub async fn library_root(&self) -> Result<Option<PathBuf>, lectern_store::StoreError> {
+        let options = &self.options;
+        let store = self.store.as_ref();
+        lectern_store::settings::library_root(
+            store,
+            options.root_override.as_ref(),
+            options.root_default.as_ref(),
+        )
+        .await
+    }
+
     pub fn new(store: Arc<dyn Store>, options: ServerOptions) -> Self {
         Self {
             store,

@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use lectern_core::{CourseId, ScanId};
 use lectern_scanner::{ScanError, ScanOptions, ScanScope, Scanner};
-use lectern_store::settings::library_root;
 use lectern_store::ScanRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -59,13 +58,10 @@ async fn start(
     scope: ScanScope,
     flags: ScanFlags,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let root = library_root(
-        state.store.as_ref(),
-        state.options.root_override.as_ref(),
-        state.options.root_default.as_ref(),
-    )
-    .await?
-    .ok_or_else(|| ApiError::BadRequest("no library root is configured".into()))?;
+    let root = state
+        .library_root()
+        .await?
+        .ok_or_else(|| ApiError::BadRequest("no library root is configured".into()))?;
     let scanner =
         Scanner::new(state.store.clone(), root).max_missing_share(state.options.max_missing_share);
     let options = ScanOptions {
