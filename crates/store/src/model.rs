@@ -93,6 +93,14 @@ pub struct FileRecord {
     pub state: FileState,
 }
 
+impl FileRecord {
+    /// The path inside its course (`01 Intro/01 Welcome.mp4`): what people
+    /// see, below `Category/Course`.
+    pub fn path_in_course(&self) -> &str {
+        self.path.splitn(3, '/').nth(2).unwrap_or(&self.path)
+    }
+}
+
 /// The slice of a file record the scanner compares against the disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownFile {

@@ -22,7 +22,7 @@ pub async fn run(ctx: &Context, args: JsonArg) -> Result<ExitCode, Failure> {
             if !args.json {
                 println!("  {} [course {}]", course.name.escape_debug(), course.id);
                 for f in &files {
-                    let inside = f.path.splitn(3, '/').nth(2).unwrap_or(&f.path);
+                    let inside = f.path_in_course();
                     let missing = if f.state == FileState::Missing {
                         " (missing)"
                     } else {

@@ -166,7 +166,7 @@ pub struct SubtitleView {
 
 impl FileView {
     fn new(f: FileRecord, subtitles: Vec<SubtitleView>) -> Self {
-        let inside = f.path.splitn(3, '/').nth(2).unwrap_or(&f.path).to_owned();
+        let inside = f.path_in_course().to_owned();
         Self {
             id: f.id,
             course_id: f.course_id,
