@@ -1,0 +1,152 @@
+//! The shared harness of the server tests: `spawn_app()` starts a real
+//! server on port 0 with its own SQLite database and a scanned demo library.
+#![allow(dead_code)] // each test file uses its own part
+
+use lectern_core::CourseId;
+use lectern_scanner::{ScanOptions, ScanScope, Scanner};
+use lectern_server::{hash_password, AppState, ServerOptions};
+use lectern_store::{FileRecord, Grant, NewUser, Role, Store};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub root: PathBuf,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub const ADMIN_PW: &str = "admin password";
+pub const ALICE_PW: &str = "alice password";
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lib");
+    lectern_demo::write_demo(&root).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("lectern.db").display());
+    let store = lectern_store::open(&url).await.unwrap();
+    let options = ScanOptions {
+        scope: ScanScope::All,
+        verify: false,
+        force: false,
+        started_by: "test".into(),
+    };
+    let report = Scanner::new(store.clone(), root.clone())
+        .start(options)
+        .await
+        .unwrap()
+        .run()
+        .await;
+    assert_eq!(report.counts.errors, 0);
+    for (name, pw, role) in [
+        ("admin", ADMIN_PW, Role::Admin),
+        ("alice", ALICE_PW, Role::User),
+    ] {
+        let new = NewUser {
+            username: name.into(),
+            password_hash: hash_password(pw).unwrap(),
+            role,
+        };
+        store.create_user(&new).await.unwrap();
+    }
+    let state = AppState::new(
+        store.clone(),
+        ServerOptions {
+            root_override: Some(root.clone()),
+            ..ServerOptions::default()
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(lectern_server::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base,
+        store,
+        root,
+        http: reqwest::Client::new(),
+        dir,
+        stop,
+    }
+}
+
+impl TestApp {
+    pub async fn login(&self, user: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&json!({ "username": user, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn token(&self, user: &str, password: &str) -> String {
+        let response = self.login(user, password).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let builder = self.http.request(method, format!("{}{path}", self.base));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let response = self
+            .req(Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn files(&self) -> Vec<FileRecord> {
+        self.store.all_files().await.unwrap()
+    }
+
+    pub async fn file_named(&self, name: &str) -> FileRecord {
+        self.files()
+            .await
+            .into_iter()
+            .find(|f| f.name == name)
+            .unwrap()
+    }
+
+    /// Gives alice (through a group) the course at `course_path` only.
+    pub async fn grant_alice(&self, course_path: &str) -> CourseId {
+        let path = lectern_core::LibraryPath::parse(course_path).unwrap();
+        let course = self.store.course_by_path(&path).await.unwrap().unwrap();
+        let alice = self.store.user_login("alice").await.unwrap().unwrap().0;
+        let group = self.store.create_group("learners").await.unwrap();
+        self.store.add_member(group, alice.id).await.unwrap();
+        self.store
+            .add_grant(group, Grant::Course(course.id))
+            .await
+            .unwrap();
+        course.id
+    }
+}
+
+pub fn assert_envelope(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
