@@ -8,7 +8,9 @@ use argon2::password_hash::{
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use lectern_store::{Role, Session, User};
+use axum::http::{header, HeaderMap};
+use axum_extra::extract::CookieJar;
+use lectern_store::{Role, Session, SessionKind, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -74,39 +76,133 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The signed-in caller, from `Authorization: Bearer …`.
+/// The name of the web pages' session cookie.
+pub const SESSION_COOKIE: &str = "lectern_session";
+/// The header a page's script sends its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Bearer …`: a script, which a browser never sends on
+    /// its own, so no CSRF check is needed.
+    Bearer,
+    /// The HttpOnly session cookie, which the browser attaches to any
+    /// request: changes need the session's CSRF token as well.
+    Cookie,
+}
+
+/// The signed-in caller, from a Bearer token or the session cookie.
 pub struct Caller {
     pub session: Session,
     pub token_hash: String,
+    pub via: Credential,
 }
 
 impl Caller {
     pub fn user(&self) -> &User {
         &self.session.user
     }
+
+    pub fn is_admin(&self) -> bool {
+        self.user().role == Role::Admin
+    }
+
+    /// Compares in constant time, so the token cannot be guessed byte by byte.
+    pub fn csrf_matches(&self, given: &str) -> bool {
+        let expected = self.session.csrf_token.as_bytes();
+        given.len() == expected.len()
+            && given
+                .bytes()
+                .zip(expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
+    /// The caller behind this request, if any; `Ok(None)` when the request
+    /// carries no credential or a dead one.
+    pub async fn find(parts: &Parts, state: &AppState) -> Result<Option<Self>, ApiError> {
+        let Some((token, via)) = credential(&parts.headers) else {
+            return Ok(None);
+        };
+        let token_hash = token_hash(&token);
+        let Some(session) = state.store.session(&token_hash).await? else {
+            return Ok(None);
+        };
+        // A cookie holds only a web session: an API token pasted into a
+        // cookie would skip the CSRF token the page never had.
+        if via == Credential::Cookie && session.kind != SessionKind::Web {
+            return Ok(None);
+        }
+        Ok(Some(Caller {
+            session,
+            token_hash,
+            via,
+        }))
+    }
+}
+
+/// The Bearer token wins over the cookie: a script's request says exactly
+/// who it is.
+fn credential(headers: &HeaderMap) -> Option<(String, Credential)> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(token) = bearer {
+        return Some((token.to_owned(), Credential::Bearer));
+    }
+    CookieJar::from_headers(headers)
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|t| !t.is_empty())
+        .map(|t| (t, Credential::Cookie))
+}
+
+/// Requests that change something and ride on the cookie must show they
+/// come from Lectern's own pages: the session's CSRF token in a header (a
+/// form carries it in a field instead, see `pages::CsrfForm`), and no
+/// foreign `Origin`.
+fn check_cookie_request(parts: &Parts, caller: &Caller) -> Result<(), ApiError> {
+    if caller.via != Credential::Cookie || parts.method.is_safe() {
+        return Ok(());
+    }
+    if !same_origin(&parts.headers) {
+        return Err(ApiError::CsrfRejected);
+    }
+    let given = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !caller.csrf_matches(given) {
+        return Err(ApiError::CsrfRejected);
+    }
+    Ok(())
+}
+
+/// False when the browser says the request comes from another site.
+/// Browsers send `Origin` on every cross-site POST, PUT and DELETE.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    origin_host.is_some() && origin_host == host
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION);
-        let token = header
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
-        let token_hash = token_hash(token);
-        let session = state
-            .store
-            .session(&token_hash)
+        let caller = Caller::find(parts, state)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        Ok(Caller {
-            session,
-            token_hash,
-        })
+        check_cookie_request(parts, &caller)?;
+        Ok(caller)
     }
 }
 
@@ -118,7 +214,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        if caller.user().role != Role::Admin {
+        if !caller.is_admin() {
             return Err(ApiError::Forbidden);
         }
         Ok(Admin(caller))

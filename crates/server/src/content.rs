@@ -12,6 +12,8 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lectern_core::{FileId, LibraryPath};
+use lectern_store::{FileRecord, FileRole};
+use std::path::PathBuf;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -22,16 +24,7 @@ pub async fn content(
     request: Request,
 ) -> Result<Response, ApiError> {
     let file = visible_file(&state, &caller, FileId(id)).await?;
-    let root = state.library_root().await?.ok_or(ApiError::NotFound)?;
-    let rel = LibraryPath::parse(&file.path).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let path = rel.to_fs_path(&root);
-    let meta = tokio::fs::metadata(&path)
-        .await
-        .map_err(|_| ApiError::NotFound)?;
-    if !meta.is_file() {
-        return Err(ApiError::NotFound);
-    }
-    let fresh = meta.len() == file.size && lectern_scanner::mtime_ns(&meta) == file.mtime_ns;
+    let (path, fresh) = locate(&state, &file).await?;
     let etag = fresh.then(|| format!("\"{}\"", file.sha256));
 
     let (mut parts, body) = request.into_parts();
@@ -55,6 +48,75 @@ pub async fn content(
     let mut response = served.map(Body::new);
     decorate(response.headers_mut(), &file.mime, etag.as_deref());
     Ok(response)
+}
+
+/// The most of a subtitle file converted; real ones are far smaller.
+const SUBTITLE_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// A subtitle file as WebVTT, the only format `<track>` plays.
+pub async fn webvtt(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let file = visible_file(&state, &caller, FileId(id)).await?;
+    if file.role != FileRole::Subtitle {
+        return Err(ApiError::NotFound);
+    }
+    let (bytes, whole) = read_head(&state, &file, SUBTITLE_LIMIT).await?;
+    if !whole {
+        return Err(ApiError::BadRequest(format!(
+            "{} is too large to convert",
+            file.name
+        )));
+    }
+    let vtt = crate::subtitles::to_webvtt(&bytes);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/vtt; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, no-cache"),
+        ],
+        vtt,
+    )
+        .into_response())
+}
+
+/// Where an indexed file is on disk now, and whether it still has the
+/// indexed size and mtime (`fresh`); 404 when it is gone or not a file.
+pub async fn locate(state: &AppState, file: &FileRecord) -> Result<(PathBuf, bool), ApiError> {
+    let root = state.library_root().await?.ok_or(ApiError::NotFound)?;
+    let rel = LibraryPath::parse(&file.path).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let path = rel.to_fs_path(&root);
+    let meta = tokio::fs::metadata(&path)
+        .await
+        .map_err(|_| ApiError::NotFound)?;
+    if !meta.is_file() {
+        return Err(ApiError::NotFound);
+    }
+    let fresh = meta.len() == file.size && lectern_scanner::mtime_ns(&meta) == file.mtime_ns;
+    Ok((path, fresh))
+}
+
+/// The first `limit` bytes of an indexed file, and whether that was all.
+pub async fn read_head(
+    state: &AppState,
+    file: &FileRecord,
+    limit: u64,
+) -> Result<(Vec<u8>, bool), ApiError> {
+    use tokio::io::AsyncReadExt;
+    let (path, _) = locate(state, file).await?;
+    let opened = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| ApiError::NotFound)?;
+    let mut bytes = Vec::new();
+    opened
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", file.path)))?;
+    let whole = bytes.len() as u64 <= limit;
+    bytes.truncate(limit as usize);
+    Ok((bytes, whole))
 }
 
 fn matches_any(headers: &HeaderMap, name: header::HeaderName, etag: &str) -> bool {

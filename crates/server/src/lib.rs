@@ -1,4 +1,5 @@
-//! Lectern's HTTP server (SPEC §2, §4): the JSON API under `/api`.
+//! Lectern's HTTP server (SPEC §2, §4, §5): the JSON API under `/api` and
+//! the web pages everywhere else.
 //!
 //! `app` builds the router over an [`AppState`]; `serve` runs it on a bound
 //! listener until the shutdown future resolves, finishing requests in flight.
@@ -7,8 +8,10 @@ pub(crate) mod api;
 mod auth;
 mod content;
 mod error;
+mod pages;
 mod scans;
 mod state;
+mod subtitles;
 
 pub use auth::{hash_password, new_password, verify_password};
 pub use error::ApiError;
@@ -26,10 +29,13 @@ pub fn app(state: AppState) -> Router {
         |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     Router::new()
         .nest("/api", api::routes())
+        .merge(pages::routes())
         // On every answer unless the handler set its own (file content does).
         .layer(header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(http::header::X_FRAME_OPTIONS, "SAMEORIGIN"))
-        .layer(header(http::header::REFERRER_POLICY, "no-referrer"))
+        // Not `no-referrer`: with it, browsers send `Origin: null` on form
+        // posts, and the CSRF check needs the real origin.
+        .layer(header(http::header::REFERRER_POLICY, "same-origin"))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

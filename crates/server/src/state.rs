@@ -1,4 +1,7 @@
 use crate::auth::LoginLimiter;
+use crate::error::ApiError;
+use lectern_core::ScanId;
+use lectern_scanner::{ScanOptions, ScanScope};
 use crate::scans::ScanSlot;
 use lectern_store::Store;
 use std::path::PathBuf;
@@ -47,6 +50,18 @@ impl AppState {
             options.root_default.as_ref(),
         )
         .await
+    }
+
+    /// A full scan in the background, as `started_by`; the first start of
+    /// a new library uses it so that there is something to browse at once.
+    pub async fn start_full_scan(&self, started_by: &str) -> Result<ScanId, ApiError> {
+        let options = ScanOptions {
+            scope: ScanScope::All,
+            verify: false,
+            force: false,
+            started_by: started_by.to_owned(),
+        };
+        crate::api::scanner::start_scan(self, options).await
     }
 
     pub fn new(store: Arc<dyn Store>, options: ServerOptions) -> Self {

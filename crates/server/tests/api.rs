@@ -31,7 +31,7 @@ async fn login_gives_a_working_token_and_logout_ends_it() {
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "SAMEORIGIN"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ] {
         assert_eq!(me.headers()[name], value, "security header {name}");
     }

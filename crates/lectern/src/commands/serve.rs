@@ -32,6 +32,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Io(e.to_string()))?;
     println!("Lectern is listening on http://{bound}/ (API under /api)");
     let state = AppState::new(ctx.store.clone(), options);
+    first_scan(ctx, &state).await?;
     lectern_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| Failure::Io(format!("the server stopped: {e}")))?;
@@ -45,6 +46,19 @@ async fn recover_interrupted_scans(ctx: &Context) -> Result<(), Failure> {
     let held = ctx.store.read_lock().await?.is_some_and(|l| is_held(&l));
     if !held {
         ctx.store.interrupt_running_scans().await?;
+    }
+    Ok(())
+}
+
+/// A library that was never scanned is scanned at once, in the background,
+/// so the first visit finds courses (the demo library, a new ROOT).
+async fn first_scan(ctx: &Context, state: &AppState) -> Result<(), Failure> {
+    if !ctx.store.scans(1).await?.is_empty() {
+        return Ok(());
+    }
+    match state.start_full_scan("serve:first-start").await {
+        Ok(id) => println!("Scanning the library for the first time (scan {id})"),
+        Err(e) => eprintln!("lectern: the first scan did not start: {e}"),
     }
     Ok(())
 }

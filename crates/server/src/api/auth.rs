@@ -14,11 +14,12 @@ pub struct Login {
     password: String,
 }
 
+/// A new session: its token (shown once) and whose it is.
 #[derive(Serialize)]
 pub struct LoggedIn {
-    token: String,
-    expires_at: i64,
-    user: User,
+    pub token: String,
+    pub expires_at: i64,
+    pub user: User,
 }
 
 pub async fn login(
@@ -26,19 +27,32 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(login): JsonBody<Login>,
 ) -> Result<Json<LoggedIn>, ApiError> {
+    let session = sign_in(&state, peer, &login.username, login.password, SessionKind::Api).await?;
+    Ok(Json(session))
+}
+
+/// Checks a password and opens a session; the API's login and the login
+/// page both come here, so both are limited the same way.
+pub async fn sign_in(
+    state: &AppState,
+    peer: SocketAddr,
+    username: &str,
+    password: String,
+    kind: SessionKind,
+) -> Result<LoggedIn, ApiError> {
     let keys = [
-        format!("user:{}", login.username.to_lowercase()),
+        format!("user:{}", username.to_lowercase()),
         format!("addr:{}", peer.ip()),
     ];
     if state.limiter.blocked(&keys) {
         return Err(ApiError::TooManyAttempts);
     }
-    let found = state.store.user_login(&login.username).await?;
+    let found = state.store.user_login(username).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let password_ok = verify_password_blocking(login.password, hash).await;
+    let password_ok = verify_password_blocking(password, hash).await;
     let Some(user) = user.filter(|u| password_ok && !u.disabled) else {
         state.limiter.failed(&keys);
         return Err(ApiError::BadCredentials);
@@ -48,16 +62,16 @@ pub async fn login(
     let session = NewSession {
         token_hash: token_hash(&token),
         user_id: user.id,
-        kind: SessionKind::Api,
+        kind,
         csrf_token: new_token(),
         expires_at,
     };
     state.store.create_session(&session).await?;
-    Ok(Json(LoggedIn {
+    Ok(LoggedIn {
         token,
         expires_at,
         user,
-    }))
+    })
 }
 
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {

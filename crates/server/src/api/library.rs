@@ -55,10 +55,10 @@ pub struct CategorySummary {
 
 #[derive(Serialize)]
 pub struct CourseSummary {
-    id: CourseId,
-    category_id: CategoryId,
-    name: String,
-    description: Option<String>,
+    pub id: CourseId,
+    pub category_id: CategoryId,
+    pub name: String,
+    pub description: Option<String>,
 }
 
 impl From<Course> for CourseSummary {
@@ -73,7 +73,7 @@ impl From<Course> for CourseSummary {
 }
 
 /// Courses the caller may see, by category.
-async fn visible_courses(
+pub async fn visible_courses(
     state: &AppState,
     caller: &Caller,
 ) -> Result<BTreeMap<CategoryId, Vec<Course>>, ApiError> {
@@ -160,8 +160,8 @@ pub struct FileView {
 
 #[derive(Serialize)]
 pub struct SubtitleView {
-    id: FileId,
-    lang: Option<String>,
+    pub id: FileId,
+    pub lang: Option<String>,
 }
 
 impl FileView {
@@ -194,7 +194,7 @@ fn rfc3339(nanos: i64) -> String {
 }
 
 /// Subtitles by the media file they belong to.
-fn subtitles_of(files: &[FileRecord]) -> HashMap<String, Vec<SubtitleView>> {
+pub fn subtitles_of(files: &[FileRecord]) -> HashMap<String, Vec<SubtitleView>> {
     let mut map: HashMap<String, Vec<SubtitleView>> = HashMap::new();
     for f in files.iter().filter(|f| f.role == FileRole::Subtitle) {
         if let Some(media) = &f.subtitle_for {
@@ -262,19 +262,19 @@ fn folder<'a>(level: &'a mut Vec<Node>, name: &str) -> &'a mut Vec<Node> {
 
 #[derive(Serialize)]
 pub struct CourseProgress {
-    completed: usize,
-    total: usize,
-    percent: f64,
-    files: Vec<Progress>,
+    pub completed: usize,
+    pub total: usize,
+    pub percent: f64,
+    pub files: Vec<Progress>,
 }
 
 #[derive(Serialize)]
 pub struct CourseDetail {
     #[serde(flatten)]
-    course: CourseSummary,
-    cover_file_id: Option<FileId>,
-    tree: Vec<Node>,
-    progress: CourseProgress,
+    pub course: CourseSummary,
+    pub cover_file_id: Option<FileId>,
+    pub tree: Vec<Node>,
+    pub progress: CourseProgress,
 }
 
 pub async fn course(
@@ -282,19 +282,31 @@ pub async fn course(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<CourseDetail>, ApiError> {
-    let course = visible_course(&state, &caller, CourseId(id)).await?;
+    let (detail, _) = course_detail(&state, &caller, CourseId(id)).await?;
+    Ok(Json(detail))
+}
+
+/// The course as the caller sees it, and its file records (natural order),
+/// which the pages need for their viewer.
+pub async fn course_detail(
+    state: &AppState,
+    caller: &Caller,
+    id: CourseId,
+) -> Result<(CourseDetail, Vec<FileRecord>), ApiError> {
+    let course = visible_course(state, caller, id).await?;
     let files = state.store.course_files(course.id).await?;
-    let progress = course_progress(state.store.as_ref(), &caller, course.id, &files).await?;
+    let progress = course_progress(state.store.as_ref(), caller, course.id, &files).await?;
     let cover = files
         .iter()
         .find(|f| f.role == FileRole::Cover && f.state == FileState::Present)
         .map(|f| f.id);
-    Ok(Json(CourseDetail {
+    let detail = CourseDetail {
         course: course.into(),
         cover_file_id: cover,
-        tree: tree(files),
+        tree: tree(files.clone()),
         progress,
-    }))
+    };
+    Ok((detail, files))
 }
 
 /// Completion counts the course's lessons: present material files.

@@ -58,18 +58,25 @@ async fn start(
     scope: ScanScope,
     flags: ScanFlags,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let root = state
-        .library_root()
-        .await?
-        .ok_or_else(|| ApiError::BadRequest("no library root is configured".into()))?;
-    let scanner =
-        Scanner::new(state.store.clone(), root).max_missing_share(state.options.max_missing_share);
     let options = ScanOptions {
         scope,
         verify: flags.verify,
         force: flags.force,
         started_by: format!("user:{}", caller.user().username),
     };
+    let id = start_scan(&state, options).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "scan_id": id }))))
+}
+
+/// Starts a scan in the background once it holds the operation lock; its
+/// progress shows in the status endpoint until it ends.
+pub async fn start_scan(state: &AppState, options: ScanOptions) -> Result<ScanId, ApiError> {
+    let root = state
+        .library_root()
+        .await?
+        .ok_or_else(|| ApiError::BadRequest("no library root is configured".into()))?;
+    let scanner =
+        Scanner::new(state.store.clone(), root).max_missing_share(state.options.max_missing_share);
     let running = scanner.start(options).await?;
     let id = running.id();
     state.scan.set(id, running.progress());
@@ -79,7 +86,7 @@ async fn start(
         tracing::info!(scan = %report.scan_id, status = %report.status, "scan ended");
         slot.clear(id);
     });
-    Ok((StatusCode::ACCEPTED, Json(json!({ "scan_id": id }))))
+    Ok(id)
 }
 
 pub async fn cleanup(

@@ -1,0 +1,176 @@
+//! Signing in and out of the pages: an HttpOnly, SameSite cookie holds the
+//! session; every form that changes something carries the session's CSRF
+//! token, checked by [`CsrfForm`].
+
+use super::render::{local_path, render, sign_in_redirect, PageError};
+use crate::api::auth::sign_in;
+use crate::auth::{same_origin, Caller, SESSION_COOKIE};
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use lectern_store::SessionKind;
+use minijinja::context;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// The signed-in person looking at a page; anyone else is sent to sign in.
+pub struct Reader(pub Caller);
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        match Caller::find(parts, state).await? {
+            Some(caller) => Ok(Reader(caller)),
+            None => Err(PageError::SignIn {
+                next: parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_owned(),
+            }),
+        }
+    }
+}
+
+impl Reader {
+    /// What every page's layout shows: who is signed in, and the token its
+    /// forms and scripts send back.
+    pub fn layout(&self) -> minijinja::Value {
+        let user = self.0.user();
+        context! {
+            me => context! { username => &user.username, admin => self.0.is_admin() },
+            csrf => &self.0.session.csrf_token,
+        }
+    }
+}
+
+/// A form posted from one of Lectern's pages by the signed-in person: the
+/// `csrf` field must match their session, and the browser must not say the
+/// form came from another site.
+pub struct CsrfForm<T> {
+    pub reader: Reader,
+    pub form: T,
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, PageError> {
+        let (mut parts, body) = request.into_parts();
+        let reader = Reader::from_request_parts(&mut parts, state).await?;
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let field: CsrfField = parse_form(&bytes)?;
+        if !same_origin(&parts.headers) || !reader.0.csrf_matches(&field.csrf) {
+            return Err(ApiError::CsrfRejected.into());
+        }
+        Ok(CsrfForm {
+            reader,
+            form: parse_form(&bytes)?,
+        })
+    }
+}
+
+fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PageError> {
+    serde_urlencoded::from_bytes(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the form is not valid: {e}")).into())
+}
+
+#[derive(Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    Query(query): Query<Next>,
+    parts: Parts,
+) -> Result<Response, PageError> {
+    let next = query.next.as_deref().and_then(local_path).unwrap_or("/");
+    if Caller::find(&parts, &state).await?.is_some() {
+        return Ok(Redirect::to(next).into_response());
+    }
+    Ok(render("login.html", context! { next, username => "" })?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// A wrong password shows the form again with the reason; the cookie is set
+/// only on success.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    // Without a session there is no CSRF token yet; a login form posted
+    // from another site is refused by its Origin.
+    if !same_origin(&headers) {
+        return Err(ApiError::CsrfRejected.into());
+    }
+    let form: LoginForm = parse_form(&body)?;
+    let next = form.next.as_deref().and_then(local_path).unwrap_or("/");
+    match sign_in(&state, peer, &form.username, form.password, SessionKind::Web).await {
+        Ok(session) => {
+            let cookie = session_cookie(&headers, session.token, &state);
+            Ok((jar.add(cookie), Redirect::to(next)).into_response())
+        }
+        Err(error @ (ApiError::BadCredentials | ApiError::TooManyAttempts)) => {
+            let status = error.status();
+            let message = error.to_string();
+            let page = render(
+                "login.html",
+                context! { next, username => form.username, error => message },
+            )?;
+            Ok((status, page).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn session_cookie(headers: &HeaderMap, token: String, state: &AppState) -> Cookie<'static> {
+    // Behind a TLS-terminating proxy the cookie must never travel in clear.
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let max_age = time::Duration::seconds(state.options.session_ttl.as_secs() as i64);
+    Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(https)
+        .max_age(max_age)
+        .build()
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    CsrfForm { reader, .. }: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<Response, PageError> {
+    state.store.delete_session(&reader.0.token_hash).await?;
+    let gone = Cookie::build((SESSION_COOKIE, "")).path("/").build();
+    Ok((jar.remove(gone), sign_in_redirect("/")).into_response())
+}
