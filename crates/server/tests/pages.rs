@@ -471,3 +471,41 @@ async fn signing_out_ends_the_session() {
         "the old cookie is dead"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_box_finds_only_what_the_person_may_see() {
+    let app = spawn_app().await;
+    app.grant_alice("Programming/Rust Basics").await;
+    let signed = sign_in(&app, "alice", ALICE_PW).await;
+    // "welcome" names lessons in several courses; alice sees one of them.
+    let (status, html) = page(&app, &signed.client, "/search?q=welcome").await;
+    assert_eq!(status, StatusCode::OK);
+    let welcome = app
+        .files()
+        .await
+        .into_iter()
+        .find(|f| f.path == "Programming/Rust Basics/01 Introduction/01 Welcome.md")
+        .unwrap();
+    assert!(
+        html.contains(&format!(r#"href="/files/{}""#, welcome.id.0)),
+        "{html}"
+    );
+    for hidden in ["Python for Data", "Typography", "German"] {
+        assert!(!html.contains(hidden), "{hidden} leaked: {html}");
+    }
+    let (status, html) = page(
+        &app,
+        &signed.client,
+        &format!("/search?q={}", "x".repeat(300)),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a bad query is a message on the page"
+    );
+    assert!(html.contains("role=\"alert\""), "{html}");
+    let (status, html) = page(&app, &signed.client, "/search?q=%22%2A%3ANEAR%28").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Nothing matches"), "{html}");
+}

@@ -8,14 +8,15 @@ use super::viewer::{markdown_html, markdown_summary, Viewer};
 use crate::api::library::{
     course_detail, subtitles_of, visible_courses, visible_file, CourseDetail,
 };
+use crate::api::search::search_visible;
 use crate::auth::Caller;
 use crate::content::read_head;
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{Html, Redirect};
 use lectern_core::{CategoryId, CourseId, FileId};
-use lectern_store::{Category, Course, FileRecord, FileRole, FileState};
+use lectern_store::{Category, Course, FileRecord, FileRole, FileState, HitKind};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -41,7 +42,10 @@ struct Section {
     courses: Vec<Card>,
 }
 
-pub async fn home(State(state): State<AppState>, reader: Reader) -> Result<Html<String>, PageError> {
+pub async fn home(
+    State(state): State<AppState>,
+    reader: Reader,
+) -> Result<Html<String>, PageError> {
     let sections = sections(&state, &reader.0, None).await?;
     render(
         "courses.html",
@@ -201,9 +205,11 @@ pub async fn file(
         false => (None, false),
     };
     let html = match (viewer, &text) {
-        (Viewer::Markdown, Some(text)) => {
-            Some(markdown_html(text, file.path_in_course(), &siblings(&files)))
-        }
+        (Viewer::Markdown, Some(text)) => Some(markdown_html(
+            text,
+            file.path_in_course(),
+            &siblings(&files),
+        )),
         _ => None,
     };
     let own = detail.progress.files.iter().find(|p| p.file_id == file.id);
@@ -243,7 +249,10 @@ pub async fn file(
 }
 
 /// The file's text, or `(None, true)` when it is too long to show.
-async fn read_text(state: &AppState, file: &FileRecord) -> Result<(Option<String>, bool), ApiError> {
+async fn read_text(
+    state: &AppState,
+    file: &FileRecord,
+) -> Result<(Option<String>, bool), ApiError> {
     let (bytes, whole) = read_head(state, file, TEXT_LIMIT).await?;
     if !whole {
         return Ok((None, true));
@@ -282,6 +291,38 @@ fn language_label(tag: &str) -> String {
         _ => return tag.to_owned(),
     };
     name.to_owned()
+}
+
+#[derive(Deserialize)]
+pub struct SearchForm {
+    #[serde(default)]
+    q: String,
+}
+
+/// The search box's page. A blank or too long query is shown as a message
+/// on the page, not as an error page.
+pub async fn search(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(form): Query<SearchForm>,
+) -> Result<Html<String>, PageError> {
+    let query = form.q.trim();
+    let found = match query.is_empty() {
+        true => None,
+        false => Some(search_visible(&state, &reader.0, query, 50).await),
+    };
+    let (results, error) = match found {
+        None => (Vec::new(), None),
+        Some(Ok(found)) => (found.results, None),
+        Some(Err(ApiError::BadRequest(message))) => (Vec::new(), Some(message)),
+        Some(Err(other)) => return Err(other.into()),
+    };
+    let (courses, files): (Vec<_>, Vec<_>) =
+        results.into_iter().partition(|r| r.kind == HitKind::Course);
+    render(
+        "search.html",
+        context! { title => "Search", query, courses, files, error, ..reader.layout() },
+    )
 }
 
 #[derive(Deserialize)]

@@ -23,9 +23,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'";
 
 pub fn routes() -> Router<AppState> {
-    let header = |name, value| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
+    let header =
+        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     Router::new()
         .route("/", get(library::home))
         .route("/login", get(session::login_page).post(session::login))
@@ -34,9 +33,13 @@ pub fn routes() -> Router<AppState> {
         .route("/courses/{id}", get(library::course))
         .route("/files/{id}", get(library::file))
         .route("/files/{id}/complete", post(library::complete))
+        .route("/search", get(library::search))
         .route("/static/{name}", get(assets::asset))
         .fallback(|| async { PageError::Api(crate::ApiError::NotFound) })
-        .layer(header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .layer(header(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
         // Pages show one person's data: never kept by shared caches.
         .layer(header(header::CACHE_CONTROL, "no-store"))
 }

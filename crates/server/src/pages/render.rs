@@ -46,7 +46,9 @@ pub fn render(name: &str, ctx: Value) -> Result<Html<String>, PageError> {
 #[derive(Debug)]
 pub enum PageError {
     /// Not signed in: to the login page, coming back here afterwards.
-    SignIn { next: String },
+    SignIn {
+        next: String,
+    },
     Api(ApiError),
 }
 
@@ -124,7 +126,13 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(local_path("/courses/3?x=1"), Some("/courses/3?x=1"));
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil", "/a\nb"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "/a\nb",
+        ] {
             assert_eq!(local_path(bad), None, "{bad}");
         }
     }

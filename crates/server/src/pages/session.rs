@@ -132,7 +132,15 @@ pub async fn login(
     }
     let form: LoginForm = parse_form(&body)?;
     let next = form.next.as_deref().and_then(local_path).unwrap_or("/");
-    match sign_in(&state, peer, &form.username, form.password, SessionKind::Web).await {
+    match sign_in(
+        &state,
+        peer,
+        &form.username,
+        form.password,
+        SessionKind::Web,
+    )
+    .await
+    {
         Ok(session) => {
             let cookie = session_cookie(&headers, session.token, &state);
             Ok((jar.add(cookie), Redirect::to(next)).into_response())
