@@ -95,7 +95,7 @@ fn serve(sb: &Sandbox) -> (Server, String, Vec<String>) {
             "serve exited early: {lines:?}"
         );
         lines.push(line.trim_end().to_owned());
-        if let Some(rest) = line.split("listening on ").nth(1) {
+        if let Some(rest) = line.split("sign in at ").nth(1) {
             let url = rest
                 .split_whitespace()
                 .next()

@@ -30,7 +30,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Io(e.to_string()))?;
-    println!("Lectern is listening on http://{bound}/ (API under /api)");
+    println!("Lectern is listening: sign in at http://{bound}/ (API under /api)");
     let state = AppState::new(ctx.store.clone(), options);
     first_scan(ctx, &state).await?;
     lectern_server::serve(listener, state, shutdown_signal())
