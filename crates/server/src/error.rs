@@ -16,6 +16,8 @@ pub enum ApiError {
     BadCredentials,
     #[error("this needs an administrator")]
     Forbidden,
+    #[error("this request did not come from Lectern's own pages; reload the page and try again")]
+    CsrfRejected,
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -29,11 +31,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::CsrfRejected => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -48,6 +50,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadCredentials => "bad_credentials",
             ApiError::Forbidden => "forbidden",
+            ApiError::CsrfRejected => "csrf_rejected",
             ApiError::NotFound => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::RangeNotSatisfiable => "range_not_satisfiable",

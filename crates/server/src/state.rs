@@ -1,8 +1,8 @@
 use crate::auth::LoginLimiter;
 use crate::error::ApiError;
+use crate::scans::ScanSlot;
 use lectern_core::ScanId;
 use lectern_scanner::{ScanOptions, ScanScope};
-use crate::scans::ScanSlot;
 use lectern_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;

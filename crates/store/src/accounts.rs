@@ -85,6 +85,58 @@ pub enum Grant {
     Course(CourseId),
 }
 
+/// A group with how many members and grants it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub created_at: i64,
+    pub member_count: u64,
+    pub grant_count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GrantId(pub i64);
+
+/// One stored grant and the library path of what it opens (`Category` or
+/// `Category/Course`), so a list of grants reads without more lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub id: GrantId,
+    pub group_id: GroupId,
+    pub grant: Grant,
+    pub path: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApiTokenId(pub i64);
+
+/// A long-lived API token as listed: never the token or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: ApiTokenId,
+    pub name: String,
+    pub user_id: UserId,
+    pub username: String,
+    pub created_at: i64,
+    /// `None`: never expires.
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub name: String,
+    pub user_id: UserId,
+    pub token_hash: String,
+    /// Random like a session's, though a token never reaches a form.
+    pub csrf_token: String,
+    pub expires_at: Option<i64>,
+}
+
 /// What one person may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Visibility {
@@ -131,6 +183,16 @@ impl Visibility {
             }
         }
     }
+}
+
+/// One course at a glance for one person: its cover and how far they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CourseOverview {
+    pub course_id: CourseId,
+    pub cover_file_id: Option<FileId>,
+    /// Present material files: what completion counts.
+    pub lessons: u64,
+    pub completed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,6 +6,7 @@ pub mod accounts;
 mod error;
 pub mod lock;
 mod model;
+pub mod search;
 pub mod settings;
 mod sqlite;
 mod store;
@@ -13,6 +14,7 @@ mod store;
 pub use accounts::*;
 pub use error::StoreError;
 pub use model::*;
+pub use search::{HitKind, QueryError, SearchHit, SearchQuery};
 pub use sqlite::SqliteStore;
 pub use store::Store;
 

@@ -1,5 +1,6 @@
 use crate::accounts::*;
 use crate::model::*;
+use crate::search::{SearchHit, SearchQuery};
 use crate::Result;
 use async_trait::async_trait;
 use lectern_core::scan::{ScanCounts, ScanIssue, ScanStatus};
@@ -69,6 +70,16 @@ pub trait Store: Send + Sync {
     async fn file(&self, id: FileId) -> Result<Option<FileRecord>>;
     /// Every file record, present and missing, sorted by path.
     async fn all_files(&self) -> Result<Vec<FileRecord>>;
+    /// Courses (by name and description) and present lessons (by name and
+    /// folder) matching every word of `query`, best first, at most `limit`
+    /// of them, all inside what `seen` allows: hidden ones never take a
+    /// place in the limit.
+    async fn search(
+        &self,
+        query: &SearchQuery,
+        seen: &Visibility,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>>;
 
     // --- people and access ------------------------------------------------
     /// Fails with `Conflict` when the name is taken (case-insensitively).
@@ -77,19 +88,46 @@ pub trait Store: Send + Sync {
     /// The user and their password hash, for signing in.
     async fn user_login(&self, username: &str) -> Result<Option<(User, String)>>;
     async fn users(&self) -> Result<Vec<User>>;
+    /// `None` when there is no such user. Fails with `Conflict` when the
+    /// change would demote or disable the last enabled admin.
     async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<Option<User>>;
+    /// Their progress, sessions, memberships and API tokens go with them.
+    /// Fails with `Conflict` for the last enabled admin.
     async fn delete_user(&self, id: UserId) -> Result<bool>;
     async fn count_admins(&self) -> Result<u64>;
     async fn create_group(&self, name: &str) -> Result<GroupId>;
     async fn add_member(&self, group: GroupId, user: UserId) -> Result<()>;
     async fn add_grant(&self, group: GroupId, grant: Grant) -> Result<()>;
+    /// Sorted by name.
+    async fn groups(&self) -> Result<Vec<Group>>;
+    async fn group(&self, id: GroupId) -> Result<Option<Group>>;
+    /// `None` when there is no such group; `Conflict` when the name is taken.
+    async fn rename_group(&self, id: GroupId, name: &str) -> Result<Option<Group>>;
+    /// Its memberships and grants go with it.
+    async fn delete_group(&self, id: GroupId) -> Result<bool>;
+    /// Sorted by username.
+    async fn group_members(&self, group: GroupId) -> Result<Vec<User>>;
+    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<bool>;
+    /// In the order they were given.
+    async fn group_grants(&self, group: GroupId) -> Result<Vec<GrantRecord>>;
+    async fn remove_grant(&self, group: GroupId, grant: GrantId) -> Result<bool>;
+
+    /// A long-lived token for scripts; [`Store::session`] accepts it.
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<ApiToken>;
+    /// Every token, expired ones included, oldest first.
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>>;
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<bool>;
     /// What the user's groups are granted (admins and an open library see
     /// everything: see [`Visibility::of`]).
     async fn granted(&self, user: UserId) -> Result<Visibility>;
 
     async fn create_session(&self, session: &NewSession) -> Result<()>;
-    /// A live session (not expired, user not disabled) by its token's hash.
+    /// A live session (not expired, user not disabled) by its token's hash,
+    /// or else a live API token as a session of kind `Api` (`expires_at`
+    /// is `i64::MAX` for one that never expires).
     async fn session(&self, token_hash: &str) -> Result<Option<Session>>;
+    /// Ends a login session; API tokens are untouched (see
+    /// [`Store::delete_api_token`]).
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
     async fn delete_user_sessions(&self, user: UserId) -> Result<()>;
 
@@ -102,6 +140,9 @@ pub trait Store: Send + Sync {
         completed: Option<bool>,
     ) -> Result<Progress>;
     async fn course_progress(&self, user: UserId, course: CourseId) -> Result<Vec<Progress>>;
+    /// Every course's cover and the user's completion, in one query: what
+    /// a page of course cards needs.
+    async fn course_overviews(&self, user: UserId) -> Result<Vec<CourseOverview>>;
 
     /// Waits for pending work and closes connections.
     async fn close(&self);

@@ -2,7 +2,7 @@
 //! backend adds a line to `backends!` and must pass the same checks.
 
 use lectern_core::scan::{IssueKind, ScanCounts, ScanIssue, ScanKind, ScanStatus};
-use lectern_core::{CourseId, LibraryPath};
+use lectern_core::{CategoryId, CourseId, LibraryPath};
 use lectern_store::*;
 use std::sync::Arc;
 
@@ -38,6 +38,10 @@ macro_rules! backends {
             story!(the_index_applies_batches_and_loads_every_record_in_pages);
             story!(cleanup_purges_missing_then_empty_courses_and_categories);
             story!(listings_are_naturally_sorted);
+            story!(groups_list_rename_and_drop_members_and_grants);
+            story!(the_last_enabled_admin_is_never_demoted_disabled_or_deleted);
+            story!(api_tokens_act_as_sessions_until_expired_revoked_or_their_owner_is_disabled);
+            story!(search_finds_names_descriptions_and_prefixes_within_what_is_visible);
         })*
     };
 }
@@ -330,4 +334,476 @@ async fn listings_are_naturally_sorted(store: &Arc<dyn Store>) {
         .map(|f| f.name)
         .collect();
     assert_eq!(files, ["9 z", "10 z", "y", "x"]);
+}
+
+/// Search hits as `kind name` lines, for short assertions.
+async fn found(store: &Arc<dyn Store>, text: &str, seen: &Visibility, limit: u32) -> Vec<String> {
+    let query = SearchQuery::parse(text).unwrap();
+    store
+        .search(&query, seen, limit)
+        .await
+        .unwrap_or_else(|e| panic!("searching {text:?}: {e}"))
+        .into_iter()
+        .map(|h| format!("{:?} {}", h.kind, h.name))
+        .collect()
+}
+
+async fn search_finds_names_descriptions_and_prefixes_within_what_is_visible(
+    store: &Arc<dyn Store>,
+) {
+    let all = Visibility::Everything;
+    let courses = store
+        .ensure_courses(&[
+            p("Design/Colour Theory"),
+            p("Languages/Spanish A1"),
+            p("Programming/Rust Basics"),
+        ])
+        .await
+        .unwrap();
+    let (design, spanish, rust) = (
+        courses[&p("Design/Colour Theory")],
+        courses[&p("Languages/Spanish A1")],
+        courses[&p("Programming/Rust Basics")],
+    );
+    let m = FileRole::Material;
+    let added = [
+        (
+            spanish,
+            "Languages/Spanish A1/02 Food and Drink/01 At the Café.txt",
+            m,
+        ),
+        (
+            spanish,
+            "Languages/Spanish A1/01 Greetings/01 Welcome.md",
+            m,
+        ),
+        (
+            design,
+            "Design/Colour Theory/01 Seeing Colour/01 Hue Value.md",
+            m,
+        ),
+        (
+            rust,
+            "Programming/Rust Basics/01 Introduction/01 Welcome.md",
+            m,
+        ),
+        (
+            rust,
+            "Programming/Rust Basics/03 Ownership/02 borrowing.rs",
+            m,
+        ),
+        (
+            rust,
+            "Programming/Rust Basics/README.md",
+            FileRole::Description,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (course_id, path, role))| NewFile {
+        course_id,
+        path: p(path),
+        facts: FileFacts {
+            role,
+            ..facts(n as u64)
+        },
+    })
+    .collect();
+    let spanish_text = "¡Bienvenidos!\n\nOrdering food and asking for the bill.";
+    let rust_text = "A first course in Rust, the language of speed.";
+    let descriptions = vec![
+        (spanish, Some(spanish_text.into())),
+        (rust, Some(rust_text.into())),
+    ];
+    store
+        .apply(&ChangeBatch {
+            added,
+            descriptions,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // Prefixes of names, files with their place in the course.
+    assert_eq!(
+        found(store, "borrow", &all, 20).await,
+        ["File 02 borrowing.rs"]
+    );
+    let query = SearchQuery::parse("BORR").unwrap();
+    let hit = &store.search(&query, &all, 20).await.unwrap()[0];
+    assert_eq!(
+        (hit.path.as_deref(), hit.course_name.as_str(), hit.course_id),
+        (Some("03 Ownership/02 borrowing.rs"), "Rust Basics", rust)
+    );
+    assert_eq!(
+        found(store, "colour theory", &all, 20).await,
+        ["Course Colour Theory"]
+    );
+    assert!(
+        found(store, "col", &all, 20)
+            .await
+            .contains(&"File 01 Hue Value.md".to_owned()),
+        "found by its folder"
+    );
+    // Descriptions, with a snippet of the text around the word.
+    let query = SearchQuery::parse("bill").unwrap();
+    let hits = store.search(&query, &all, 20).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        (hits[0].kind, hits[0].course_id),
+        (HitKind::Course, spanish)
+    );
+    let snippet = hits[0].snippet.as_deref().unwrap();
+    assert_eq!(
+        snippet, "¡Bienvenidos! Ordering food and asking for the bill.",
+        "one line"
+    );
+    // Diacritics and case do not matter, either way round.
+    assert_eq!(
+        found(store, "cafe", &all, 20).await,
+        ["File 01 At the Café.txt"]
+    );
+    assert_eq!(
+        found(store, "BIENVENIDÓS", &all, 20).await,
+        ["Course Spanish A1"]
+    );
+    // Every word must match; the README belongs to its course, not the results.
+    assert_eq!(
+        found(store, "welcome rust", &all, 20).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(found(store, "readme", &all, 20).await, Vec::<String>::new());
+
+    // Only what is visible, and hidden hits take no place in the limit: in
+    // id order Rust's Welcome comes first, yet Spanish's is the answer.
+    assert_eq!(found(store, "welcome", &all, 20).await.len(), 2);
+    assert_eq!(found(store, "welcome", &all, 1).await.len(), 1);
+    let only_spanish = Visibility::Only {
+        categories: Default::default(),
+        courses: [spanish].into(),
+    };
+    let query = SearchQuery::parse("welcome").unwrap();
+    let hits = store.search(&query, &only_spanish, 1).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!((hits[0].course_id, hits[0].kind), (spanish, HitKind::File));
+    let only_design = Visibility::Only {
+        categories: [store.course(design).await.unwrap().unwrap().category_id].into(),
+        courses: Default::default(),
+    };
+    assert_eq!(
+        found(store, "welcome", &only_design, 20).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        found(store, "hue", &only_design, 20).await,
+        ["File 01 Hue Value.md"]
+    );
+
+    // Missing files are not found; a renamed file is, by its new name only.
+    let known = store.known_files(Scope::Course(rust)).await.unwrap();
+    let id_of = |name: &str| {
+        known
+            .iter()
+            .find(|k| k.path.name() == name)
+            .unwrap()
+            .clone()
+    };
+    let (welcome, borrowing) = (id_of("01 Welcome.md"), id_of("02 borrowing.rs"));
+    let renamed = FileChange {
+        id: borrowing.id,
+        course_id: rust,
+        path: p("Programming/Rust Basics/03 Ownership/02 references.rs"),
+        facts: borrowing.facts.clone(),
+    };
+    store
+        .apply(&ChangeBatch {
+            missing: vec![welcome.id],
+            changed: vec![renamed],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let query = SearchQuery::parse("welcome").unwrap();
+    let hits = store.search(&query, &all, 20).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].course_id, spanish, "the missing one is gone");
+    assert_eq!(
+        found(store, "borrowing", &all, 20).await,
+        Vec::<String>::new()
+    );
+    let query = SearchQuery::parse("refer").unwrap();
+    let hits = store.search(&query, &all, 20).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].file_id, Some(borrowing.id), "same file, new name");
+
+    // Typed text is never search syntax: none of these is an error.
+    for hostile in [
+        "\"",
+        "*",
+        "NEAR(",
+        "NEAR(a b)",
+        "-rust",
+        "name:rust",
+        "a:b",
+        "\"unclosed",
+        "(",
+        ")",
+        "AND",
+        "OR NOT",
+        "^start",
+        "{name section}: x",
+        "café*\"",
+        "x\0y",
+    ] {
+        found(store, hostile, &all, 20).await;
+    }
+    assert_eq!(
+        found(store, "name:Colour", &all, 20).await,
+        Vec::<String>::new()
+    );
+    // Quotes and operators are only characters around the words.
+    assert_eq!(
+        found(store, "\"cafe\" -", &all, 20).await,
+        ["File 01 At the Café.txt"]
+    );
+
+    // What cannot be asked.
+    assert_eq!(SearchQuery::parse(" \t\n"), Err(QueryError::Empty));
+    assert_eq!(SearchQuery::parse(""), Err(QueryError::Empty));
+    assert_eq!(
+        SearchQuery::parse(&"a".repeat(201)),
+        Err(QueryError::TooLong)
+    );
+    assert!(
+        SearchQuery::parse(&"é".repeat(200)).is_ok(),
+        "characters, not bytes"
+    );
+
+    // Courses purged by a cleanup are no longer found.
+    store
+        .apply(&ChangeBatch {
+            missing: known.iter().map(|k| k.id).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.cleanup().await.unwrap();
+    assert_eq!(found(store, "rust", &all, 20).await, Vec::<String>::new());
+}
+
+async fn person(store: &Arc<dyn Store>, name: &str, role: Role) -> User {
+    let new = NewUser {
+        username: name.into(),
+        password_hash: format!("hash of {name}"),
+        role,
+    };
+    store.create_user(&new).await.unwrap()
+}
+
+fn only(categories: &[CategoryId], courses: &[CourseId]) -> Visibility {
+    Visibility::Only {
+        categories: categories.iter().copied().collect(),
+        courses: courses.iter().copied().collect(),
+    }
+}
+
+async fn groups_list_rename_and_drop_members_and_grants(store: &Arc<dyn Store>) {
+    let courses = store
+        .ensure_courses(&[p("Cat/A"), p("Cat/B")])
+        .await
+        .unwrap();
+    let a = courses[&p("Cat/A")];
+    let cat = store.categories().await.unwrap()[0].id;
+    let alice = person(store, "alice", Role::User).await;
+    let bob = person(store, "bob", Role::User).await;
+    let staff = store.create_group("staff").await.unwrap();
+    let beta = store.create_group("Beta").await.unwrap();
+    for user in [&bob, &alice] {
+        store.add_member(staff, user.id).await.unwrap();
+    }
+    store.add_grant(staff, Grant::Course(a)).await.unwrap();
+    store.add_grant(staff, Grant::Category(cat)).await.unwrap();
+
+    let listed: Vec<_> = store
+        .groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.name, g.member_count, g.grant_count))
+        .collect();
+    assert_eq!(listed, [("Beta".into(), 0, 0), ("staff".to_owned(), 2, 2)]);
+    let members: Vec<_> = store.group_members(staff).await.unwrap();
+    assert_eq!(members, [alice.clone(), bob.clone()], "sorted by name");
+    let grants = store.group_grants(staff).await.unwrap();
+    let shown: Vec<_> = grants.iter().map(|g| (g.grant, g.path.as_str())).collect();
+    assert_eq!(
+        shown,
+        [(Grant::Course(a), "Cat/A"), (Grant::Category(cat), "Cat")]
+    );
+    assert_eq!(store.granted(alice.id).await.unwrap(), only(&[cat], &[a]));
+
+    assert!(
+        !store.remove_grant(beta, grants[1].id).await.unwrap(),
+        "a grant is removed only through its own group"
+    );
+    assert!(store.remove_grant(staff, grants[1].id).await.unwrap());
+    assert_eq!(store.granted(alice.id).await.unwrap(), only(&[], &[a]));
+    assert!(store.remove_member(staff, alice.id).await.unwrap());
+    assert!(!store.remove_member(staff, alice.id).await.unwrap());
+    assert_eq!(store.granted(alice.id).await.unwrap(), only(&[], &[]));
+
+    assert!(matches!(
+        store.rename_group(staff, "Beta").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let renamed = store.rename_group(staff, "Staff").await.unwrap().unwrap();
+    assert_eq!((renamed.id, renamed.name.as_str()), (staff, "Staff"));
+    assert_eq!(store.rename_group(GroupId(999), "x").await.unwrap(), None);
+
+    assert!(store.delete_group(staff).await.unwrap());
+    assert!(!store.delete_group(staff).await.unwrap());
+    assert_eq!(store.group(staff).await.unwrap(), None);
+    assert_eq!(store.granted(bob.id).await.unwrap(), only(&[], &[]));
+    assert_eq!(store.user(bob.id).await.unwrap(), Some(bob), "members stay");
+}
+
+async fn the_last_enabled_admin_is_never_demoted_disabled_or_deleted(store: &Arc<dyn Store>) {
+    let root = person(store, "root", Role::Admin).await;
+    let demote = UserChanges {
+        role: Some(Role::User),
+        ..Default::default()
+    };
+    let disable = UserChanges {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    let enable = UserChanges {
+        disabled: Some(false),
+        ..Default::default()
+    };
+    for changes in [&demote, &disable] {
+        let refused = store.update_user(root.id, changes).await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict(_))),
+            "{refused:?}"
+        );
+    }
+    assert!(matches!(
+        store.delete_user(root.id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.user(root.id).await.unwrap(), Some(root.clone()));
+    let new_password = UserChanges {
+        password_hash: Some("new".into()),
+        ..Default::default()
+    };
+    assert!(store.update_user(root.id, &new_password).await.is_ok());
+
+    let second = person(store, "second", Role::Admin).await;
+    let root_now = store.update_user(root.id, &demote).await.unwrap().unwrap();
+    assert_eq!(root_now.role, Role::User);
+    let promote_disabled = UserChanges {
+        role: Some(Role::Admin),
+        disabled: Some(true),
+        ..Default::default()
+    };
+    store.update_user(root.id, &promote_disabled).await.unwrap();
+    assert!(
+        matches!(
+            store.delete_user(second.id).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a disabled admin does not count"
+    );
+    store.update_user(root.id, &enable).await.unwrap();
+    assert!(store.delete_user(second.id).await.unwrap());
+    assert_eq!(store.count_admins().await.unwrap(), 1);
+    assert_eq!(
+        store.update_user(UserId(999), &disable).await.unwrap(),
+        None
+    );
+    assert!(!store.delete_user(UserId(999)).await.unwrap());
+}
+
+async fn api_tokens_act_as_sessions_until_expired_revoked_or_their_owner_is_disabled(
+    store: &Arc<dyn Store>,
+) {
+    person(store, "boss", Role::Admin).await;
+    let cron = person(store, "cron", Role::User).await;
+    let token = |name: &str, hash: &str, expires_at| NewApiToken {
+        name: name.into(),
+        user_id: cron.id,
+        token_hash: hash.into(),
+        csrf_token: format!("csrf of {hash}"),
+        expires_at,
+    };
+    let forever = store
+        .create_api_token(&token("nightly scan", "h1", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (forever.name.as_str(), forever.username.as_str()),
+        ("nightly scan", "cron")
+    );
+    assert_eq!((forever.expires_at, forever.last_used_at), (None, None));
+    let session = store.session("h1").await.unwrap().unwrap();
+    assert_eq!(
+        (session.kind, session.user.id, session.expires_at),
+        (SessionKind::Api, cron.id, i64::MAX)
+    );
+    assert_eq!(session.csrf_token, "csrf of h1");
+    let listed = store.api_tokens().await.unwrap();
+    assert!(listed[0].last_used_at.is_some(), "the use is recorded");
+    assert!(matches!(
+        store.create_api_token(&token("again", "h1", None)).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let soon = now_ms() + 60_000;
+    store
+        .create_api_token(&token("later", "h2", Some(soon)))
+        .await
+        .unwrap();
+    assert_eq!(store.session("h2").await.unwrap().unwrap().expires_at, soon);
+    store
+        .create_api_token(&token("old", "h3", Some(now_ms() - 1)))
+        .await
+        .unwrap();
+    assert!(store.session("h3").await.unwrap().is_none(), "expired");
+
+    store.delete_session("h1").await.unwrap();
+    assert!(
+        store.session("h1").await.unwrap().is_some(),
+        "ending login sessions leaves API tokens alone"
+    );
+    let disable = |disabled| UserChanges {
+        disabled: Some(disabled),
+        ..Default::default()
+    };
+    store.update_user(cron.id, &disable(true)).await.unwrap();
+    assert!(
+        store.session("h1").await.unwrap().is_none(),
+        "owner disabled"
+    );
+    store.update_user(cron.id, &disable(false)).await.unwrap();
+    assert!(store.session("h1").await.unwrap().is_some());
+
+    assert!(store.delete_api_token(forever.id).await.unwrap());
+    assert!(!store.delete_api_token(forever.id).await.unwrap());
+    assert!(store.session("h1").await.unwrap().is_none(), "revoked");
+    assert_eq!(store.api_tokens().await.unwrap().len(), 2);
+    let login = NewSession {
+        token_hash: "s1".into(),
+        user_id: cron.id,
+        kind: SessionKind::Web,
+        csrf_token: "c".into(),
+        expires_at: soon,
+    };
+    store.create_session(&login).await.unwrap();
+    assert!(store.delete_user(cron.id).await.unwrap());
+    assert!(store.session("s1").await.unwrap().is_none());
+    assert!(
+        store.api_tokens().await.unwrap().is_empty(),
+        "tokens go with their owner"
+    );
 }

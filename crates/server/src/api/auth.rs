@@ -27,7 +27,14 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(login): JsonBody<Login>,
 ) -> Result<Json<LoggedIn>, ApiError> {
-    let session = sign_in(&state, peer, &login.username, login.password, SessionKind::Api).await?;
+    let session = sign_in(
+        &state,
+        peer,
+        &login.username,
+        login.password,
+        SessionKind::Api,
+    )
+    .await?;
     Ok(Json(session))
 }
 

@@ -149,4 +149,3 @@ pub fn assert_envelope(body: &Value, code: &str) {
         "{body}"
     );
 }
-

@@ -7,9 +7,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 use std::collections::HashSet;
 
-const USER_COLUMNS: &str = "id, username, role, disabled, created_at";
+pub(super) const USER_COLUMNS: &str = "id, username, role, disabled, created_at";
 
-fn user(row: &SqliteRow) -> Result<User> {
+pub(super) fn user(row: &SqliteRow) -> Result<User> {
     Ok(User {
         id: UserId(row.try_get("id")?),
         username: row.try_get("username")?,
@@ -23,7 +23,7 @@ fn user(row: &SqliteRow) -> Result<User> {
 }
 
 /// A unique-constraint failure is the caller's conflict, not a database fault.
-fn conflict(e: sqlx::Error, what: &str) -> StoreError {
+pub(super) fn conflict(e: sqlx::Error, what: &str) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(what.to_owned())
@@ -79,12 +79,21 @@ pub async fn users(pool: &SqlitePool) -> Result<Vec<User>> {
     rows.iter().map(user).collect()
 }
 
+/// Refuses to leave no enabled admin behind. The check is inside the one
+/// statement, so two admins demoting each other at once cannot both win.
+const LAST_ADMIN_GUARD: &str = "NOT (role = 'admin' AND NOT disabled AND NOT EXISTS (
+        SELECT 1 FROM users o WHERE o.id <> users.id AND o.role = 'admin' AND NOT o.disabled))";
+
+const LAST_ADMIN: &str = "this is the last enabled administrator: make another one first";
+
 pub async fn update_user(pool: &SqlitePool, id: UserId, c: &UserChanges) -> Result<Option<User>> {
-    sqlx::query(
-        "UPDATE users SET password_hash = COALESCE(?, password_hash), role = COALESCE(?, role),
-             disabled = COALESCE(?, disabled), updated_at = ?
-         WHERE id = ?",
-    )
+    // The guard matters only when the row stops being an enabled admin.
+    let done = sqlx::query(&format!(
+        "UPDATE users SET password_hash = COALESCE(?1, password_hash), role = COALESCE(?2, role),
+             disabled = COALESCE(?3, disabled), updated_at = ?4
+         WHERE id = ?5
+           AND ((COALESCE(?2, role) = 'admin' AND NOT COALESCE(?3, disabled)) OR {LAST_ADMIN_GUARD})"
+    ))
     .bind(c.password_hash.as_deref())
     .bind(c.role.map(Role::as_str))
     .bind(c.disabled)
@@ -92,14 +101,23 @@ pub async fn update_user(pool: &SqlitePool, id: UserId, c: &UserChanges) -> Resu
     .bind(id.0)
     .execute(pool)
     .await?;
-    user_by_id(pool, id).await
+    let found = user_by_id(pool, id).await?;
+    if done.rows_affected() == 0 && found.is_some() {
+        return Err(StoreError::Conflict(LAST_ADMIN.into()));
+    }
+    Ok(found)
 }
 
 pub async fn delete_user(pool: &SqlitePool, id: UserId) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM users WHERE id = ?")
-        .bind(id.0)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query(&format!(
+        "DELETE FROM users WHERE id = ? AND {LAST_ADMIN_GUARD}"
+    ))
+    .bind(id.0)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 && user_by_id(pool, id).await?.is_some() {
+        return Err(StoreError::Conflict(LAST_ADMIN.into()));
+    }
     Ok(done.rows_affected() == 1)
 }
 
@@ -201,7 +219,9 @@ pub async fn session(pool: &SqlitePool, token_hash: &str) -> Result<Option<Sessi
     .bind(now_ms())
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = row else {
+        return super::tokens::session(pool, token_hash).await;
+    };
     Ok(Some(Session {
         user: user(&row)?,
         kind: row
@@ -262,6 +282,33 @@ pub async fn set_progress(
     .fetch_one(pool)
     .await?;
     progress(&row)
+}
+
+pub async fn course_overviews(pool: &SqlitePool, user: UserId) -> Result<Vec<CourseOverview>> {
+    let rows = sqlx::query(
+        "SELECT c.id,
+           (SELECT MIN(f.id) FROM files f
+             WHERE f.course_id = c.id AND f.role = 'cover' AND f.state = 'present') AS cover,
+           (SELECT COUNT(*) FROM files f
+             WHERE f.course_id = c.id AND f.role = 'material' AND f.state = 'present') AS lessons,
+           (SELECT COUNT(*) FROM files f JOIN progress p ON p.file_id = f.id
+             WHERE f.course_id = c.id AND f.role = 'material' AND f.state = 'present'
+               AND p.user_id = ? AND p.completed) AS completed
+         FROM courses c ORDER BY c.id",
+    )
+    .bind(user.0)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(CourseOverview {
+                course_id: CourseId(row.try_get("id")?),
+                cover_file_id: row.try_get::<Option<i64>, _>("cover")?.map(FileId),
+                lessons: row.try_get::<i64, _>("lessons")?.max(0) as u64,
+                completed: row.try_get::<i64, _>("completed")?.max(0) as u64,
+            })
+        })
+        .collect()
 }
 
 pub async fn course_progress(

@@ -3,12 +3,16 @@
 //! from the start and never fails with SQLITE_BUSY_SNAPSHOT.
 
 mod accounts;
+mod groups;
 mod index;
 mod rows;
 mod scans;
+mod search;
+mod tokens;
 
 use crate::accounts::*;
 use crate::model::*;
+use crate::search::{SearchHit, SearchQuery};
 use crate::store::Store;
 use crate::{now_ms, Result, StoreError};
 use async_trait::async_trait;
@@ -306,6 +310,15 @@ impl Store for SqliteStore {
         rows.into_iter().map(rows::file_record).collect()
     }
 
+    async fn search(
+        &self,
+        query: &SearchQuery,
+        seen: &Visibility,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>> {
+        search::search(&self.pool, query, seen, limit).await
+    }
+
     async fn create_user(&self, user: &NewUser) -> Result<User> {
         accounts::create_user(&self.pool, user).await
     }
@@ -346,6 +359,50 @@ impl Store for SqliteStore {
         accounts::add_grant(&self.pool, group, grant).await
     }
 
+    async fn groups(&self) -> Result<Vec<Group>> {
+        groups::list(&self.pool).await
+    }
+
+    async fn group(&self, id: GroupId) -> Result<Option<Group>> {
+        groups::by_id(&self.pool, id).await
+    }
+
+    async fn rename_group(&self, id: GroupId, name: &str) -> Result<Option<Group>> {
+        groups::rename(&self.pool, id, name).await
+    }
+
+    async fn delete_group(&self, id: GroupId) -> Result<bool> {
+        groups::delete(&self.pool, id).await
+    }
+
+    async fn group_members(&self, group: GroupId) -> Result<Vec<User>> {
+        groups::members(&self.pool, group).await
+    }
+
+    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<bool> {
+        groups::remove_member(&self.pool, group, user).await
+    }
+
+    async fn group_grants(&self, group: GroupId) -> Result<Vec<GrantRecord>> {
+        groups::grants(&self.pool, group).await
+    }
+
+    async fn remove_grant(&self, group: GroupId, grant: GrantId) -> Result<bool> {
+        groups::remove_grant(&self.pool, group, grant).await
+    }
+
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<ApiToken> {
+        tokens::create(&self.pool, token).await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
+        tokens::list(&self.pool).await
+    }
+
+    async fn delete_api_token(&self, id: ApiTokenId) -> Result<bool> {
+        tokens::delete(&self.pool, id).await
+    }
+
     async fn granted(&self, user: UserId) -> Result<Visibility> {
         accounts::granted(&self.pool, user).await
     }
@@ -378,6 +435,10 @@ impl Store for SqliteStore {
 
     async fn course_progress(&self, user: UserId, course: CourseId) -> Result<Vec<Progress>> {
         accounts::course_progress(&self.pool, user, course).await
+    }
+
+    async fn course_overviews(&self, user: UserId) -> Result<Vec<CourseOverview>> {
+        accounts::course_overviews(&self.pool, user).await
     }
 
     async fn close(&self) {

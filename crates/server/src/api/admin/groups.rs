@@ -1,0 +1,251 @@
+//! `/api/admin/groups`: groups, their members, and the categories and
+//! courses granted to them (what their members may see). Ids in the path
+//! that name nothing are 404; ids in the body that name nothing are 400,
+//! with a message saying which.
+
+use super::{clean_name, Ids};
+use crate::auth::Admin;
+use crate::error::{ApiError, JsonBody};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use lectern_core::{CategoryId, CourseId};
+use lectern_store::{Grant, GrantId, GrantRecord, Group, GroupId, Store, User, UserId};
+use serde::{Deserialize, Serialize};
+
+const MAX_GROUP_NAME: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupBody {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    user_id: UserId,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantBody {
+    category_id: Option<CategoryId>,
+    course_id: Option<CourseId>,
+}
+
+/// A grant as the API shows it: both keys always present, one of them null.
+#[derive(Serialize)]
+pub struct GrantView {
+    id: GrantId,
+    group_id: GroupId,
+    category_id: Option<CategoryId>,
+    course_id: Option<CourseId>,
+    /// What it opens: `Category` or `Category/Course`.
+    path: String,
+    created_at: i64,
+}
+
+impl From<GrantRecord> for GrantView {
+    fn from(g: GrantRecord) -> Self {
+        let (category_id, course_id) = match g.grant {
+            Grant::Category(id) => (Some(id), None),
+            Grant::Course(id) => (None, Some(id)),
+        };
+        Self {
+            id: g.id,
+            group_id: g.group_id,
+            category_id,
+            course_id,
+            path: g.path,
+            created_at: g.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct GroupDetail {
+    #[serde(flatten)]
+    group: Group,
+    members: Vec<User>,
+    grants: Vec<GrantView>,
+}
+
+async fn existing(store: &dyn Store, id: i64) -> Result<Group, ApiError> {
+    store.group(GroupId(id)).await?.ok_or(ApiError::NotFound)
+}
+
+async fn grant_views(store: &dyn Store, group: GroupId) -> Result<Vec<GrantView>, ApiError> {
+    let grants = store.group_grants(group).await?;
+    Ok(grants.into_iter().map(GrantView::from).collect())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Vec<Group>>, ApiError> {
+    Ok(Json(state.store.groups().await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _admin: Admin,
+    JsonBody(body): JsonBody<GroupBody>,
+) -> Result<(StatusCode, Json<Group>), ApiError> {
+    let name = clean_name(&body.name, "group name", MAX_GROUP_NAME)?;
+    let id = state.store.create_group(&name).await?;
+    let group = existing(state.store.as_ref(), id.0).await?;
+    Ok((StatusCode::CREATED, Json(group)))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+) -> Result<Json<GroupDetail>, ApiError> {
+    let store = state.store.as_ref();
+    let group = existing(store, id).await?;
+    Ok(Json(GroupDetail {
+        members: store.group_members(group.id).await?,
+        grants: grant_views(store, group.id).await?,
+        group,
+    }))
+}
+
+pub async fn rename(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+    JsonBody(body): JsonBody<GroupBody>,
+) -> Result<Json<Group>, ApiError> {
+    let name = clean_name(&body.name, "group name", MAX_GROUP_NAME)?;
+    let group = state.store.rename_group(GroupId(id), &name).await?;
+    Ok(Json(group.ok_or(ApiError::NotFound)?))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+) -> Result<StatusCode, ApiError> {
+    if !state.store.delete_group(GroupId(id)).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn members(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+) -> Result<Json<Vec<User>>, ApiError> {
+    let group = existing(state.store.as_ref(), id).await?;
+    Ok(Json(state.store.group_members(group.id).await?))
+}
+
+/// 201 with the user when they join, 200 when they were already a member.
+pub async fn add_member(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+    JsonBody(body): JsonBody<MemberBody>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    let store = state.store.as_ref();
+    let group = existing(store, id).await?;
+    let user = store.user(body.user_id).await?.ok_or_else(|| {
+        ApiError::BadRequest(format!("there is no user with id {}", body.user_id))
+    })?;
+    let members = store.group_members(group.id).await?;
+    if members.iter().any(|m| m.id == user.id) {
+        return Ok((StatusCode::OK, Json(user)));
+    }
+    store.add_member(group.id, user.id).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids((id, user_id)): Ids<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    let removed = state
+        .store
+        .remove_member(GroupId(id), UserId(user_id))
+        .await?;
+    if !removed {
+        return Err(ApiError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn grants(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+) -> Result<Json<Vec<GrantView>>, ApiError> {
+    let group = existing(state.store.as_ref(), id).await?;
+    Ok(Json(grant_views(state.store.as_ref(), group.id).await?))
+}
+
+/// Exactly one of `category_id` and `course_id`, naming one that exists.
+async fn wanted_grant(store: &dyn Store, body: GrantBody) -> Result<Grant, ApiError> {
+    match (body.category_id, body.course_id) {
+        (Some(id), None) => {
+            let categories = store.categories().await?;
+            if !categories.iter().any(|c| c.id == id) {
+                return Err(ApiError::BadRequest(format!(
+                    "there is no category with id {id}"
+                )));
+            }
+            Ok(Grant::Category(id))
+        }
+        (None, Some(id)) => {
+            if store.course(id).await?.is_none() {
+                return Err(ApiError::BadRequest(format!(
+                    "there is no course with id {id}"
+                )));
+            }
+            Ok(Grant::Course(id))
+        }
+        _ => Err(ApiError::BadRequest(
+            "give exactly one of category_id and course_id".into(),
+        )),
+    }
+}
+
+/// 201 with the new grant, 200 with the one that already opened the same.
+pub async fn add_grant(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+    JsonBody(body): JsonBody<GrantBody>,
+) -> Result<(StatusCode, Json<GrantView>), ApiError> {
+    let store = state.store.as_ref();
+    let group = existing(store, id).await?;
+    let grant = wanted_grant(store, body).await?;
+    let find = |list: Vec<GrantRecord>| list.into_iter().find(|g| g.grant == grant);
+    if let Some(old) = find(store.group_grants(group.id).await?) {
+        return Ok((StatusCode::OK, Json(old.into())));
+    }
+    store.add_grant(group.id, grant).await?;
+    let new = find(store.group_grants(group.id).await?).ok_or_else(|| {
+        ApiError::Conflict("the group or what it was granted was removed meanwhile".into())
+    })?;
+    Ok((StatusCode::CREATED, Json(new.into())))
+}
+
+pub async fn remove_grant(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids((id, grant_id)): Ids<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    let removed = state
+        .store
+        .remove_grant(GroupId(id), GrantId(grant_id))
+        .await?;
+    if !removed {
+        return Err(ApiError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

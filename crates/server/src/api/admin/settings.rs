@@ -1,0 +1,106 @@
+//! `/api/admin/settings`: what an admin changes at run time. The library
+//! root is saved only when it is an absolute path to a directory Lectern
+//! can list; `--root`/`LECTERN_ROOT` still win over it for this process,
+//! so both the saved and the effective root are shown.
+
+use crate::auth::Admin;
+use crate::error::{ApiError, JsonBody};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use lectern_store::settings::{library_open, LIBRARY_OPEN, LIBRARY_ROOT};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Longer than any real path; keeps a hostile body out of the filesystem calls.
+const MAX_PATH: usize = 4096;
+
+#[derive(Serialize)]
+pub struct Settings {
+    /// The root saved here, if any.
+    root_path: Option<String>,
+    /// The root scans use: the override, else the saved one, else the default.
+    effective_root: Option<String>,
+    /// True when `--root`/`LECTERN_ROOT` decides the root for this process.
+    root_overridden: bool,
+    /// True opens the whole library to every signed-in user.
+    library_open: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    root_path: Option<String>,
+    library_open: Option<bool>,
+}
+
+async fn current(state: &AppState) -> Result<Settings, ApiError> {
+    let store = state.store.as_ref();
+    let effective = state.library_root().await?;
+    Ok(Settings {
+        root_path: store.setting(LIBRARY_ROOT).await?,
+        effective_root: effective.map(|p| p.to_string_lossy().into_owned()),
+        root_overridden: state.options.root_override.is_some(),
+        library_open: library_open(store).await?,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(current(&state).await?))
+}
+
+/// Checks everything first and then saves, so a bad field saves nothing.
+pub async fn update(
+    State(state): State<AppState>,
+    _admin: Admin,
+    JsonBody(patch): JsonBody<SettingsPatch>,
+) -> Result<Json<Settings>, ApiError> {
+    if patch.root_path.is_none() && patch.library_open.is_none() {
+        return Err(ApiError::BadRequest(
+            "nothing to change: give root_path or library_open".into(),
+        ));
+    }
+    if let Some(root) = &patch.root_path {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || check_root(&root))
+            .await
+            .map_err(|e| ApiError::Internal(format!("the root check failed: {e}")))??;
+    }
+    let store = state.store.as_ref();
+    if let Some(root) = &patch.root_path {
+        store.set_setting(LIBRARY_ROOT, root).await?;
+    }
+    if let Some(open) = patch.library_open {
+        store
+            .set_setting(LIBRARY_OPEN, if open { "true" } else { "false" })
+            .await?;
+    }
+    Ok(Json(current(&state).await?))
+}
+
+/// An absolute path to a directory that can be listed. Lectern only ever
+/// reads under the root, so reading is all that is checked.
+fn check_root(raw: &str) -> Result<(), ApiError> {
+    let bad = |why: String| Err(ApiError::BadRequest(why));
+    if raw.is_empty() || raw.len() > MAX_PATH || raw.chars().any(char::is_control) {
+        return bad(format!(
+            "root_path is a path of 1 to {MAX_PATH} bytes without control characters"
+        ));
+    }
+    let path = Path::new(raw);
+    if !path.is_absolute() {
+        return bad(format!("root_path must be absolute: {raw:?}"));
+    }
+    match std::fs::metadata(path) {
+        Err(e) => return bad(format!("root_path {raw:?} cannot be used: {e}")),
+        Ok(meta) if !meta.is_dir() => return bad(format!("root_path {raw:?} is not a directory")),
+        Ok(_) => {}
+    }
+    if let Err(e) = std::fs::read_dir(path) {
+        return bad(format!("root_path {raw:?} cannot be read: {e}"));
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! `/api/admin/users`: accounts. Password hashes never leave the store; a
+//! new password or a disabled account ends that person's sessions; the last
+//! enabled admin cannot be demoted, disabled or deleted (the store refuses,
+//! 409).
+
+use super::{clean_name, Ids};
+use crate::auth::{hash_password, Admin};
+use crate::error::{ApiError, JsonBody};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use lectern_store::{NewUser, Role, User, UserChanges, UserId};
+use serde::Deserialize;
+
+const MIN_PASSWORD: usize = 8;
+/// Argon2 takes any length, but nobody types more, and hashing a megabyte
+/// for every sign-in would be an easy way to load the server.
+const MAX_PASSWORD: usize = 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    username: String,
+    password: String,
+    role: Role,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    password: Option<String>,
+    role: Option<Role>,
+    disabled: Option<bool>,
+}
+
+/// Names people type and read: also no slashes, which would make paths
+/// and log lines that mention the name ambiguous.
+fn username(raw: &str) -> Result<String, ApiError> {
+    let name = clean_name(raw, "username", 64)?;
+    if name.contains(['/', '\\']) {
+        return Err(ApiError::BadRequest(
+            "a username cannot hold slashes".into(),
+        ));
+    }
+    Ok(name)
+}
+
+/// Checks the password and hashes it off the async workers (Argon2 is slow
+/// on purpose).
+async fn new_password_hash(password: String) -> Result<String, ApiError> {
+    let length = password.chars().count();
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&length) {
+        return Err(ApiError::BadRequest(format!(
+            "a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+        )));
+    }
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(format!("the password hashing task failed: {e}")))?
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Vec<User>>, ApiError> {
+    Ok(Json(state.store.users().await?))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+) -> Result<Json<User>, ApiError> {
+    let user = state.store.user(UserId(id)).await?;
+    Ok(Json(user.ok_or(ApiError::NotFound)?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _admin: Admin,
+    JsonBody(body): JsonBody<NewUserBody>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    let new = NewUser {
+        username: username(&body.username)?,
+        password_hash: new_password_hash(body.password).await?,
+        role: body.role,
+    };
+    let user = state.store.create_user(&new).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+    JsonBody(patch): JsonBody<UserPatch>,
+) -> Result<Json<User>, ApiError> {
+    if patch.password.is_none() && patch.role.is_none() && patch.disabled.is_none() {
+        return Err(ApiError::BadRequest(
+            "nothing to change: give password, role or disabled".into(),
+        ));
+    }
+    let password_hash = match patch.password {
+        Some(password) => Some(new_password_hash(password).await?),
+        None => None,
+    };
+    let ends_sessions = password_hash.is_some() || patch.disabled == Some(true);
+    let changes = UserChanges {
+        password_hash,
+        role: patch.role,
+        disabled: patch.disabled,
+    };
+    let id = UserId(id);
+    let user = state.store.update_user(id, &changes).await?;
+    let user = user.ok_or(ApiError::NotFound)?;
+    if ends_sessions {
+        state.store.delete_user_sessions(id).await?;
+    }
+    Ok(Json(user))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<i64>,
+) -> Result<StatusCode, ApiError> {
+    if !state.store.delete_user(UserId(id)).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,105 @@
+//! Long-lived API tokens: created by an admin, looked up like sessions.
+
+use super::accounts::{conflict, user};
+use crate::accounts::*;
+use crate::{now_ms, Result};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+/// A token's last use is written at most this often, so that a script
+/// polling every second does not turn each lookup into a write.
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
+const TOKEN_COLUMNS: &str = "t.id, t.name, t.user_id, u.username, t.created_at, t.expires_at,
+    t.last_used_at";
+
+fn api_token(row: &SqliteRow) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: ApiTokenId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        user_id: UserId(row.try_get("user_id")?),
+        username: row.try_get("username")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+pub async fn create(pool: &SqlitePool, new: &NewApiToken) -> Result<ApiToken> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_tokens (name, user_id, token_hash, csrf_token, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&new.name)
+    .bind(new.user_id.0)
+    .bind(&new.token_hash)
+    .bind(&new.csrf_token)
+    .bind(now_ms())
+    .bind(new.expires_at)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| conflict(e, "that token already exists"))?;
+    let row = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?"
+    ))
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    api_token(&row)
+}
+
+pub async fn list(pool: &SqlitePool) -> Result<Vec<ApiToken>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(api_token).collect()
+}
+
+pub async fn delete(pool: &SqlitePool, id: ApiTokenId) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE id = ?")
+        .bind(id.0)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A live token (not expired, owner not disabled) as a session of kind `Api`.
+pub async fn session(pool: &SqlitePool, token_hash: &str) -> Result<Option<Session>> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "SELECT u.id, u.username, u.role, u.disabled, u.created_at,
+                t.id AS token_id, t.csrf_token, t.expires_at, t.last_used_at
+         FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?) AND NOT u.disabled",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let last_used: Option<i64> = row.try_get("last_used_at")?;
+    if last_used.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
+        touch(pool, row.try_get("token_id")?, now).await;
+    }
+    let expires_at: Option<i64> = row.try_get("expires_at")?;
+    Ok(Some(Session {
+        user: user(&row)?,
+        kind: SessionKind::Api,
+        csrf_token: row.try_get("csrf_token")?,
+        expires_at: expires_at.unwrap_or(i64::MAX),
+    }))
+}
+
+/// Bookkeeping only: a failure to record the use must not refuse the caller.
+async fn touch(pool: &SqlitePool, id: i64, now: i64) {
+    let done = sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await;
+    if let Err(e) = done {
+        tracing::warn!("cannot record the use of API token {id}: {e}");
+    }
+}
