@@ -5,10 +5,10 @@
 
 use crate::api::library::visible_file;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, Ids};
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lectern_core::{FileId, LibraryPath};
@@ -20,7 +20,7 @@ use tower_http::services::ServeFile;
 pub async fn content(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Ids(id): Ids<i64>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let file = visible_file(&state, &caller, FileId(id)).await?;
@@ -57,7 +57,7 @@ const SUBTITLE_LIMIT: u64 = 8 * 1024 * 1024;
 pub async fn webvtt(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Ids(id): Ids<i64>,
 ) -> Result<Response, ApiError> {
     let file = visible_file(&state, &caller, FileId(id)).await?;
     if file.role != FileRole::Subtitle {

@@ -1,10 +1,13 @@
 //! Every failure of the API, mapped to its status and envelope in one place:
 //! `{"error":{"code","message"}}`.
 
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lectern_store::StoreError;
+use serde::de::DeserializeOwned;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -20,6 +23,8 @@ pub enum ApiError {
     CsrfRejected,
     #[error("not found")]
     NotFound,
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
     #[error("the requested range is not satisfiable")]
@@ -37,6 +42,7 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::CsrfRejected => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
@@ -52,6 +58,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::CsrfRejected => "csrf_rejected",
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::RangeNotSatisfiable => "range_not_satisfiable",
             ApiError::TooManyAttempts => "too_many_attempts",
@@ -100,6 +107,44 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// Ids in the path. Anything that is not an id names nothing, so it is a
+/// 404 with the envelope rather than axum's plain-text 400.
+pub struct Ids<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Ids<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(ids)) => Ok(Ids(ids)),
+            Err(_) => Err(ApiError::NotFound),
+        }
+    }
+}
+
+/// Query parameters that do not parse are the client's mistake: 400 with
+/// the envelope, not axum's plain text.
+pub struct QueryParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(params)) => Ok(QueryParams(params)),
             Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
         }
     }

@@ -462,6 +462,18 @@ async fn unknown_routes_and_ids_get_the_error_envelope() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_envelope(&body, "not_found");
     }
-    let (status, _) = app.get("/api/files/not-a-number", &admin).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Not an id names nothing.
+    let (status, body) = app.get("/api/files/not-a-number", &admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_envelope(&body, "not_found");
+    let (status, body) = app.get("/api/scanner/scan", &admin).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_envelope(&body, "method_not_allowed");
+    let response = app
+        .req(Method::POST, "/api/scanner/scan?verify=maybe", Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_envelope(&response.json().await.unwrap(), "bad_request");
 }

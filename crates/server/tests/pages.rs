@@ -509,3 +509,27 @@ async fn the_search_box_finds_only_what_the_person_may_see() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Nothing matches"), "{html}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_address_that_names_nothing_is_an_html_404() {
+    let app = spawn_app().await;
+    let signed = sign_in(&app, "admin", ADMIN_PW).await;
+    for path in [
+        "/courses/abc",
+        "/files/-1",
+        "/files/99999999999999999999",
+        "/nowhere",
+    ] {
+        let response = signed
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+    }
+}

@@ -9,28 +9,6 @@ pub mod tokens;
 pub mod users;
 
 use crate::error::ApiError;
-use axum::extract::{FromRequestParts, Path};
-use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
-
-/// Ids in the path. Anything that is not an id names nothing, so it is a
-/// 404 with the envelope rather than axum's plain-text 400.
-pub struct Ids<T>(pub T);
-
-impl<T, S> FromRequestParts<S> for Ids<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(ids)) => Ok(Ids(ids)),
-            Err(_) => Err(ApiError::NotFound),
-        }
-    }
-}
 
 /// A name people type and read (of a user, group or token): surrounding
 /// spaces are dropped, then it must be 1 to `max` characters with no

@@ -3,9 +3,9 @@
 //! not exist, so neither titles nor ids leak.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, JsonBody};
+use crate::error::{ApiError, Ids, JsonBody};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use lectern_core::{CategoryId, CourseId, FileId};
 use lectern_store::settings::library_open;
@@ -122,7 +122,7 @@ pub struct CategoryDetail {
 pub async fn category(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Ids(id): Ids<i64>,
 ) -> Result<Json<CategoryDetail>, ApiError> {
     let id = CategoryId(id);
     let mut courses = visible_courses(&state, &caller).await?;
@@ -210,7 +210,7 @@ pub fn subtitles_of(files: &[FileRecord]) -> HashMap<String, Vec<SubtitleView>> 
 pub async fn file(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Ids(id): Ids<i64>,
 ) -> Result<Json<FileView>, ApiError> {
     let file = visible_file(&state, &caller, FileId(id)).await?;
     let siblings = state.store.course_files(file.course_id).await?;
@@ -280,7 +280,7 @@ pub struct CourseDetail {
 pub async fn course(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Ids(id): Ids<i64>,
 ) -> Result<Json<CourseDetail>, ApiError> {
     let (detail, _) = course_detail(&state, &caller, CourseId(id)).await?;
     Ok(Json(detail))
@@ -350,7 +350,7 @@ pub struct ProgressUpdate {
 pub async fn progress(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Ids(id): Ids<i64>,
     JsonBody(update): JsonBody<ProgressUpdate>,
 ) -> Result<Json<Progress>, ApiError> {
     if update.position_seconds.is_none() && update.completed.is_none() {

@@ -77,4 +77,5 @@ pub fn routes() -> Router<AppState> {
             get(admin::settings::show).put(admin::settings::update),
         )
         .fallback(|| async { crate::ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { crate::ApiError::MethodNotAllowed })
 }

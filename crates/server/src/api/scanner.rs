@@ -3,9 +3,9 @@
 //! 409 when another operation holds it.
 
 use crate::auth::Admin;
-use crate::error::ApiError;
+use crate::error::{ApiError, Ids, QueryParams};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use lectern_core::{CourseId, ScanId};
@@ -38,7 +38,7 @@ pub struct ScanFlags {
 pub async fn scan(
     state: State<AppState>,
     admin: Admin,
-    flags: Query<ScanFlags>,
+    flags: QueryParams<ScanFlags>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     start(state, admin, ScanScope::All, flags.0).await
 }
@@ -46,8 +46,8 @@ pub async fn scan(
 pub async fn rescan(
     state: State<AppState>,
     admin: Admin,
-    Path(course): Path<i64>,
-    flags: Query<ScanFlags>,
+    Ids(course): Ids<i64>,
+    flags: QueryParams<ScanFlags>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     start(state, admin, ScanScope::Course(CourseId(course)), flags.0).await
 }
@@ -152,7 +152,7 @@ pub async fn history(
 pub async fn scan_record(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(id): Path<i64>,
+    Ids(id): Ids<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let id = ScanId(id);
     let scan = state.store.scan(id).await?.ok_or(ApiError::NotFound)?;

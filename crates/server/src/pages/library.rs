@@ -2,7 +2,7 @@
 //! Access rules and course data come from the API's own functions, so a page
 //! never shows what the API would hide.
 
-use super::render::{render, PageError};
+use super::render::{render, PageError, PageIds};
 use super::session::{CsrfForm, Reader};
 use super::viewer::{markdown_html, markdown_summary, Viewer};
 use crate::api::library::{
@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::content::read_head;
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{Html, Redirect};
 use lectern_core::{CategoryId, CourseId, FileId};
 use lectern_store::{Category, Course, FileRecord, FileRole, FileState, HitKind};
@@ -56,7 +56,7 @@ pub async fn home(
 pub async fn category(
     State(state): State<AppState>,
     reader: Reader,
-    Path(id): Path<i64>,
+    PageIds(id): PageIds<i64>,
 ) -> Result<Html<String>, PageError> {
     let sections = sections(&state, &reader.0, Some(CategoryId(id))).await?;
     let Some(title) = sections.first().map(|s| s.name.clone()) else {
@@ -156,7 +156,7 @@ fn completed_ids(detail: &CourseDetail) -> Vec<FileId> {
 pub async fn course(
     State(state): State<AppState>,
     reader: Reader,
-    Path(id): Path<i64>,
+    PageIds(id): PageIds<i64>,
 ) -> Result<Html<String>, PageError> {
     let (detail, files) = course_detail(&state, &reader.0, CourseId(id)).await?;
     let description = detail
@@ -195,7 +195,7 @@ struct Track {
 pub async fn file(
     State(state): State<AppState>,
     reader: Reader,
-    Path(id): Path<i64>,
+    PageIds(id): PageIds<i64>,
 ) -> Result<Html<String>, PageError> {
     let file = visible_file(&state, &reader.0, FileId(id)).await?;
     let (detail, files) = course_detail(&state, &reader.0, file.course_id).await?;
@@ -333,7 +333,7 @@ pub struct Completion {
 /// The "mark complete" button: saved, then back to the lesson.
 pub async fn complete(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    PageIds(id): PageIds<i64>,
     CsrfForm { reader, form }: CsrfForm<Completion>,
 ) -> Result<Redirect, PageError> {
     let file = visible_file(&state, &reader.0, FileId(id)).await?;

@@ -1,10 +1,13 @@
 //! Templates compiled into the binary, rendered with autoescaping, and the
 //! one place page failures become HTML answers.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Ids};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{context, Environment, Value};
+use serde::de::DeserializeOwned;
 use std::sync::LazyLock;
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -89,6 +92,22 @@ impl IntoResponse for PageError {
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
         }
         response
+    }
+}
+
+/// Ids in a page's path; anything else names no page (404, as HTML).
+pub struct PageIds<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PageIds<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
+        let Ids(ids) = Ids::from_request_parts(parts, state).await?;
+        Ok(PageIds(ids))
     }
 }
 

@@ -3,8 +3,9 @@
 //! that name nothing are 404; ids in the body that name nothing are 400,
 //! with a message saying which.
 
-use super::{clean_name, Ids};
+use super::clean_name;
 use crate::auth::Admin;
+use crate::error::Ids;
 use crate::error::{ApiError, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;

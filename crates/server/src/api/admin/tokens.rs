@@ -3,8 +3,9 @@
 //! Bearer …` exactly like a login token; it is shown once, when made, and
 //! only its hash is kept. Deleting it ends it at once.
 
-use super::{clean_name, Ids};
+use super::clean_name;
 use crate::auth::{new_token, token_hash, Admin};
+use crate::error::Ids;
 use crate::error::{ApiError, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;

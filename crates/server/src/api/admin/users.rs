@@ -3,8 +3,9 @@
 //! enabled admin cannot be demoted, disabled or deleted (the store refuses,
 //! 409).
 
-use super::{clean_name, Ids};
+use super::clean_name;
 use crate::auth::{hash_password, Admin};
+use crate::error::Ids;
 use crate::error::{ApiError, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
