@@ -132,6 +132,38 @@ async fn serve_bootstraps_one_admin_serves_the_demo_and_stops_on_sigterm() {
         .as_str()
         .unwrap()
         .to_owned();
+    // The first start scans the new library on its own; wait for it to end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status: serde_json::Value = http
+            .get(format!("{url}/api/scanner/status"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["running"] == false {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first scan never ended"
+        );
+        tokio::task::yield_now().await;
+    }
+    let history: serde_json::Value = http
+        .get(format!("{url}/api/scanner/history"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history[0]["started_by"], "serve:first-start", "{history}");
+    assert_eq!(history[0]["status"], "completed", "{history}");
     let scan = http
         .post(format!("{url}/api/scanner/scan"))
         .bearer_auth(&token)

@@ -30,9 +30,10 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Io(e.to_string()))?;
-    println!("Lectern is listening: sign in at http://{bound}/ (API under /api)");
     let state = AppState::new(ctx.store.clone(), options);
     first_scan(ctx, &state).await?;
+    // The last line on stdout: scripts (and the tests) wait for it.
+    println!("Lectern is listening: sign in at http://{bound}/ (API under /api)");
     lectern_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| Failure::Io(format!("the server stopped: {e}")))?;
