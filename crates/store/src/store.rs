@@ -17,6 +17,8 @@ pub trait Store: Send + Sync {
     // --- settings -------------------------------------------------------
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+    /// Several settings at once: all saved, or none.
+    async fn set_settings(&self, pairs: &[(&str, &str)]) -> Result<()>;
 
     // --- operation lock (see `crate::lock` for the rules) ----------------
     async fn read_lock(&self) -> Result<Option<LockInfo>>;

@@ -69,15 +69,14 @@ pub async fn update(
             .await
             .map_err(|e| ApiError::Internal(format!("the root check failed: {e}")))??;
     }
-    let store = state.store.as_ref();
+    let mut changes = Vec::new();
     if let Some(root) = &patch.root_path {
-        store.set_setting(LIBRARY_ROOT, root).await?;
+        changes.push((LIBRARY_ROOT, root.as_str()));
     }
     if let Some(open) = patch.library_open {
-        store
-            .set_setting(LIBRARY_OPEN, if open { "true" } else { "false" })
-            .await?;
+        changes.push((LIBRARY_OPEN, if open { "true" } else { "false" }));
     }
+    state.store.set_settings(&changes).await?;
     Ok(Json(current(&state).await?))
 }
 
