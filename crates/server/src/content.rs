@@ -41,7 +41,11 @@ pub async fn content(
     if if_range.is_some_and(|v| etag.as_deref() != v.to_str().ok()) {
         parts.headers.remove(header::RANGE);
     }
+    // 1 MiB reads instead of the default 64 KiB: a sixteenth of the
+    // blocking-thread round trips, the difference between 0.6× and 1.1× of
+    // nginx's throughput in benches/serve.sh, for 1 MiB per download.
     let served = ServeFile::new(&path)
+        .with_buf_chunk_size(DOWNLOAD_CHUNK)
         .oneshot(Request::from_parts(parts, body))
         .await
         .map_err(|e| ApiError::Internal(format!("cannot serve {}: {e}", file.path)))?;
@@ -49,6 +53,8 @@ pub async fn content(
     decorate(response.headers_mut(), &file.mime, etag.as_deref());
     Ok(response)
 }
+
+const DOWNLOAD_CHUNK: usize = 1 << 20;
 
 /// The most of a subtitle file converted; real ones are far smaller.
 const SUBTITLE_LIMIT: u64 = 8 * 1024 * 1024;
