@@ -107,6 +107,11 @@ fn serve(sb: &Sandbox) -> (Server, String, Vec<String>) {
     }
 }
 
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    let response = http.get(url).bearer_auth(token).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_bootstraps_one_admin_serves_the_demo_and_stops_on_sigterm() {
     let sb = Sandbox::new();
@@ -135,15 +140,7 @@ async fn serve_bootstraps_one_admin_serves_the_demo_and_stops_on_sigterm() {
     // The first start scans the new library on its own; wait for it to end.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let status: serde_json::Value = http
-            .get(format!("{url}/api/scanner/status"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = get_json(&http, &format!("{url}/api/scanner/status"), &token).await;
         if status["running"] == false {
             break;
         }
@@ -153,15 +150,7 @@ async fn serve_bootstraps_one_admin_serves_the_demo_and_stops_on_sigterm() {
         );
         tokio::task::yield_now().await;
     }
-    let history: serde_json::Value = http
-        .get(format!("{url}/api/scanner/history"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = get_json(&http, &format!("{url}/api/scanner/history"), &token).await;
     assert_eq!(history[0]["started_by"], "serve:first-start", "{history}");
     assert_eq!(history[0]["status"], "completed", "{history}");
     let scan = http

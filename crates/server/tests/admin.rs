@@ -27,6 +27,13 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A request that must be refused as the client's mistake, with the envelope.
+async fn expect_400(app: &TestApp, method: Method, path: &str, token: &str, body: Value) {
+    let (status, answer) = call(app, method, path, Some(token), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+    assert_envelope(&answer, "bad_request");
+}
+
 /// A request whose body is sent exactly as given, as JSON.
 async fn call_raw(
     app: &TestApp,
@@ -287,16 +294,7 @@ async fn user_input_is_checked_and_nothing_is_saved_on_a_400() {
     ];
     bad.push(json!({ "username": "carl", "password": "long enough", "role": ["admin"] }));
     for body in bad {
-        let (status, answer) = call(
-            &app,
-            Method::POST,
-            "/api/admin/users",
-            Some(&admin),
-            Some(body.clone()),
-        )
-        .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        assert_envelope(&answer, "bad_request");
+        expect_400(&app, Method::POST, "/api/admin/users", &admin, body).await;
     }
     assert_eq!(
         app.store.users().await.unwrap().len(),
@@ -927,16 +925,7 @@ async fn token_requests_are_checked() {
         json!({ "name": "ok", "expires_in_days": 1e30 }),
         json!({ "name": "ok", "token": "chosen by me" }),
     ] {
-        let (status, answer) = call(
-            &app,
-            Method::POST,
-            "/api/admin/tokens",
-            Some(&admin),
-            Some(body.clone()),
-        )
-        .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        assert_envelope(&answer, "bad_request");
+        expect_400(&app, Method::POST, "/api/admin/tokens", &admin, body).await;
     }
     assert!(
         app.store.api_tokens().await.unwrap().is_empty(),
