@@ -31,6 +31,8 @@ pub enum ApiError {
     RangeNotSatisfiable,
     #[error("too many failed sign-ins; try again in a minute")]
     TooManyAttempts,
+    #[error("Lectern is in maintenance ({0}); try again shortly")]
+    Maintenance(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -46,6 +48,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Maintenance(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -62,6 +65,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::RangeNotSatisfiable => "range_not_satisfiable",
             ApiError::TooManyAttempts => "too_many_attempts",
+            ApiError::Maintenance(_) => "maintenance",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -84,12 +88,23 @@ impl IntoResponse for ApiError {
         let body =
             serde_json::json!({ "error": { "code": self.code(), "message": self.to_string() } });
         let mut response = (self.status(), Json(body)).into_response();
-        if matches!(self, ApiError::TooManyAttempts) {
-            response
-                .headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("60"));
-        }
+        self.add_retry_after(&mut response);
         response
+    }
+}
+
+impl ApiError {
+    /// When trying again makes sense, say when (seconds).
+    pub(crate) fn add_retry_after(&self, response: &mut Response) {
+        let seconds = match self {
+            ApiError::TooManyAttempts => "60",
+            ApiError::Maintenance(_) => "30",
+            _ => return,
+        };
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(seconds),
+        );
     }
 }
 

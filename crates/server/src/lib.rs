@@ -8,6 +8,7 @@ pub(crate) mod api;
 mod auth;
 mod content;
 mod error;
+pub mod maintenance;
 mod pages;
 mod scans;
 mod state;
@@ -30,6 +31,10 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api", api::routes())
         .merge(pages::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            maintenance::gate,
+        ))
         // On every answer unless the handler set its own (file content does).
         .layer(header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(http::header::X_FRAME_OPTIONS, "SAMEORIGIN"))

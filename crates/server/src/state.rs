@@ -1,5 +1,6 @@
 use crate::auth::LoginLimiter;
 use crate::error::ApiError;
+use crate::maintenance::Maintenance;
 use crate::scans::ScanSlot;
 use lectern_core::ScanId;
 use lectern_scanner::{ScanOptions, ScanScope};
@@ -37,6 +38,7 @@ pub struct AppState {
     pub options: Arc<ServerOptions>,
     pub(crate) limiter: Arc<LoginLimiter>,
     pub(crate) scan: Arc<ScanSlot>,
+    pub(crate) maintenance: Arc<Maintenance>,
 }
 
 impl AppState {
@@ -50,6 +52,11 @@ impl AppState {
             options.root_default.as_ref(),
         )
         .await
+    }
+
+    /// The maintenance switch a restore turns on (SPEC §3).
+    pub fn maintenance(&self) -> &Arc<Maintenance> {
+        &self.maintenance
     }
 
     /// A full scan in the background, as `started_by`; the first start of
@@ -70,6 +77,7 @@ impl AppState {
             options: Arc::new(options),
             limiter: Arc::new(LoginLimiter::default()),
             scan: Arc::new(ScanSlot::default()),
+            maintenance: Arc::new(Maintenance::default()),
         }
     }
 }

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use lectern_scanner::{ScanOptions, ScanScope, Scanner};
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{redirect::Policy, Client, Response, StatusCode};
 
@@ -59,18 +58,6 @@ fn csrf_of(html: &str) -> String {
         .expect("a csrf meta tag")
         + 27;
     html[start..start + 64].to_owned()
-}
-
-async fn rescan(app: &TestApp) {
-    let options = ScanOptions {
-        scope: ScanScope::All,
-        verify: false,
-        force: false,
-        started_by: "test".into(),
-    };
-    let scanner = Scanner::new(app.store.clone(), app.root.clone());
-    let report = scanner.start(options).await.unwrap().run().await;
-    assert_eq!(report.counts.errors, 0);
 }
 
 async fn complete(app: &TestApp, signed: &Signed, file: i64, csrf: &str) -> Response {
@@ -335,7 +322,7 @@ async fn library_markup_never_runs_in_lectern_pages() {
         "<b>bold</b> & <script>x</script>",
     )
     .unwrap();
-    rescan(&app).await;
+    app.rescan().await;
     let signed = sign_in(&app, "admin", ADMIN_PW).await;
 
     let hostile = app.file_named("03 Hostile.md").await.id.0;

@@ -4,7 +4,6 @@
 use crate::error::{ApiError, Ids};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{context, Environment, Value};
 use serde::de::DeserializeOwned;
@@ -86,11 +85,7 @@ impl IntoResponse for PageError {
             .and_then(|t| t.render(ctx))
             .unwrap_or_else(|_| error.to_string());
         let mut response = (status, Html(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
-        }
+        error.add_retry_after(&mut response);
         response
     }
 }

@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 pub struct TestApp {
     pub base: String,
+    /// The running server's state, shared: tests may flip its switches.
+    pub state: AppState,
     pub store: Arc<dyn Store>,
     pub root: PathBuf,
     pub http: reqwest::Client,
@@ -63,11 +65,12 @@ pub async fn spawn_app() -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(lectern_server::serve(listener, state, async move {
+    tokio::spawn(lectern_server::serve(listener, state.clone(), async move {
         let _ = stopped.await;
     }));
     TestApp {
         base,
+        state,
         store,
         root,
         http: reqwest::Client::new(),
@@ -111,6 +114,19 @@ impl TestApp {
             .unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A full scan of the library, as after a change on disk.
+    pub async fn rescan(&self) {
+        let options = ScanOptions {
+            scope: ScanScope::All,
+            verify: false,
+            force: false,
+            started_by: "test".into(),
+        };
+        let scanner = Scanner::new(self.store.clone(), self.root.clone());
+        let report = scanner.start(options).await.unwrap().run().await;
+        assert_eq!(report.counts.errors, 0);
     }
 
     pub async fn files(&self) -> Vec<FileRecord> {
