@@ -10,6 +10,7 @@ mod content;
 mod error;
 pub mod maintenance;
 mod pages;
+pub mod retention;
 mod scans;
 mod state;
 mod subtitles;
