@@ -45,6 +45,55 @@ pub enum Command {
     List(JsonArg),
     /// Show past scans, or one scan with its errors.
     History(HistoryArgs),
+    /// Back up the database, list, verify and restore backups; works with
+    /// the server stopped, and when the database is too damaged to open.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take a backup into the backup folder (DATA/backups).
+    Create {
+        /// A note kept in the backup's manifest.
+        #[arg(long, value_name = "TEXT")]
+        notes: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the backups in the backup folder, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a backup completely; exit status 0 only when it is sound.
+    Verify {
+        /// An archive file, or a backup's id from `backup list`.
+        file: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace all data with a backup's, after a safety backup of the current data.
+    Restore {
+        /// An archive file, or a backup's id from `backup list`.
+        file: String,
+        /// Do not ask for confirmation (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl BackupCommand {
+    pub fn wants_json(&self) -> bool {
+        match self {
+            BackupCommand::Create { json, .. }
+            | BackupCommand::List { json }
+            | BackupCommand::Verify { json, .. }
+            | BackupCommand::Restore { json, .. } => *json,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

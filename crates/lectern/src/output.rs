@@ -65,3 +65,48 @@ impl ScanBar {
         self.bar.finish_and_clear();
     }
 }
+
+/// A bar for the steps of a backup or restore, on stderr and only on a
+/// terminal: a spinner for steps of unknown size, bytes for the others.
+pub struct StepBar(ProgressBar);
+
+impl StepBar {
+    pub fn start() -> Arc<StepBar> {
+        let target = match std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            true => ProgressDrawTarget::stderr(),
+            false => ProgressDrawTarget::hidden(),
+        };
+        let bar = ProgressBar::with_draw_target(None, target);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Arc::new(StepBar(bar))
+    }
+
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl lectern_backup::Progress for StepBar {
+    fn step(&self, name: &str, total: Option<u64>) {
+        let template = match total {
+            Some(total) => {
+                self.0.set_length(total);
+                self.0.set_position(0);
+                "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes}"
+            }
+            None => {
+                self.0.unset_length();
+                "{spinner} {msg}"
+            }
+        };
+        let style = ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        self.0.set_style(style);
+        self.0.set_message(name.to_owned());
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+}

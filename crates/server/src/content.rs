@@ -5,7 +5,7 @@
 
 use crate::api::library::visible_file;
 use crate::auth::Caller;
-use crate::error::{ApiError, Ids};
+use crate::error::{ApiError, ErrorEnvelope, Ids};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -17,6 +17,25 @@ use std::path::PathBuf;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
+#[utoipa::path(
+    get,
+    path = "/files/{id}/content",
+    tag = "library",
+    params(
+        ("id" = i64, Path, description = "The file's id"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=START-END`"),
+        ("If-Range" = Option<String>, Header, description = "The ETag the client holds: the range applies only to that version"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags the client holds: 304 when one matches"),
+    ),
+    responses(
+        (status = 200, description = "The bytes, with the indexed `Content-Type`; `ETag` (the quoted SHA-256) while the file still matches the index, and `Last-Modified`. HEAD gives the headers only. HTML, XML and SVG come as an attachment with a sandbox CSP.", content_type = "application/octet-stream", body = String),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = String),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 404, description = "No such present file, its course is not granted, or it is gone from the disk", body = ErrorEnvelope),
+        (status = 416, description = "The range is outside the file", body = ErrorEnvelope),
+    ),
+)]
 pub async fn content(
     State(state): State<AppState>,
     caller: Caller,
@@ -49,6 +68,17 @@ pub async fn content(
         .oneshot(Request::from_parts(parts, body))
         .await
         .map_err(|e| ApiError::Internal(format!("cannot serve {}: {e}", file.path)))?;
+    if served.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+        // The envelope, like every other error, and the size the client
+        // needs to ask again (`bytes */SIZE`, from tower-http).
+        let mut refused = ApiError::RangeNotSatisfiable.into_response();
+        if let Some(range) = served.headers().get(header::CONTENT_RANGE) {
+            refused
+                .headers_mut()
+                .insert(header::CONTENT_RANGE, range.clone());
+        }
+        return Ok(refused);
+    }
     let mut response = served.map(Body::new);
     decorate(response.headers_mut(), &file.mime, etag.as_deref());
     Ok(response)
@@ -60,6 +90,18 @@ const DOWNLOAD_CHUNK: usize = 1 << 20;
 const SUBTITLE_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// A subtitle file as WebVTT, the only format `<track>` plays.
+#[utoipa::path(
+    get,
+    path = "/files/{id}/vtt",
+    tag = "library",
+    params(("id" = i64, Path, description = "A subtitle file's id (`role: subtitle`)")),
+    responses(
+        (status = 200, description = "The subtitles as WebVTT (SRT converted)", content_type = "text/vtt", body = String),
+        (status = 400, description = "The subtitle file is too large to convert", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 404, description = "No such present subtitle file, or its course is not granted", body = ErrorEnvelope),
+    ),
+)]
 pub async fn webvtt(
     State(state): State<AppState>,
     caller: Caller,

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lectern_store::StoreError;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -27,6 +28,12 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// Understood, but refused for what it holds (a backup archive that is
+    /// not sound); `code` says why.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error("the requested range is not satisfiable")]
     RangeNotSatisfiable,
     #[error("too many failed sign-ins; try again in a minute")]
@@ -46,6 +53,8 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Maintenance(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -63,6 +72,8 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::Unprocessable { code, .. } => code,
             ApiError::RangeNotSatisfiable => "range_not_satisfiable",
             ApiError::TooManyAttempts => "too_many_attempts",
             ApiError::Maintenance(_) => "maintenance",
@@ -80,13 +91,35 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Every error's body: `{"error":{"code","message"}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, for programs: `bad_request`, `unauthorized`, `bad_credentials`,
+    /// `forbidden`, `csrf_rejected`, `not_found`, `method_not_allowed`,
+    /// `conflict`, `range_not_satisfiable`, `too_many_attempts`,
+    /// `maintenance`, `internal`.
+    #[schema(example = "not_found")]
+    pub code: &'static str,
+    /// For people; may change.
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(detail) = &self {
             tracing::error!("internal error: {detail}");
         }
-        let body =
-            serde_json::json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        };
         let mut response = (self.status(), Json(body)).into_response();
         self.add_retry_after(&mut response);
         response

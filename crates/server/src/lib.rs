@@ -5,17 +5,21 @@
 //! listener until the shutdown future resolves, finishing requests in flight.
 
 pub(crate) mod api;
+mod audit;
 mod auth;
+mod backups;
 mod content;
 mod error;
 pub mod maintenance;
 mod pages;
 pub mod retention;
 mod scans;
+pub mod schedule;
 mod state;
 mod subtitles;
 
 pub use auth::{hash_password, new_password, verify_password};
+pub use backups::BackupOptions;
 pub use error::ApiError;
 pub use state::{AppState, ServerOptions};
 
@@ -32,6 +36,11 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api", api::routes())
         .merge(pages::routes())
+        // Inside the maintenance gate: a request it turns away changed nothing.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             maintenance::gate,

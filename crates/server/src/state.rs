@@ -1,11 +1,13 @@
 use crate::auth::LoginLimiter;
+use crate::backups::{BackupOptions, JobSlot};
 use crate::error::ApiError;
 use crate::maintenance::Maintenance;
 use crate::scans::ScanSlot;
+use lectern_backup::Secrets;
 use lectern_core::ScanId;
 use lectern_scanner::{ScanOptions, ScanScope};
 use lectern_store::Store;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ pub struct ServerOptions {
     pub root_default: Option<PathBuf>,
     pub session_ttl: Duration,
     pub max_missing_share: f64,
+    pub backups: BackupOptions,
 }
 
 impl Default for ServerOptions {
@@ -27,6 +30,7 @@ impl Default for ServerOptions {
             root_default: None,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             max_missing_share: 0.5,
+            backups: BackupOptions::in_data(Path::new("data"), Secrets::none()),
         }
     }
 }
@@ -39,6 +43,7 @@ pub struct AppState {
     pub(crate) limiter: Arc<LoginLimiter>,
     pub(crate) scan: Arc<ScanSlot>,
     pub(crate) maintenance: Arc<Maintenance>,
+    pub(crate) backup_jobs: Arc<JobSlot>,
 }
 
 impl AppState {
@@ -78,6 +83,7 @@ impl AppState {
             limiter: Arc::new(LoginLimiter::default()),
             scan: Arc::new(ScanSlot::default()),
             maintenance: Arc::new(Maintenance::default()),
+            backup_jobs: Arc::new(JobSlot::default()),
         }
     }
 }

@@ -943,7 +943,11 @@ async fn settings_check_the_root_and_open_the_library() {
     let effective = app.root.to_str().unwrap();
     assert_eq!(
         settings,
-        json!({ "root_path": null, "effective_root": effective, "root_overridden": true, "library_open": false })
+        json!({
+            "root_path": null, "effective_root": effective, "root_overridden": true,
+            "library_open": false, "schedule": "0 2 * * *",
+            "retention": { "daily": 7, "weekly": 4, "monthly": 12 },
+        })
     );
 
     let a_file = app.root.join("Design/Typography/README.md");

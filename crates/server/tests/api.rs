@@ -242,6 +242,8 @@ async fn content_honours_ranges_etags_and_head() {
         .await
         .unwrap();
     assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(beyond.headers()["content-range"], format!("bytes */{n}"));
+    assert_envelope(&beyond.json().await.unwrap(), "range_not_satisfiable");
 
     let cached = app
         .req(Method::GET, &path, Some(&admin))

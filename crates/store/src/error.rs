@@ -14,4 +14,7 @@ pub enum StoreError {
     Conflict(String),
     #[error("the database holds a value it should not: {0}")]
     Corrupt(String),
+    /// Taking a snapshot or putting one back failed (see `snapshot`).
+    #[error("{0}")]
+    Snapshot(String),
 }

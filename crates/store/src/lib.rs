@@ -3,15 +3,18 @@
 //! [`open`] picks the backend from the database URL at start-up.
 
 pub mod accounts;
+pub mod audit;
 mod error;
 pub mod lock;
 mod model;
 pub mod search;
 pub mod settings;
+pub mod snapshot;
 mod sqlite;
 mod store;
 
 pub use accounts::*;
+pub use audit::{AuditEntry, AuditPage, AuditQuery, NewAuditEntry, Outcome, MAX_AUDIT_PAGE};
 pub use error::StoreError;
 pub use model::*;
 pub use search::{HitKind, QueryError, SearchHit, SearchQuery};

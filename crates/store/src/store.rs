@@ -1,4 +1,5 @@
 use crate::accounts::*;
+use crate::audit::{AuditPage, AuditQuery, NewAuditEntry};
 use crate::model::*;
 use crate::search::{SearchHit, SearchQuery};
 use crate::Result;
@@ -145,6 +146,31 @@ pub trait Store: Send + Sync {
     /// Every course's cover and the user's completion, in one query: what
     /// a page of course cards needs.
     async fn course_overviews(&self, user: UserId) -> Result<Vec<CourseOverview>>;
+
+    // --- the audit log -----------------------------------------------------
+    /// Appends one entry; returns its id.
+    async fn record_audit(&self, entry: &NewAuditEntry) -> Result<i64>;
+    /// Matching entries, newest first, one page at a time.
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage>;
+
+    // --- backups (see `crate::snapshot` and the lectern-backup crate) ------
+    /// Writes a consistent copy of the whole database to `dest`, which must
+    /// not exist, as a standalone SQLite file (whatever the backend): the
+    /// payload of a backup archive.
+    async fn snapshot(&self, dest: &std::path::Path) -> Result<()>;
+    /// Replaces all data, in one step, with that of the snapshot at
+    /// `prepared` (checked by `snapshot::inspect` and brought to this schema
+    /// by `snapshot::migrate`; the file is changed). The operation lock is
+    /// kept as it is now, every session ends, and audit entries made after
+    /// `keep_audit_after` (ms) are kept. Call it holding the operation lock.
+    async fn replace_with_snapshot(
+        &self,
+        prepared: &std::path::Path,
+        keep_audit_after: i64,
+    ) -> Result<()>;
+    /// The backend's quick consistency check: the problems found, none when
+    /// the database is sound.
+    async fn quick_check(&self) -> Result<Vec<String>>;
 
     /// Waits for pending work and closes connections.
     async fn close(&self);

@@ -42,6 +42,7 @@ macro_rules! backends {
             story!(the_last_enabled_admin_is_never_demoted_disabled_or_deleted);
             story!(api_tokens_act_as_sessions_until_expired_revoked_or_their_owner_is_disabled);
             story!(search_finds_names_descriptions_and_prefixes_within_what_is_visible);
+            story!(the_audit_log_lists_newest_first_filters_and_pages);
         })*
     };
 }
@@ -806,4 +807,114 @@ async fn api_tokens_act_as_sessions_until_expired_revoked_or_their_owner_is_disa
         store.api_tokens().await.unwrap().is_empty(),
         "tokens go with their owner"
     );
+}
+
+async fn the_audit_log_lists_newest_first_filters_and_pages(store: &Arc<dyn Store>) {
+    let empty = store.audit(&AuditQuery::default()).await.unwrap();
+    assert_eq!((empty.entries.len(), empty.next_before), (0, None));
+
+    let entry = |at: i64, actor: &str, action: &str| NewAuditEntry {
+        created_at: at,
+        ..NewAuditEntry::now(actor, action)
+    };
+    let full = NewAuditEntry {
+        actor_id: Some(UserId(7)),
+        target: Some("id=3".into()),
+        detail: Some(r#"{"error":"conflict"}"#.into()),
+        outcome: Outcome::Failed,
+        status: Some(409),
+        address: Some("10.0.0.1".into()),
+        ..entry(1_000, "user:alice", "group.create")
+    };
+    let first = store.record_audit(&full).await.unwrap();
+    for (at, actor, action) in [
+        (2_000, "user:alice", "group.grant.add"),
+        (3_000, "cli:root", "user.create"),
+        (4_000, "user:bob", "groups.odd"),
+        (5_000, "user:alice", "group"),
+    ] {
+        store.record_audit(&entry(at, actor, action)).await.unwrap();
+    }
+
+    let all = store.audit(&AuditQuery::default()).await.unwrap();
+    let times: Vec<i64> = all.entries.iter().map(|e| e.created_at).collect();
+    assert_eq!(times, [5_000, 4_000, 3_000, 2_000, 1_000], "newest first");
+    assert_eq!(all.next_before, None);
+    let stored = all.entries.last().unwrap();
+    assert_eq!(stored.id, first);
+    assert_eq!(
+        (
+            stored.actor_id,
+            stored.target.as_deref(),
+            stored.detail.as_deref()
+        ),
+        (
+            Some(UserId(7)),
+            Some("id=3"),
+            Some(r#"{"error":"conflict"}"#)
+        )
+    );
+    assert_eq!(
+        (stored.outcome, stored.status, stored.address.as_deref()),
+        (Outcome::Failed, Some(409), Some("10.0.0.1"))
+    );
+    assert_eq!(all.entries[0].outcome, Outcome::Ok);
+
+    let actions =
+        |page: AuditPage| -> Vec<String> { page.entries.into_iter().map(|e| e.action).collect() };
+    let by_action = AuditQuery {
+        action: Some("group".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        actions(store.audit(&by_action).await.unwrap()),
+        ["group", "group.grant.add", "group.create"],
+        "a dotted prefix, not `groups`"
+    );
+    let by_actor = AuditQuery {
+        actor: Some("user:alice".into()),
+        since: Some(2_000),
+        until: Some(5_000),
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        actions(store.audit(&by_actor).await.unwrap()),
+        ["group.grant.add"],
+        "since is inclusive, until exclusive"
+    );
+    let odd = AuditQuery {
+        action: Some("%".into()),
+        ..AuditQuery::default()
+    };
+    assert!(store.audit(&odd).await.unwrap().entries.is_empty());
+
+    let mut query = AuditQuery {
+        limit: 2,
+        ..AuditQuery::default()
+    };
+    let mut pages = Vec::new();
+    loop {
+        let page = store.audit(&query).await.unwrap();
+        assert!(page.entries.len() <= 2);
+        pages.push(
+            page.entries
+                .iter()
+                .map(|e| e.created_at)
+                .collect::<Vec<_>>(),
+        );
+        match page.next_before {
+            Some(before) => query.before_id = Some(before),
+            None => break,
+        }
+    }
+    assert_eq!(pages, [vec![5_000, 4_000], vec![3_000, 2_000], vec![1_000]]);
+    query.limit = 5;
+    query.before_id = None;
+    assert_eq!(
+        store.audit(&query).await.unwrap().next_before,
+        None,
+        "exactly full"
+    );
+    query.limit = 10_000;
+    assert_eq!(query.page_size(), MAX_AUDIT_PAGE);
 }

@@ -4,7 +4,12 @@ use crate::output;
 use std::process::ExitCode;
 
 pub async fn run(ctx: &Context, args: JsonArg) -> Result<ExitCode, Failure> {
-    let report = lectern_scanner::cleanup(&ctx.store, &ctx.actor()).await?;
+    let done = lectern_scanner::cleanup(&ctx.store, &ctx.actor())
+        .await
+        .map_err(Failure::from);
+    let target = done.as_ref().ok().map(|r| format!("scan={}", r.scan_id));
+    ctx.audit("cleanup", target, &done).await;
+    let report = done?;
     if args.json {
         output::json(&report);
     } else {

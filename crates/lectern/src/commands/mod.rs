@@ -1,6 +1,7 @@
 //! One module per subcommand; this one opens what they share and maps
 //! every failure to its exit status and error code in one place.
 
+mod backup;
 mod cleanup;
 mod demo;
 mod history;
@@ -11,6 +12,7 @@ mod user;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
+use lectern_backup::BackupError;
 use lectern_scanner::ScanError;
 use lectern_store::{settings, Store, StoreError};
 use std::path::PathBuf;
@@ -40,6 +42,18 @@ pub enum Failure {
     Invalid(String),
     #[error("{0}")]
     Io(String),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    /// The database file is damaged: what was found.
+    #[error(
+        "the database is damaged ({0}); Lectern will not use it. With the server stopped, \
+         `lectern backup list` shows the backups and `lectern backup restore FILE` puts one \
+         back (the damaged file is kept aside)"
+    )]
+    Damaged(String),
+    /// Someone declined to go on; nothing changed.
+    #[error("{0}")]
+    Declined(String),
 }
 
 impl Failure {
@@ -51,6 +65,9 @@ impl Failure {
             Failure::NotFound(_) => "not_found",
             Failure::Invalid(_) => "invalid",
             Failure::Io(_) => "io",
+            Failure::Backup(e) => e.code(),
+            Failure::Damaged(_) => "damaged",
+            Failure::Declined(_) => "declined",
         }
     }
 
@@ -58,6 +75,12 @@ impl Failure {
         match self {
             Failure::Config(_) | Failure::Invalid(_) => exit::USAGE,
             Failure::Busy(_) => exit::BUSY,
+            Failure::Declined(_) => exit::ABORTED,
+            Failure::Backup(
+                BackupError::Invalid(_)
+                | BackupError::BadSecrets(_)
+                | BackupError::SecretMissing(..),
+            ) => exit::USAGE,
             _ => exit::FAILURE,
         }
     }
@@ -82,6 +105,7 @@ impl Command {
             Command::History(a) => a.json,
             Command::User(crate::cli::UserCommand::Add { json, .. })
             | Command::User(crate::cli::UserCommand::List { json }) => *json,
+            Command::Backup(command) => command.wants_json(),
             Command::User(_) | Command::Serve(_) => false,
         }
     }
@@ -91,6 +115,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let config = Config::load(&cli.global)?;
     match cli.command {
         Command::Demo(args) => demo::run(args),
+        // The backup commands open the database themselves, if at all:
+        // they must work when it is too damaged to open.
+        Command::Backup(command) => backup::run(config, command).await,
         Command::Scan(args) => {
             scan::run(&Context::open(config, cli.global.root).await?, args).await
         }
@@ -114,7 +141,7 @@ pub struct Context {
 
 impl Context {
     async fn open(config: Config, root_override: Option<PathBuf>) -> Result<Context, Failure> {
-        let store = lectern_store::open(&config.database_url()).await?;
+        let store = open_sound(&config).await?;
         Ok(Context {
             config,
             store,
@@ -136,9 +163,53 @@ impl Context {
 
     /// Who the CLI acts as, for the history and the operation lock.
     pub fn actor(&self) -> String {
-        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME"));
-        // SAFETY: getuid cannot fail and touches no memory of ours.
-        let uid = || format!("uid {}", unsafe { libc::getuid() });
-        format!("cli:{}", user.unwrap_or_else(|_| uid()))
+        actor()
     }
+
+    /// Adds an entry to the audit log as [`Context::actor`]: `ok`, or
+    /// `failed` with the failure's code. Bookkeeping only: a log that
+    /// cannot be written is reported on stderr and the command goes on.
+    pub async fn audit<T>(
+        &self,
+        action: &str,
+        target: Option<String>,
+        result: &Result<T, Failure>,
+    ) {
+        let mut entry = lectern_store::NewAuditEntry::now(self.actor(), action);
+        entry.target = target;
+        if let Err(failure) = result {
+            entry.outcome = lectern_store::Outcome::Failed;
+            entry.detail = Some(serde_json::json!({ "error": failure.code() }).to_string());
+        }
+        if let Err(e) = self.store.record_audit(&entry).await {
+            tracing::warn!("cannot record {action} in the audit log: {e}");
+        }
+    }
+}
+
+/// Who the CLI acts as: `cli:` and the login name.
+pub fn actor() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME"));
+    // SAFETY: getuid cannot fail and touches no memory of ours.
+    let uid = || format!("uid {}", unsafe { libc::getuid() });
+    format!("cli:{}", user.unwrap_or_else(|_| uid()))
+}
+
+/// Opens the database and refuses a damaged one (not a database, or
+/// failing `PRAGMA quick_check`) with a pointer to the backup commands,
+/// rather than failing later in the middle of some work.
+pub async fn open_sound(config: &Config) -> Result<Arc<dyn Store>, Failure> {
+    let damaged = |e: StoreError| match lectern_store::snapshot::is_damage(&e) {
+        true => Failure::Damaged(e.to_string()),
+        false => Failure::Store(e),
+    };
+    let store = lectern_store::open(&config.database_url())
+        .await
+        .map_err(damaged)?;
+    let problems = store.quick_check().await.map_err(damaged)?;
+    if !problems.is_empty() {
+        store.close().await;
+        return Err(Failure::Damaged(problems.join("; ")));
+    }
+    Ok(store)
 }

@@ -15,9 +15,9 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> Result<ExitCode, Failure> {
         Some(root) => root,
         None => super::demo::default_library(&ctx.config)?,
     };
-    let scope = match args.course {
-        Some(id) => ScanScope::Course(CourseId(id)),
-        None => ScanScope::All,
+    let (scope, action) = match args.course {
+        Some(id) => (ScanScope::Course(CourseId(id)), "scan.rescan"),
+        None => (ScanScope::All, "scan.start"),
     };
     let scanner = Scanner::new(ctx.store.clone(), root)
         .max_missing_share(ctx.config.scan.max_missing_percent / 100.0);
@@ -27,7 +27,16 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> Result<ExitCode, Failure> {
         force: args.force,
         started_by: ctx.actor(),
     };
-    let running = scanner.start(options).await?;
+    // Recorded once it starts or is refused, as over HTTP; the scan's own
+    // record in the history tells how it ended.
+    let started = scanner.start(options).await.map_err(Failure::from);
+    let target = match (&started, args.course) {
+        (Ok(running), Some(course)) => Some(format!("course={course} scan={}", running.id())),
+        (Ok(running), None) => Some(format!("scan={}", running.id())),
+        (Err(_), course) => course.map(|course| format!("course={course}")),
+    };
+    ctx.audit(action, target, &started).await;
+    let running = started?;
     let progress = running.progress();
     let bar = output::ScanBar::start(progress.clone());
     let interrupt = tokio::spawn(async move {

@@ -1,6 +1,7 @@
 use super::{Context, Failure};
 use crate::cli::ServeArgs;
-use lectern_server::{AppState, ServerOptions};
+use lectern_backup::Secrets;
+use lectern_server::{AppState, BackupOptions, ServerOptions};
 use lectern_store::lock::is_held;
 use lectern_store::{NewUser, Role};
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         root_default,
         session_ttl: Duration::from_secs(ctx.config.server.session_hours.max(1) * 3600),
         max_missing_share: ctx.config.scan.max_missing_percent / 100.0,
+        backups: BackupOptions::in_data(&ctx.config.data, Secrets::from_env()?),
     };
     let addr = SocketAddr::new(
         args.bind.unwrap_or(ctx.config.server.bind),
@@ -32,6 +34,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Io(e.to_string()))?;
     let state = AppState::new(ctx.store.clone(), options);
     first_scan(ctx, &state).await?;
+    tokio::spawn(lectern_server::schedule::run(state.clone()));
     // The last line on stdout: scripts (and the tests) wait for it.
     println!("Lectern is listening: sign in at http://{bound}/ (API under /api)");
     lectern_server::serve(listener, state, shutdown_signal())

@@ -5,27 +5,46 @@ use lectern_store::{NewUser, Role, User, UserChanges};
 use std::io::Read;
 use std::process::ExitCode;
 
+/// Every change, done or refused, goes to the audit log under the name it
+/// was asked for; listing changes nothing and is not recorded.
 pub async fn run(ctx: &Context, command: UserCommand) -> Result<ExitCode, Failure> {
+    let (action, name) = match &command {
+        UserCommand::List { json } => return list(ctx, *json).await,
+        UserCommand::Add { name, .. } => ("user.create", name),
+        UserCommand::Passwd { name } => ("user.password", name),
+        UserCommand::Disable { name } => ("user.disable", name),
+        UserCommand::Enable { name } => ("user.enable", name),
+    };
+    // A name is at most 64 characters; a longer one given here names nobody.
+    let target = format!("username={}", name.chars().take(64).collect::<String>());
+    let result = change(ctx, command).await;
+    ctx.audit(action, Some(target), &result).await;
+    result
+}
+
+async fn change(ctx: &Context, command: UserCommand) -> Result<ExitCode, Failure> {
     match command {
         UserCommand::Add {
             name, admin, json, ..
         } => add(ctx, name, admin, json).await,
         UserCommand::List { json } => list(ctx, json).await,
-        UserCommand::Passwd { name } => {
-            let user = find(ctx, &name).await?;
-            let hash = hash(&read_password()?)?;
-            let changes = UserChanges {
-                password_hash: Some(hash),
-                ..UserChanges::default()
-            };
-            ctx.store.update_user(user.id, &changes).await?;
-            ctx.store.delete_user_sessions(user.id).await?;
-            println!("password of {name} changed; their sessions are ended");
-            Ok(ExitCode::SUCCESS)
-        }
+        UserCommand::Passwd { name } => passwd(ctx, &name).await,
         UserCommand::Disable { name } => set_disabled(ctx, &name, true).await,
         UserCommand::Enable { name } => set_disabled(ctx, &name, false).await,
     }
+}
+
+async fn passwd(ctx: &Context, name: &str) -> Result<ExitCode, Failure> {
+    let user = find(ctx, name).await?;
+    let hash = hash(&read_password()?)?;
+    let changes = UserChanges {
+        password_hash: Some(hash),
+        ..UserChanges::default()
+    };
+    ctx.store.update_user(user.id, &changes).await?;
+    ctx.store.delete_user_sessions(user.id).await?;
+    println!("password of {name} changed; their sessions are ended");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn add(ctx: &Context, name: String, admin: bool, json: bool) -> Result<ExitCode, Failure> {

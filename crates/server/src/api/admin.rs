@@ -3,6 +3,8 @@
 //! [`crate::auth::Admin`] before its path and body, so an anonymous caller
 //! gets 401 and a user 403 whatever they send.
 
+pub mod audit;
+pub mod backups;
 pub mod groups;
 pub mod settings;
 pub mod tokens;

@@ -1,5 +1,5 @@
 use crate::auth::{new_token, token_hash, verify_password_blocking, Caller};
-use crate::error::{ApiError, JsonBody};
+use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
@@ -8,20 +8,33 @@ use lectern_store::{NewSession, SessionKind, User};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     username: String,
     password: String,
 }
 
 /// A new session: its token (shown once) and whose it is.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LoggedIn {
     pub token: String,
     pub expires_at: i64,
     pub user: User,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    security(()),
+    request_body = Login,
+    responses(
+        (status = 200, description = "Signed in: the token, when it expires (ms since the epoch) and the user", body = LoggedIn),
+        (status = 400, description = "The body is not `{username, password}`", body = ErrorEnvelope),
+        (status = 401, description = "Wrong username or password, or a disabled account (`bad_credentials`)", body = ErrorEnvelope),
+        (status = 429, description = "Too many failed sign-ins for this account or address; see `Retry-After`", body = ErrorEnvelope),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -81,11 +94,30 @@ pub async fn sign_in(
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    responses(
+        (status = 204, description = "The session (or API token) used for this request is ended"),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Signed in with the cookie but without the CSRF token (`csrf_rejected`)", body = ErrorEnvelope),
+    ),
+)]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     state.store.delete_session(&caller.token_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The signed-in user", body = User),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+    ),
+)]
 pub async fn me(caller: Caller) -> Json<User> {
     Json(caller.session.user)
 }

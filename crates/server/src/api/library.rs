@@ -3,7 +3,7 @@
 //! not exist, so neither titles nor ids leak.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, Ids, JsonBody};
+use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -46,14 +46,14 @@ pub async fn visible_file(
     Ok(file)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CategorySummary {
     id: CategoryId,
     name: String,
     course_count: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CourseSummary {
     pub id: CourseId,
     pub category_id: CategoryId,
@@ -90,6 +90,15 @@ pub async fn visible_courses(
     Ok(by_category)
 }
 
+#[utoipa::path(
+    get,
+    path = "/categories",
+    tag = "library",
+    responses(
+        (status = 200, description = "The categories holding a course the caller may see, with how many", body = [CategorySummary]),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+    ),
+)]
 pub async fn categories(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,13 +121,24 @@ pub async fn categories(
     Ok(Json(list))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CategoryDetail {
     id: CategoryId,
     name: String,
     courses: Vec<CourseSummary>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/categories/{id}",
+    tag = "library",
+    params(("id" = i64, Path, description = "The category's id")),
+    responses(
+        (status = 200, description = "The category with the courses in it the caller may see", body = CategoryDetail),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 404, description = "No such category, or none of its courses is granted", body = ErrorEnvelope),
+    ),
+)]
 pub async fn category(
     State(state): State<AppState>,
     caller: Caller,
@@ -141,7 +161,7 @@ pub async fn category(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FileView {
     id: FileId,
     course_id: CourseId,
@@ -158,7 +178,7 @@ pub struct FileView {
     subtitles: Vec<SubtitleView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SubtitleView {
     pub id: FileId,
     pub lang: Option<String>,
@@ -207,6 +227,17 @@ pub fn subtitles_of(files: &[FileRecord]) -> HashMap<String, Vec<SubtitleView>> 
     map
 }
 
+#[utoipa::path(
+    get,
+    path = "/files/{id}",
+    tag = "library",
+    params(("id" = i64, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "The file's metadata", body = FileView),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 404, description = "No such present file, or its course is not granted", body = ErrorEnvelope),
+    ),
+)]
 pub async fn file(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,10 +252,15 @@ pub async fn file(
 }
 
 /// A course's sections and files, as folders nest on disk.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Node {
-    Folder { name: String, children: Vec<Node> },
+    Folder {
+        name: String,
+        // A folder holds nodes: without this the schema generator recurses forever.
+        #[schema(no_recursion)]
+        children: Vec<Node>,
+    },
     File(FileView),
 }
 
@@ -260,7 +296,7 @@ fn folder<'a>(level: &'a mut Vec<Node>, name: &str) -> &'a mut Vec<Node> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CourseProgress {
     pub completed: usize,
     pub total: usize,
@@ -268,7 +304,7 @@ pub struct CourseProgress {
     pub files: Vec<Progress>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CourseDetail {
     #[serde(flatten)]
     pub course: CourseSummary,
@@ -277,6 +313,17 @@ pub struct CourseDetail {
     pub progress: CourseProgress,
 }
 
+#[utoipa::path(
+    get,
+    path = "/courses/{id}",
+    tag = "library",
+    params(("id" = i64, Path, description = "The course's id")),
+    responses(
+        (status = 200, description = "The course, its file tree and the caller's progress", body = CourseDetail),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 404, description = "No such course, or not granted", body = ErrorEnvelope),
+    ),
+)]
 pub async fn course(
     State(state): State<AppState>,
     caller: Caller,
@@ -340,13 +387,27 @@ async fn course_progress(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressUpdate {
     position_seconds: Option<f64>,
     completed: Option<bool>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/files/{id}/progress",
+    tag = "library",
+    params(("id" = i64, Path, description = "The file's id")),
+    request_body = ProgressUpdate,
+    responses(
+        (status = 200, description = "The caller's stored progress on the file", body = Progress),
+        (status = 400, description = "Neither field given, a negative or non-finite position, or a malformed body", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Signed in with the cookie but without the CSRF token (`csrf_rejected`)", body = ErrorEnvelope),
+        (status = 404, description = "No such present file, or its course is not granted", body = ErrorEnvelope),
+    ),
+)]
 pub async fn progress(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,81 +1,71 @@
 pub mod admin;
 pub mod auth;
 pub mod library;
+pub mod openapi;
 pub mod scanner;
 pub mod search;
 
 use crate::state::AppState;
-use axum::routing::{get, post, put};
-use axum::Router;
+use axum::{Extension, Router};
+use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+/// The JSON API, relative to `/api`. Each handler's `#[utoipa::path]`
+/// gives its method and path once: `routes!` registers it from there and
+/// adds it to the OpenAPI document served at `/api/openapi.json`.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/categories", get(library::categories))
-        .route("/categories/{id}", get(library::category))
-        .route("/courses/{id}", get(library::course))
-        .route("/files/{id}", get(library::file))
-        .route("/files/{id}/content", get(crate::content::content))
-        .route("/files/{id}/vtt", get(crate::content::webvtt))
-        .route("/files/{id}/progress", put(library::progress))
-        .route("/search", get(search::search))
-        .route("/scanner/scan", post(scanner::scan))
-        .route("/scanner/rescan/{course_id}", post(scanner::rescan))
-        .route("/scanner/cleanup", post(scanner::cleanup))
-        .route("/scanner/status", get(scanner::status))
-        .route("/scanner/abort", post(scanner::abort))
-        .route("/scanner/history", get(scanner::history))
-        .route("/scanner/history/{scan_id}", get(scanner::scan_record))
-        .route(
-            "/admin/users",
-            get(admin::users::list).post(admin::users::create),
-        )
-        .route(
-            "/admin/users/{id}",
-            get(admin::users::show)
-                .patch(admin::users::update)
-                .delete(admin::users::delete),
-        )
-        .route(
-            "/admin/groups",
-            get(admin::groups::list).post(admin::groups::create),
-        )
-        .route(
-            "/admin/groups/{id}",
-            get(admin::groups::show)
-                .patch(admin::groups::rename)
-                .delete(admin::groups::delete),
-        )
-        .route(
-            "/admin/groups/{id}/members",
-            get(admin::groups::members).post(admin::groups::add_member),
-        )
-        .route(
-            "/admin/groups/{id}/members/{user_id}",
-            axum::routing::delete(admin::groups::remove_member),
-        )
-        .route(
-            "/admin/groups/{id}/grants",
-            get(admin::groups::grants).post(admin::groups::add_grant),
-        )
-        .route(
-            "/admin/groups/{id}/grants/{grant_id}",
-            axum::routing::delete(admin::groups::remove_grant),
-        )
-        .route(
-            "/admin/tokens",
-            get(admin::tokens::list).post(admin::tokens::create),
-        )
-        .route(
-            "/admin/tokens/{id}",
-            axum::routing::delete(admin::tokens::delete),
-        )
-        .route(
-            "/admin/settings",
-            get(admin::settings::show).put(admin::settings::update),
-        )
+    let (router, paths) = OpenApiRouter::default()
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(library::categories))
+        .routes(routes!(library::category))
+        .routes(routes!(library::course))
+        .routes(routes!(library::file))
+        .routes(routes!(crate::content::content))
+        .routes(routes!(crate::content::webvtt))
+        .routes(routes!(library::progress))
+        .routes(routes!(search::search))
+        .routes(routes!(scanner::scan))
+        .routes(routes!(scanner::rescan))
+        .routes(routes!(scanner::cleanup))
+        .routes(routes!(scanner::status))
+        .routes(routes!(scanner::abort))
+        .routes(routes!(scanner::history))
+        .routes(routes!(scanner::scan_record))
+        .routes(routes!(admin::users::list, admin::users::create))
+        .routes(routes!(
+            admin::users::show,
+            admin::users::update,
+            admin::users::delete
+        ))
+        .routes(routes!(admin::groups::list, admin::groups::create))
+        .routes(routes!(
+            admin::groups::show,
+            admin::groups::rename,
+            admin::groups::delete
+        ))
+        .routes(routes!(admin::groups::members, admin::groups::add_member))
+        .routes(routes!(admin::groups::remove_member))
+        .routes(routes!(admin::groups::grants, admin::groups::add_grant))
+        .routes(routes!(admin::groups::remove_grant))
+        .routes(routes!(admin::tokens::list, admin::tokens::create))
+        .routes(routes!(admin::tokens::delete))
+        .routes(routes!(admin::settings::show, admin::settings::update))
+        .routes(routes!(admin::audit::list))
+        .routes(routes!(admin::backups::create))
+        .routes(routes!(admin::backups::list))
+        .routes(routes!(admin::backups::download))
+        .routes(routes!(admin::backups::upload))
+        .routes(routes!(admin::backups::restore))
+        .routes(routes!(admin::backups::delete))
+        .routes(routes!(admin::backups::status))
+        .split_for_parts();
+    let document: openapi::Shared = Arc::new(openapi::document(paths));
+    router
+        .layer(Extension(document))
         .fallback(|| async { crate::ApiError::NotFound })
         .method_not_allowed_fallback(|| async { crate::ApiError::MethodNotAllowed })
 }

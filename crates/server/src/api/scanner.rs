@@ -3,16 +3,16 @@
 //! 409 when another operation holds it.
 
 use crate::auth::Admin;
-use crate::error::{ApiError, Ids, QueryParams};
+use crate::error::{ApiError, ErrorEnvelope, Ids, QueryParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use lectern_core::scan::{ScanIssue, ScanStatus};
 use lectern_core::{CourseId, ScanId};
 use lectern_scanner::{ScanError, ScanOptions, ScanScope, Scanner};
-use lectern_store::ScanRecord;
+use lectern_store::{CleanupCounts, ScanRecord};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 impl From<ScanError> for ApiError {
     fn from(e: ScanError) -> Self {
@@ -26,29 +26,90 @@ impl From<ScanError> for ApiError {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ScanFlags {
+    /// Hash every file again, even those whose size and mtime are unchanged,
+    /// and report content that changed behind them.
     #[serde(default)]
     verify: bool,
+    /// Go on even when the safety guard would stop the scan (a large share
+    /// of the library suddenly missing).
     #[serde(default)]
     force: bool,
 }
 
+/// A scan started in the background; follow it with `GET /api/scanner/status`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ScanStarted {
+    scan_id: ScanId,
+}
+
+/// Whether a running scan was asked to stop, and which.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Aborted {
+    aborted: bool,
+    scan_id: Option<ScanId>,
+}
+
+/// One history record and the per-path problems its scan found.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ScanDetail {
+    scan: ScanRecord,
+    issues: Vec<ScanIssue>,
+}
+
+/// What a cleanup removed, and its history record's id and status.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CleanupDone {
+    scan_id: ScanId,
+    status: ScanStatus,
+    #[serde(flatten)]
+    removed: CleanupCounts,
+}
+
+#[utoipa::path(
+    post,
+    path = "/scanner/scan",
+    tag = "scanner",
+    params(ScanFlags),
+    responses(
+        (status = 202, description = "A full scan started", body = ScanStarted),
+        (status = 400, description = "Unknown or malformed flags, or no library root is configured", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        (status = 409, description = "Another operation (scan, cleanup, backup) holds the lock", body = ErrorEnvelope),
+    ),
+)]
 pub async fn scan(
     state: State<AppState>,
     admin: Admin,
     flags: QueryParams<ScanFlags>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ScanStarted>), ApiError> {
     start(state, admin, ScanScope::All, flags.0).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/scanner/rescan/{course_id}",
+    tag = "scanner",
+    params(("course_id" = i64, Path, description = "The course to scan"), ScanFlags),
+    responses(
+        (status = 202, description = "A scan of the course started", body = ScanStarted),
+        (status = 400, description = "Unknown or malformed flags, or no library root is configured", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        (status = 404, description = "No such course", body = ErrorEnvelope),
+        (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
+    ),
+)]
 pub async fn rescan(
     state: State<AppState>,
     admin: Admin,
     Ids(course): Ids<i64>,
     flags: QueryParams<ScanFlags>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ScanStarted>), ApiError> {
     start(state, admin, ScanScope::Course(CourseId(course)), flags.0).await
 }
 
@@ -57,7 +118,7 @@ async fn start(
     Admin(caller): Admin,
     scope: ScanScope,
     flags: ScanFlags,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ScanStarted>), ApiError> {
     let options = ScanOptions {
         scope,
         verify: flags.verify,
@@ -65,7 +126,7 @@ async fn start(
         started_by: format!("user:{}", caller.user().username),
     };
     let id = start_scan(&state, options).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "scan_id": id }))))
+    Ok((StatusCode::ACCEPTED, Json(ScanStarted { scan_id: id })))
 }
 
 /// Starts a scan in the background once it holds the operation lock; its
@@ -89,18 +150,33 @@ pub async fn start_scan(state: &AppState, options: ScanOptions) -> Result<ScanId
     Ok(id)
 }
 
+#[utoipa::path(
+    post,
+    path = "/scanner/cleanup",
+    tag = "scanner",
+    responses(
+        (status = 200, description = "Missing files, then empty courses and categories, purged; the counts removed", body = CleanupDone),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
+    ),
+)]
 pub async fn cleanup(
     State(state): State<AppState>,
     Admin(caller): Admin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CleanupDone>, ApiError> {
     let who = format!("user:{}", caller.user().username);
     let report = lectern_scanner::cleanup(&state.store, &who).await?;
-    Ok(Json(
-        serde_json::to_value(report).map_err(|e| ApiError::Internal(e.to_string()))?,
-    ))
+    Ok(Json(CleanupDone {
+        scan_id: report.scan_id,
+        status: report.status,
+        removed: report.removed,
+    }))
 }
 
-#[derive(Serialize)]
+/// The running scan's progress; `running` is false (and the rest empty)
+/// when none runs.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Status {
     running: bool,
     scan_id: Option<ScanId>,
@@ -110,6 +186,16 @@ pub struct Status {
     percent: f64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/scanner/status",
+    tag = "scanner",
+    responses(
+        (status = 200, description = "Always: the running scan's progress, or `running: false`", body = Status),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<Status> {
     let Some((id, progress)) = state.scan.current() else {
         return Json(Status {
@@ -132,16 +218,42 @@ pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<Status
     })
 }
 
-pub async fn abort(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
+#[utoipa::path(
+    post,
+    path = "/scanner/abort",
+    tag = "scanner",
+    responses(
+        (status = 200, description = "Always: whether a running scan was asked to stop", body = Aborted),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
+pub async fn abort(State(state): State<AppState>, _admin: Admin) -> Json<Aborted> {
     match state.scan.current() {
         Some((id, progress)) => {
             progress.cancel();
-            Json(json!({ "aborted": true, "scan_id": id }))
+            Json(Aborted {
+                aborted: true,
+                scan_id: Some(id),
+            })
         }
-        None => Json(json!({ "aborted": false, "scan_id": null })),
+        None => Json(Aborted {
+            aborted: false,
+            scan_id: None,
+        }),
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/scanner/history",
+    tag = "scanner",
+    responses(
+        (status = 200, description = "The last 100 scans and cleanups, newest first", body = [ScanRecord]),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn history(
     State(state): State<AppState>,
     _admin: Admin,
@@ -149,13 +261,25 @@ pub async fn history(
     Ok(Json(state.store.scans(100).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/scanner/history/{scan_id}",
+    tag = "scanner",
+    params(("scan_id" = i64, Path, description = "The scan's id")),
+    responses(
+        (status = 200, description = "The scan's record and the problems it found", body = ScanDetail),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        (status = 404, description = "No such scan", body = ErrorEnvelope),
+    ),
+)]
 pub async fn scan_record(
     State(state): State<AppState>,
     _admin: Admin,
     Ids(id): Ids<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScanDetail>, ApiError> {
     let id = ScanId(id);
     let scan = state.store.scan(id).await?.ok_or(ApiError::NotFound)?;
     let issues = state.store.scan_issues(id).await?;
-    Ok(Json(json!({ "scan": scan, "issues": issues })))
+    Ok(Json(ScanDetail { scan, issues }))
 }

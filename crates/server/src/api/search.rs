@@ -4,7 +4,7 @@
 
 use crate::api::library::visibility;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -17,7 +17,7 @@ pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
 
 /// The answer: the search as understood, and the hits best first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchResults {
     pub query: String,
     pub results: Vec<SearchResult>,
@@ -25,7 +25,7 @@ pub struct SearchResults {
 
 /// One course or file found. `id` is the course's id for a course and the
 /// file's id for a file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchResult {
     pub kind: HitKind,
     pub id: i64,
@@ -88,6 +88,20 @@ pub struct SearchParams {
     limit: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/search",
+    tag = "search",
+    params(
+        ("q" = String, Query, description = "The words to find, 1 to 200 characters, not only spaces; each matches the start of a word, ignoring case and accents"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "How many courses and files together, 1 to 100; 20 when left out"),
+    ),
+    responses(
+        (status = 200, description = "The search as understood and the hits, best first, only from what the caller may see", body = SearchResults),
+        (status = 400, description = "`q` missing, blank or too long, or `limit` out of range", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+    ),
+)]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,

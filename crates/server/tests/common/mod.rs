@@ -59,6 +59,10 @@ pub async fn spawn_app() -> TestApp {
         store.clone(),
         ServerOptions {
             root_override: Some(root.clone()),
+            backups: lectern_server::BackupOptions::in_data(
+                dir.path(),
+                lectern_backup::Secrets::none(),
+            ),
             ..ServerOptions::default()
         },
     );

@@ -3,14 +3,17 @@
 //! from the start and never fails with SQLITE_BUSY_SNAPSHOT.
 
 mod accounts;
+mod audit;
 mod groups;
 mod index;
 mod rows;
 mod scans;
 mod search;
+mod snapshots;
 mod tokens;
 
 use crate::accounts::*;
+use crate::audit::{AuditPage, AuditQuery, NewAuditEntry};
 use crate::model::*;
 use crate::search::{SearchHit, SearchQuery};
 use crate::store::Store;
@@ -24,7 +27,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -448,6 +451,26 @@ impl Store for SqliteStore {
 
     async fn course_overviews(&self, user: UserId) -> Result<Vec<CourseOverview>> {
         accounts::course_overviews(&self.pool, user).await
+    }
+
+    async fn record_audit(&self, entry: &NewAuditEntry) -> Result<i64> {
+        audit::record(&self.pool, entry).await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage> {
+        audit::list(&self.pool, query).await
+    }
+
+    async fn snapshot(&self, dest: &Path) -> Result<()> {
+        snapshots::snapshot(&self.pool, dest).await
+    }
+
+    async fn replace_with_snapshot(&self, prepared: &Path, keep_audit_after: i64) -> Result<()> {
+        snapshots::replace(&self.pool, prepared, keep_audit_after).await
+    }
+
+    async fn quick_check(&self) -> Result<Vec<String>> {
+        snapshots::quick_check(&self.pool).await
     }
 
     async fn close(&self) {

@@ -6,7 +6,7 @@
 use super::clean_name;
 use crate::auth::Admin;
 use crate::error::Ids;
-use crate::error::{ApiError, JsonBody};
+use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,19 +17,19 @@ use serde::{Deserialize, Serialize};
 
 const MAX_GROUP_NAME: usize = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupBody {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
     user_id: UserId,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
     category_id: Option<CategoryId>,
@@ -37,7 +37,7 @@ pub struct GrantBody {
 }
 
 /// A grant as the API shows it: both keys always present, one of them null.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct GrantView {
     id: GrantId,
     group_id: GroupId,
@@ -65,7 +65,7 @@ impl From<GrantRecord> for GrantView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct GroupDetail {
     #[serde(flatten)]
     group: Group,
@@ -82,6 +82,17 @@ async fn grant_views(store: &dyn Store, group: GroupId) -> Result<Vec<GrantView>
     Ok(grants.into_iter().map(GrantView::from).collect())
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/groups",
+    tag = "admin",
+    operation_id = "list_groups",
+    responses(
+        (status = 200, description = "Every group, by name, with its member and grant counts", body = [Group]),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -89,6 +100,20 @@ pub async fn list(
     Ok(Json(state.store.groups().await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/groups",
+    tag = "admin",
+    operation_id = "create_group",
+    request_body = GroupBody,
+    responses(
+        (status = 201, description = "The new group", body = Group),
+        (status = 400, description = "A bad name or a malformed body", body = ErrorEnvelope),
+        (status = 409, description = "The name is taken", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
@@ -100,6 +125,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(group)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/groups/{id}",
+    tag = "admin",
+    operation_id = "show_group",
+    params(("id" = i64, Path, description = "The group's id")),
+    responses(
+        (status = 200, description = "The group with its members and grants", body = GroupDetail),
+        (status = 404, description = "No such group", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -114,6 +152,22 @@ pub async fn show(
     }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/groups/{id}",
+    tag = "admin",
+    operation_id = "rename_group",
+    params(("id" = i64, Path, description = "The group's id")),
+    request_body = GroupBody,
+    responses(
+        (status = 200, description = "The renamed group", body = Group),
+        (status = 400, description = "A bad name or a malformed body", body = ErrorEnvelope),
+        (status = 404, description = "No such group", body = ErrorEnvelope),
+        (status = 409, description = "The name is taken", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn rename(
     State(state): State<AppState>,
     _admin: Admin,
@@ -125,6 +179,19 @@ pub async fn rename(
     Ok(Json(group.ok_or(ApiError::NotFound)?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/groups/{id}",
+    tag = "admin",
+    operation_id = "delete_group",
+    params(("id" = i64, Path, description = "The group's id")),
+    responses(
+        (status = 204, description = "Deleted, with its memberships and grants"),
+        (status = 404, description = "No such group", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _admin: Admin,
@@ -136,6 +203,19 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/groups/{id}/members",
+    tag = "admin",
+    operation_id = "list_members",
+    params(("id" = i64, Path, description = "The group's id")),
+    responses(
+        (status = 200, description = "The members, by username", body = [User]),
+        (status = 404, description = "No such group", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn members(
     State(state): State<AppState>,
     _admin: Admin,
@@ -146,6 +226,22 @@ pub async fn members(
 }
 
 /// 201 with the user when they join, 200 when they were already a member.
+#[utoipa::path(
+    post,
+    path = "/admin/groups/{id}/members",
+    tag = "admin",
+    operation_id = "add_member",
+    params(("id" = i64, Path, description = "The group's id")),
+    request_body = MemberBody,
+    responses(
+        (status = 201, description = "The user, now a member", body = User),
+        (status = 200, description = "The user, who was already a member", body = User),
+        (status = 400, description = "No user with that id, or a malformed body", body = ErrorEnvelope),
+        (status = 404, description = "No such group", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn add_member(
     State(state): State<AppState>,
     _admin: Admin,
@@ -165,6 +261,19 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/groups/{id}/members/{user_id}",
+    tag = "admin",
+    operation_id = "remove_member",
+    params(("id" = i64, Path, description = "The group's id"), ("user_id" = i64, Path, description = "The member's user id")),
+    responses(
+        (status = 204, description = "No longer a member"),
+        (status = 404, description = "No such group, or the user is not in it", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn remove_member(
     State(state): State<AppState>,
     _admin: Admin,
@@ -180,6 +289,19 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/groups/{id}/grants",
+    tag = "admin",
+    operation_id = "list_grants",
+    params(("id" = i64, Path, description = "The group's id")),
+    responses(
+        (status = 200, description = "What the group is granted, in the order given", body = [GrantView]),
+        (status = 404, description = "No such group", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn grants(
     State(state): State<AppState>,
     _admin: Admin,
@@ -216,6 +338,23 @@ async fn wanted_grant(store: &dyn Store, body: GrantBody) -> Result<Grant, ApiEr
 }
 
 /// 201 with the new grant, 200 with the one that already opened the same.
+#[utoipa::path(
+    post,
+    path = "/admin/groups/{id}/grants",
+    tag = "admin",
+    operation_id = "add_grant",
+    params(("id" = i64, Path, description = "The group's id")),
+    request_body = GrantBody,
+    responses(
+        (status = 201, description = "The new grant", body = GrantView),
+        (status = 200, description = "The grant that already opened the same", body = GrantView),
+        (status = 400, description = "Not exactly one of category_id and course_id, one that names nothing, or a malformed body", body = ErrorEnvelope),
+        (status = 404, description = "No such group", body = ErrorEnvelope),
+        (status = 409, description = "The group or what it was granted was removed meanwhile", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn add_grant(
     State(state): State<AppState>,
     _admin: Admin,
@@ -236,6 +375,19 @@ pub async fn add_grant(
     Ok((StatusCode::CREATED, Json(new.into())))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/groups/{id}/grants/{grant_id}",
+    tag = "admin",
+    operation_id = "remove_grant",
+    params(("id" = i64, Path, description = "The group's id"), ("grant_id" = i64, Path, description = "The grant's id")),
+    responses(
+        (status = 204, description = "The grant is gone; its members no longer see what it opened"),
+        (status = 404, description = "No such group, or no such grant in it", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn remove_grant(
     State(state): State<AppState>,
     _admin: Admin,

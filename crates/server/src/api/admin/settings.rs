@@ -4,7 +4,9 @@
 //! so both the saved and the effective root are shown.
 
 use crate::auth::Admin;
-use crate::error::{ApiError, JsonBody};
+use crate::error::{ApiError, ErrorEnvelope, JsonBody};
+use crate::retention::Retention;
+use crate::schedule::{parse_schedule, BackupPlan, RETENTION, SCHEDULE};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -15,7 +17,7 @@ use std::path::Path;
 /// Longer than any real path; keeps a hostile body out of the filesystem calls.
 const MAX_PATH: usize = 4096;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Settings {
     /// The root saved here, if any.
     root_path: Option<String>,
@@ -25,13 +27,21 @@ pub struct Settings {
     root_overridden: bool,
     /// True opens the whole library to every signed-in user.
     library_open: bool,
+    /// When scheduled backups run, and how many are kept.
+    #[serde(flatten)]
+    backups: BackupPlan,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     root_path: Option<String>,
     library_open: Option<bool>,
+    /// A cron expression (minute hour day month weekday, server local
+    /// time), or `off`.
+    schedule: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    retention: Option<Retention>,
 }
 
 async fn current(state: &AppState) -> Result<Settings, ApiError> {
@@ -42,9 +52,21 @@ async fn current(state: &AppState) -> Result<Settings, ApiError> {
         effective_root: effective.map(|p| p.to_string_lossy().into_owned()),
         root_overridden: state.options.root_override.is_some(),
         library_open: library_open(store).await?,
+        backups: BackupPlan::load(store).await?,
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/settings",
+    tag = "admin",
+    operation_id = "show_settings",
+    responses(
+        (status = 200, description = "The saved and the effective settings", body = Settings),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -53,16 +75,41 @@ pub async fn show(
 }
 
 /// Checks everything first and then saves, so a bad field saves nothing.
+#[utoipa::path(
+    put,
+    path = "/admin/settings",
+    tag = "admin",
+    operation_id = "update_settings",
+    request_body = SettingsPatch,
+    responses(
+        (status = 200, description = "The settings after the change", body = Settings),
+        (status = 400, description = "Nothing to change, a root path that is not an absolute, readable directory, or a malformed body; nothing is saved", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     _admin: Admin,
     JsonBody(patch): JsonBody<SettingsPatch>,
 ) -> Result<Json<Settings>, ApiError> {
-    if patch.root_path.is_none() && patch.library_open.is_none() {
+    if patch.root_path.is_none()
+        && patch.library_open.is_none()
+        && patch.schedule.is_none()
+        && patch.retention.is_none()
+    {
         return Err(ApiError::BadRequest(
-            "nothing to change: give root_path or library_open".into(),
+            "nothing to change: give root_path, library_open, schedule or retention".into(),
         ));
     }
+    if let Some(schedule) = &patch.schedule {
+        parse_schedule(schedule).map_err(ApiError::BadRequest)?;
+    }
+    let retention = patch
+        .retention
+        .map(|r| serde_json::to_string(&r))
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(root) = &patch.root_path {
         let root = root.clone();
         tokio::task::spawn_blocking(move || check_root(&root))
@@ -75,6 +122,12 @@ pub async fn update(
     }
     if let Some(open) = patch.library_open {
         changes.push((LIBRARY_OPEN, if open { "true" } else { "false" }));
+    }
+    if let Some(schedule) = &patch.schedule {
+        changes.push((SCHEDULE, schedule.trim()));
+    }
+    if let Some(retention) = &retention {
+        changes.push((RETENTION, retention.as_str()));
     }
     state.store.set_settings(&changes).await?;
     Ok(Json(current(&state).await?))

@@ -6,7 +6,7 @@
 use super::clean_name;
 use crate::auth::{new_token, token_hash, Admin};
 use crate::error::Ids;
-use crate::error::{ApiError, JsonBody};
+use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,7 +19,7 @@ const MAX_TOKEN_NAME: usize = 100;
 const MAX_DAYS: u32 = 36_500;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
     name: String,
@@ -30,13 +30,24 @@ pub struct NewTokenBody {
 }
 
 /// The token itself, shown this once, and its record.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     token: String,
     #[serde(flatten)]
     record: ApiToken,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/tokens",
+    tag = "admin",
+    operation_id = "list_tokens",
+    responses(
+        (status = 200, description = "Every API token, expired ones included, oldest first; never the token itself", body = [ApiToken]),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -54,6 +65,19 @@ fn expiry(days: Option<u32>) -> Result<Option<i64>, ApiError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/tokens",
+    tag = "admin",
+    operation_id = "create_token",
+    request_body = NewTokenBody,
+    responses(
+        (status = 201, description = "The token, shown this once, and its record", body = CreatedToken),
+        (status = 400, description = "A bad name or expiry, no such user, a disabled owner, or a malformed body", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -83,6 +107,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CreatedToken { token, record })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/tokens/{id}",
+    tag = "admin",
+    operation_id = "delete_token",
+    params(("id" = i64, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "The token stops working at once"),
+        (status = 404, description = "No such token", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _admin: Admin,

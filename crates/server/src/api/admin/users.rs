@@ -6,7 +6,7 @@
 use super::clean_name;
 use crate::auth::{hash_password, Admin};
 use crate::error::Ids;
-use crate::error::{ApiError, JsonBody};
+use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,7 +19,7 @@ const MIN_PASSWORD: usize = 8;
 /// for every sign-in would be an easy way to load the server.
 const MAX_PASSWORD: usize = 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
     username: String,
@@ -27,7 +27,7 @@ pub struct NewUserBody {
     role: Role,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     password: Option<String>,
@@ -61,6 +61,17 @@ async fn new_password_hash(password: String) -> Result<String, ApiError> {
         .map_err(|e| ApiError::Internal(format!("the password hashing task failed: {e}")))?
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/users",
+    tag = "admin",
+    operation_id = "list_users",
+    responses(
+        (status = 200, description = "Every user, by name", body = [User]),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -68,6 +79,19 @@ pub async fn list(
     Ok(Json(state.store.users().await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/users/{id}",
+    tag = "admin",
+    operation_id = "show_user",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = "No such user", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -77,6 +101,20 @@ pub async fn show(
     Ok(Json(user.ok_or(ApiError::NotFound)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/users",
+    tag = "admin",
+    operation_id = "create_user",
+    request_body = NewUserBody,
+    responses(
+        (status = 201, description = "The new user", body = User),
+        (status = 400, description = "A bad username, role or password (8 to 1024 characters), or a malformed body", body = ErrorEnvelope),
+        (status = 409, description = "The username is taken", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
@@ -91,6 +129,22 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/users/{id}",
+    tag = "admin",
+    operation_id = "update_user",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "The changed user; a new password or disabling ends their sessions", body = User),
+        (status = 400, description = "Nothing to change, a bad password or role, or a malformed body", body = ErrorEnvelope),
+        (status = 404, description = "No such user", body = ErrorEnvelope),
+        (status = 409, description = "It would demote or disable the last enabled admin", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     _admin: Admin,
@@ -121,6 +175,20 @@ pub async fn update(
     Ok(Json(user))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{id}",
+    tag = "admin",
+    operation_id = "delete_user",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted, with their progress, sessions, memberships and tokens"),
+        (status = 404, description = "No such user", body = ErrorEnvelope),
+        (status = 409, description = "It is the last enabled admin", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _admin: Admin,

@@ -1,0 +1,380 @@
+//! The archive file: an uncompressed tar with exactly two entries, in this
+//! order: `manifest.json` (plain JSON) and the payload, the SQLite snapshot
+//! compressed with zstd (`lectern.db.zst`) and then, when encrypted, wrapped
+//! in age (`lectern.db.zst.age`). Standard tools open it:
+//! `tar -xOf FILE manifest.json`, `tar -xOf FILE lectern.db.zst | zstd -d`.
+//!
+//! Reading trusts nothing: the layout is checked entry by entry, the payload
+//! is hashed before it is decoded, and decoding stops at the size the
+//! manifest declares, so a small file cannot expand without bound.
+
+use crate::manifest::{Encryption, Manifest};
+use crate::secrets::Secrets;
+use crate::stream::{HashingReader, HashingWriter};
+use crate::{BackupError, Limits, Progress};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+pub const MANIFEST_NAME: &str = "manifest.json";
+/// The largest manifest read; real ones are about a kilobyte.
+const MAX_MANIFEST: u64 = 1 << 20;
+const ZSTD_LEVEL: i32 = 3;
+/// The largest zstd window a payload may ask the decoder for (128 MiB,
+/// zstd's own default limit, stated so it cannot drift).
+const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+const CHUNK: usize = 64 * 1024;
+
+/// Sizes and SHA-256s of a payload just written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadFacts {
+    pub size: u64,
+    pub sha256: String,
+    pub db_size: u64,
+    pub db_sha256: String,
+}
+
+/// Compresses the snapshot `db` into `dest` (a new file), encrypting it
+/// when `encryptor` is given.
+pub fn write_payload(
+    db: &Path,
+    dest: &Path,
+    encryptor: Option<age::Encryptor>,
+    progress: &dyn Progress,
+) -> Result<PayloadFacts, BackupError> {
+    let failed = BackupError::io;
+    let source = File::open(db).map_err(failed("cannot read the snapshot"))?;
+    let total = source.metadata().map(|m| m.len()).ok();
+    progress.step("compressing", total);
+    let mut reader = HashingReader::new(BufReader::new(source), progress);
+    let out = File::create_new(dest).map_err(failed("cannot create the payload"))?;
+    let hashed = HashingWriter::new(BufWriter::new(out));
+    let hashed = match encryptor {
+        None => compress(&mut reader, hashed),
+        Some(encryptor) => encryptor
+            .wrap_output(hashed)
+            .and_then(|stream| compress(&mut reader, stream))
+            .and_then(|stream| stream.finish()),
+    }
+    .map_err(failed("cannot write the payload"))?;
+    let (buffered, size, sha256) = hashed.finish();
+    let file = buffered
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .map_err(failed("cannot write the payload"))?;
+    file.sync_all()
+        .map_err(failed("cannot write the payload"))?;
+    let (db_size, db_sha256) = reader.finish();
+    Ok(PayloadFacts {
+        size,
+        sha256,
+        db_size,
+        db_sha256,
+    })
+}
+
+fn compress<W: Write>(source: &mut impl Read, out: W) -> io::Result<W> {
+    let mut encoder = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
+    encoder.include_checksum(true)?;
+    io::copy(source, &mut encoder)?;
+    encoder.finish()
+}
+
+/// Writes the archive `dest` (a new file) from its manifest and payload,
+/// and syncs it to disk.
+pub fn write_archive(dest: &Path, manifest: &Manifest, payload: &Path) -> Result<(), BackupError> {
+    let failed = BackupError::io("cannot write the archive");
+    let result = (|| {
+        let json = manifest.to_json();
+        let mtime = u64::try_from(manifest.created_at.unix_timestamp()).unwrap_or(0);
+        let file = File::create_new(dest)?;
+        let mut builder = tar::Builder::new(BufWriter::new(file));
+        append(
+            &mut builder,
+            MANIFEST_NAME,
+            json.len() as u64,
+            json.as_slice(),
+            mtime,
+        )?;
+        let data = File::open(payload)?;
+        let size = data.metadata()?.len();
+        append(&mut builder, &manifest.payload.name, size, data, mtime)?;
+        let file = builder
+            .into_inner()?
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        file.sync_all()
+    })();
+    result.map_err(failed)
+}
+
+fn append<W: Write>(
+    builder: &mut tar::Builder<W>,
+    name: &str,
+    size: u64,
+    data: impl Read,
+    mtime: u64,
+) -> io::Result<()> {
+    let mut header = tar::Header::new_ustar();
+    header.set_path(name)?;
+    header.set_size(size);
+    header.set_mode(0o600);
+    header.set_mtime(mtime);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    builder.append(&header, data)
+}
+
+/// An archive whose layout and manifest passed; its payload is unread.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub manifest: Manifest,
+    /// Where the payload's bytes start in the file.
+    payload_offset: u64,
+}
+
+/// Reads the manifest and checks the layout: exactly `manifest.json` then
+/// the payload the manifest names, both plain files with plain names, all
+/// there. Cheap: the payload is skipped, not read.
+pub fn read_layout(path: &Path, latest_schema: i64) -> Result<Layout, BackupError> {
+    let file =
+        File::open(path).map_err(BackupError::io(format!("cannot open {}", path.display())))?;
+    let file_size = file
+        .metadata()
+        .map_err(BackupError::io("cannot read the archive"))?
+        .len();
+    if file_size == 0 {
+        return Err(BackupError::NotABackup("the file is empty".into()));
+    }
+    let mut archive = tar::Archive::new(file);
+    let entries = archive
+        .entries_with_seek()
+        .map_err(BackupError::io("cannot read the archive"))?;
+    // Raw: GNU long names and pax headers are entries of their own here,
+    // and so refused, rather than silently renaming what follows.
+    let mut entries = entries.raw(true);
+
+    let mut first = match entries.next() {
+        None => return Err(BackupError::NotABackup("it holds no files".into())),
+        // A short start that begins like ours was cut; anything else is
+        // just not an archive.
+        Some(Err(e)) if is_short_block(&e) && starts_like_ours(path) => {
+            return Err(BackupError::Truncated(
+                "it ends inside its first header".into(),
+            ))
+        }
+        // The tar crate's message may quote the file's bytes: not repeated.
+        Some(Err(_)) => return Err(BackupError::NotABackup("it is not a tar archive".into())),
+        Some(Ok(entry)) => entry,
+    };
+    let name = plain_name(&first)?;
+    if name != crate::archive::MANIFEST_NAME {
+        return Err(BackupError::NotABackup(format!(
+            "its first entry is {name:?}, not {MANIFEST_NAME}"
+        )));
+    }
+    if first.size() > MAX_MANIFEST {
+        return Err(BackupError::BadManifest("it is larger than 1 MiB".into()));
+    }
+    let mut json = Vec::new();
+    (&mut first)
+        .take(MAX_MANIFEST)
+        .read_to_end(&mut json)
+        .map_err(|e| BackupError::Truncated(format!("the manifest cannot be read ({e})")))?;
+    if (json.len() as u64) < first.size() {
+        return Err(BackupError::Truncated("the manifest is cut short".into()));
+    }
+    drop(first);
+    let manifest = Manifest::parse(&json, latest_schema)?;
+
+    let second = match entries.next() {
+        None => return Err(BackupError::Truncated("the payload is missing".into())),
+        Some(Err(e)) => return Err(truncated_or_bad(e)),
+        Some(Ok(entry)) => entry,
+    };
+    let name = plain_name(&second)?;
+    if name != manifest.payload.name {
+        return Err(BackupError::BadLayout(format!(
+            "the second entry is {name:?}; the manifest names {:?}",
+            manifest.payload.name
+        )));
+    }
+    let payload_offset = second.raw_file_position();
+    if second.size() != manifest.payload.size {
+        return Err(BackupError::BadManifest(format!(
+            "the payload is {} bytes; the manifest says {}",
+            second.size(),
+            manifest.payload.size
+        )));
+    }
+    if payload_offset.saturating_add(second.size()) > file_size {
+        return Err(BackupError::Truncated("the payload is cut short".into()));
+    }
+    drop(second);
+
+    match entries.next() {
+        None => Ok(Layout {
+            manifest,
+            payload_offset,
+        }),
+        Some(Ok(extra)) => Err(BackupError::BadLayout(format!(
+            "it holds an extra entry {:?}",
+            String::from_utf8_lossy(&extra.path_bytes())
+        ))),
+        Some(Err(e)) => Err(truncated_or_bad(e)),
+    }
+}
+
+fn truncated_or_bad(e: io::Error) -> BackupError {
+    match is_short_block(&e) {
+        true => BackupError::Truncated("it ends inside an entry's header".into()),
+        false => BackupError::BadLayout("it is not a well-formed tar archive".into()),
+    }
+}
+
+fn starts_like_ours(path: &Path) -> bool {
+    let mut start = [0u8; MANIFEST_NAME.len()];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut start))
+        .is_ok_and(|()| start == MANIFEST_NAME.as_bytes())
+}
+
+/// The tar crate's error for a header cut short by the end of the file.
+fn is_short_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("entire block")
+}
+
+/// An entry's name, when it is a regular file with a plain name: no
+/// folders, no `..`, nothing absolute, no links or devices.
+fn plain_name<R: Read>(entry: &tar::Entry<'_, R>) -> Result<String, BackupError> {
+    let bytes = entry.path_bytes();
+    let shown = String::from_utf8_lossy(&bytes).into_owned();
+    let name = std::str::from_utf8(&bytes)
+        .map_err(|_| BackupError::BadLayout(format!("the entry name {shown:?} is not UTF-8")))?;
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && !name.chars().any(char::is_control);
+    if !plain {
+        return Err(BackupError::BadLayout(format!(
+            "the entry name {shown:?} is not a plain file name"
+        )));
+    }
+    let kind = entry.header().entry_type();
+    if !(kind.is_file() || kind == tar::EntryType::Continuous) || kind.is_gnu_sparse() {
+        return Err(BackupError::BadLayout(format!(
+            "the entry {shown:?} is not a regular file ({kind:?})"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// The first pass over the payload: every byte is there and hashes to
+/// what the manifest says.
+pub fn check_payload(
+    path: &Path,
+    layout: &Layout,
+    progress: &dyn Progress,
+) -> Result<(), BackupError> {
+    let payload = &layout.manifest.payload;
+    progress.step("checking the archive", Some(payload.size));
+    let mut reader = HashingReader::new(open_payload(path, layout)?, progress);
+    io::copy(&mut reader, &mut io::sink()).map_err(BackupError::io("cannot read the archive"))?;
+    let (size, sha256) = reader.finish();
+    if size < payload.size {
+        return Err(BackupError::Truncated("the payload is cut short".into()));
+    }
+    if sha256 != payload.sha256 {
+        return Err(BackupError::ChecksumMismatch("payload"));
+    }
+    Ok(())
+}
+
+/// The second pass: decrypts and decompresses the payload into `dest` (a
+/// new file), stopping as soon as it would exceed the declared size, and
+/// checks the result's size and SHA-256.
+pub fn decode_payload(
+    path: &Path,
+    layout: &Layout,
+    secrets: &Secrets,
+    limits: &Limits,
+    dest: &Path,
+    progress: &dyn Progress,
+) -> Result<(), BackupError> {
+    let manifest = &layout.manifest;
+    let declared = manifest.payload.db_size;
+    if declared > limits.max_db_size {
+        return Err(BackupError::TooLarge {
+            size: declared,
+            limit: limits.max_db_size,
+        });
+    }
+    let identities = secrets.identities(manifest.encryption)?;
+    progress.step("decompressing", Some(manifest.payload.size));
+    let compressed = HashingReader::new(open_payload(path, layout)?, progress);
+    let plain: Box<dyn Read + '_> = match manifest.encryption {
+        Encryption::None => Box::new(compressed),
+        Encryption::Passphrase | Encryption::Recipients => {
+            let decryptor =
+                age::Decryptor::new_buffered(BufReader::new(compressed)).map_err(decrypt_error)?;
+            let identities = identities.iter().map(|i| i.as_ref());
+            Box::new(decryptor.decrypt(identities).map_err(decrypt_error)?)
+        }
+    };
+    let mut decoder =
+        zstd::stream::read::Decoder::new(plain).map_err(|e| BackupError::Corrupt(e.to_string()))?;
+    decoder
+        .window_log_max(ZSTD_WINDOW_LOG_MAX)
+        .map_err(|e| BackupError::Corrupt(e.to_string()))?;
+    let out = File::create_new(dest).map_err(BackupError::io("cannot write the database"))?;
+    let mut writer = HashingWriter::new(BufWriter::new(out));
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = decoder
+            .read(&mut buf)
+            .map_err(|e| BackupError::Corrupt(format!("it does not decompress ({e})")))?;
+        if n == 0 {
+            break;
+        }
+        if writer.count() + n as u64 > declared {
+            return Err(BackupError::DecompressionBomb { limit: declared });
+        }
+        writer
+            .write_all(&buf[..n])
+            .map_err(BackupError::io("cannot write the database"))?;
+    }
+    let (buffered, size, sha256) = writer.finish();
+    buffered
+        .into_inner()
+        .map_err(|e| BackupError::io("cannot write the database")(e.into_error()))?;
+    if size != declared {
+        return Err(BackupError::Corrupt(format!(
+            "the database is {size} bytes; the manifest says {declared}"
+        )));
+    }
+    if sha256 != manifest.payload.db_sha256 {
+        return Err(BackupError::ChecksumMismatch("database"));
+    }
+    Ok(())
+}
+
+fn open_payload(path: &Path, layout: &Layout) -> Result<BufReader<io::Take<File>>, BackupError> {
+    let failed = BackupError::io("cannot read the archive");
+    let mut file = File::open(path).map_err(failed)?;
+    file.seek(SeekFrom::Start(layout.payload_offset))
+        .map_err(BackupError::io("cannot read the archive"))?;
+    Ok(BufReader::new(file.take(layout.manifest.payload.size)))
+}
+
+fn decrypt_error(e: age::DecryptError) -> BackupError {
+    match e {
+        age::DecryptError::DecryptionFailed
+        | age::DecryptError::KeyDecryptionFailed
+        | age::DecryptError::NoMatchingKeys => BackupError::WrongSecret,
+        age::DecryptError::ExcessiveWork { .. } => BackupError::Corrupt(
+            "its passphrase encryption asks for more work than Lectern allows".into(),
+        ),
+        other => BackupError::Corrupt(format!("it does not decrypt ({other})")),
+    }
+}

@@ -1,0 +1,356 @@
+//! `/api/admin/backup/…` (SPEC §3, §4): create, list, download, upload,
+//! restore, delete, status. The backup folder is the truth for the list;
+//! the work is in `crate::backups`.
+
+use crate::auth::Admin;
+use crate::backups::{self, Job, Restored, Upload};
+use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
+use crate::schedule::{self, BackupPlan};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use futures_util::{Stream, StreamExt};
+use lectern_backup::{BackupRecord, BackupStatus, BackupType};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    /// Up to 2000 characters, shown in the list.
+    notes: Option<String>,
+}
+
+fn who(admin: &Admin) -> String {
+    format!("user:{}", admin.0.user().username)
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/backup/create",
+    tag = "backup",
+    operation_id = "create_backup",
+    request_body(content = CreateBody, description = "Optional; `{}` or no body at all"),
+    responses(
+        (status = 201, description = "The finished backup", body = Object),
+        (status = 400, description = "Notes too long or a malformed body", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
+    ),
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    admin: Admin,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<BackupRecord>), ApiError> {
+    // No body at all is fine (the seed's cron job posts none).
+    let notes = match body.is_empty() {
+        true => None,
+        false => {
+            serde_json::from_slice::<CreateBody>(&body)
+                .map_err(|e| ApiError::BadRequest(format!("the body is not valid: {e}")))?
+                .notes
+        }
+    };
+    let record = backups::create(&state, &who(&admin), BackupType::Manual, notes).await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/backup/list",
+    tag = "backup",
+    operation_id = "list_backups",
+    responses(
+        (status = 200, description = "Every archive in the backup folder, newest first: `{id, filename, file_path, file_size, backup_type, created_by, created_at, status, reason, notes, encrypted}`", body = [Object]),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Vec<BackupRecord>>, ApiError> {
+    Ok(Json(state.options.backups.folder.list()?))
+}
+
+/// `latest` names the newest readable archive.
+fn find(state: &AppState, id: &str) -> Result<BackupRecord, ApiError> {
+    let folder = &state.options.backups.folder;
+    if id != "latest" {
+        return Ok(folder.find(id)?);
+    }
+    folder
+        .list()?
+        .into_iter()
+        .find(|r| r.status == BackupStatus::Completed)
+        .ok_or(ApiError::NotFound)
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/backup/download/{id}",
+    tag = "backup",
+    operation_id = "download_backup",
+    params(("id" = String, Path, description = "A backup's id, or `latest`")),
+    responses(
+        (status = 200, description = "The archive, as an attachment (ranges work)", content_type = "application/x-tar"),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        (status = 404, description = "No such backup", body = ErrorEnvelope),
+    ),
+)]
+pub async fn download(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let record = find(&state, &id)?;
+    let served = ServeFile::new(&record.file_path)
+        .oneshot(request)
+        .await
+        .map_err(|e| ApiError::Internal(format!("cannot send {}: {e}", record.filename)))?;
+    let mut response = served.map(Body::new);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    // Archive names are `lectern-…-<type>-<hex>.tar`: plain ASCII.
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", record.filename))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/backup/upload",
+    tag = "backup",
+    operation_id = "upload_backup",
+    request_body(content = Vec<u8>, description = "The archive: `multipart/form-data` with the part `file`, or the raw bytes as `application/octet-stream`", content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "The archive, verified and listed as `uploaded`", body = Object),
+        (status = 400, description = "No `file` part, or a malformed multipart body", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
+        (status = 413, description = "Larger than the upload limit", body = ErrorEnvelope),
+        (status = 422, description = "Not a sound Lectern backup: truncated, corrupt, foreign, newer, hostile, a decompression bomb, or encrypted with a secret this server lacks; its code says which", body = ErrorEnvelope),
+    ),
+)]
+pub async fn upload(
+    State(state): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<BackupRecord>), ApiError> {
+    let upload = Upload::new(&state)?;
+    let limit = state.options.backups.max_upload;
+    match multipart_boundary(&headers) {
+        Some(boundary) => {
+            let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
+            let field = file_part(&mut form).await?;
+            save(field, &upload, limit).await?;
+        }
+        None => save(body.into_data_stream(), &upload, limit).await?,
+    }
+    let record = backups::import(&state, &who(&admin), &upload.path).await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
+    let kind = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    multer::parse_boundary(kind).ok()
+}
+
+async fn file_part(
+    form: &mut multer::Multipart<'static>,
+) -> Result<multer::Field<'static>, ApiError> {
+    let bad = |e: multer::Error| ApiError::BadRequest(format!("the form is not valid: {e}"));
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        if field.name() == Some("file") {
+            return Ok(field);
+        }
+    }
+    Err(ApiError::BadRequest(
+        "send the archive as the form part `file`".into(),
+    ))
+}
+
+/// Streams the body to the upload's file, never more than `limit` bytes.
+async fn save<S, B, E>(mut stream: S, upload: &Upload, limit: u64) -> Result<(), ApiError>
+where
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    let failed = |e: std::io::Error| ApiError::Internal(format!("cannot store the upload: {e}"));
+    let mut file = tokio::fs::File::create(&upload.path)
+        .await
+        .map_err(failed)?;
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("the upload broke off: {e}")))?;
+        let chunk = chunk.as_ref();
+        written += chunk.len() as u64;
+        if written > limit {
+            return Err(ApiError::TooLarge(format!(
+                "an upload may be at most {limit} bytes"
+            )));
+        }
+        file.write_all(chunk).await.map_err(failed)?;
+    }
+    file.sync_all().await.map_err(failed)?;
+    Ok(())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreBody {
+    /// Must be `true`: a restore replaces every account, grant and
+    /// progress record with the backup's.
+    confirm: Option<bool>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/backup/restore/{id}",
+    tag = "backup",
+    operation_id = "restore_backup",
+    params(("id" = String, Path, description = "A backup's id")),
+    request_body = RestoreBody,
+    responses(
+        (status = 200, description = "Restored and back online; every session has ended", body = Restored),
+        (status = 400, description = "Without `confirm: true`", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        (status = 404, description = "No such backup", body = ErrorEnvelope),
+        (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
+        (status = 422, description = "The archive is not sound, or needs a secret this server lacks; nothing changed", body = ErrorEnvelope),
+    ),
+)]
+pub async fn restore(
+    State(state): State<AppState>,
+    admin: Admin,
+    Ids(id): Ids<String>,
+    JsonBody(body): JsonBody<RestoreBody>,
+) -> Result<Json<Restored>, ApiError> {
+    if body.confirm != Some(true) {
+        return Err(ApiError::BadRequest(
+            "a restore replaces all accounts, grants and progress: send {\"confirm\": true}".into(),
+        ));
+    }
+    Ok(Json(backups::restore(&state, &who(&admin), &id).await?))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/admin/backup/{id}",
+    tag = "backup",
+    operation_id = "delete_backup",
+    params(("id" = String, Path, description = "A backup's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        (status = 404, description = "No such backup", body = ErrorEnvelope),
+    ),
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Ids(id): Ids<String>,
+) -> Result<StatusCode, ApiError> {
+    state.options.backups.folder.delete(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who holds the operation lock (its token stays private).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LockView {
+    operation: String,
+    holder: String,
+    host: String,
+    pid: i64,
+    acquired_at: i64,
+    expires_at: i64,
+}
+
+impl From<lectern_store::LockInfo> for LockView {
+    fn from(lock: lectern_store::LockInfo) -> Self {
+        LockView {
+            operation: lock.operation,
+            holder: lock.owner.holder,
+            host: lock.owner.host,
+            pid: lock.owner.pid,
+            acquired_at: lock.acquired_at,
+            expires_at: lock.expires_at,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Status {
+    /// The operation lock, while someone holds it.
+    lock: Option<LockView>,
+    maintenance: bool,
+    maintenance_reason: Option<String>,
+    /// The newest readable backup.
+    #[schema(value_type = Option<Object>)]
+    last_backup: Option<BackupRecord>,
+    /// The backup, upload or restore running in this process.
+    running: Option<Job>,
+    /// When the next scheduled backup runs (RFC 3339), unless off.
+    next_scheduled: Option<String>,
+    /// The last scheduled backup's failure, until one succeeds.
+    last_failure: Option<schedule::Failure>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/backup/status",
+    tag = "backup",
+    operation_id = "backup_status",
+    responses(
+        (status = 200, description = "Lock holder, maintenance flag, last backup, running job; answers during maintenance too", body = Status),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+    ),
+)]
+pub async fn status(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Status>, ApiError> {
+    let lock = state
+        .store
+        .read_lock()
+        .await?
+        .filter(lectern_store::lock::is_held)
+        .map(LockView::from);
+    let last_backup = find(&state, "latest").ok();
+    let maintenance = state.maintenance();
+    let plan = BackupPlan::load(state.store.as_ref()).await?;
+    let next_scheduled = plan
+        .next_after(&chrono::Local::now())
+        .map(|t| t.to_rfc3339());
+    Ok(Json(Status {
+        lock,
+        maintenance: maintenance.is_on(),
+        maintenance_reason: maintenance.reason(),
+        last_backup,
+        running: state.backup_jobs.current(),
+        next_scheduled,
+        last_failure: schedule::last_failure(state.store.as_ref()).await?,
+    }))
+}

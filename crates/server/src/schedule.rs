@@ -1,0 +1,206 @@
+//! Scheduled backups (SPEC §3): a cron expression (default daily at
+//! 02:00, server local time) and grandfather-father-son retention of the
+//! scheduled backups. Both are settings, so an admin changes them at run
+//! time; the loop reads them again every tick. A failed backup is recorded
+//! in the audit log and kept as the last failure for the status and health
+//! checks.
+
+use crate::backups;
+use crate::error::ApiError;
+use crate::retention::Retention;
+use crate::state::AppState;
+use chrono::{DateTime, Local};
+use croner::Cron;
+use lectern_backup::{BackupStatus, BackupType};
+use lectern_store::{NewAuditEntry, Outcome, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub const SCHEDULE: &str = "backup_schedule";
+pub const RETENTION: &str = "backup_retention";
+pub const LAST_FAILURE: &str = "backup_last_failure";
+pub const DEFAULT_SCHEDULE: &str = "0 2 * * *";
+const ACTOR: &str = "system:scheduler";
+/// How often the loop looks at the clock and the settings.
+const TICK: Duration = Duration::from_secs(30);
+
+/// A cron expression, or `off`.
+pub fn parse_schedule(expression: &str) -> Result<Option<Cron>, String> {
+    let expression = expression.trim();
+    if expression.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    Cron::from_str(expression)
+        .map(Some)
+        .map_err(|e| format!("backup_schedule is a cron expression or \"off\": {e}"))
+}
+
+/// The schedule and retention as saved (or their defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BackupPlan {
+    /// Five fields (minute hour day month weekday), server local time; or `off`.
+    pub schedule: String,
+    #[schema(value_type = Object)]
+    pub retention: Retention,
+}
+
+impl BackupPlan {
+    pub async fn load(store: &dyn Store) -> Result<Self, StoreError> {
+        let schedule = store
+            .setting(SCHEDULE)
+            .await?
+            .unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
+        let retention = store
+            .setting(RETENTION)
+            .await?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        Ok(Self {
+            schedule,
+            retention,
+        })
+    }
+
+    /// When the next scheduled backup runs after `now`; `None` when off
+    /// (or when a saved expression no longer parses).
+    pub fn next_after(&self, now: &DateTime<Local>) -> Option<DateTime<Local>> {
+        let cron = parse_schedule(&self.schedule).ok()??;
+        cron.find_next_occurrence(now, false).ok()
+    }
+}
+
+/// Why the last scheduled backup failed, until one succeeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Failure {
+    pub at: i64,
+    pub message: String,
+}
+
+pub async fn last_failure(store: &dyn Store) -> Result<Option<Failure>, StoreError> {
+    Ok(store
+        .setting(LAST_FAILURE)
+        .await?
+        .and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+/// Runs forever (the server's lifetime): a backup each time the schedule
+/// comes due, then the retention applied.
+pub async fn run(state: AppState) {
+    let mut due: Option<(String, DateTime<Local>)> = None;
+    loop {
+        match BackupPlan::load(state.store.as_ref()).await {
+            Ok(plan) => due = tick(&state, &plan, due).await,
+            Err(e) => tracing::warn!("cannot read the backup schedule: {e}"),
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}
+
+/// One look at the clock. `due` is the expression and time planned last;
+/// a changed expression plans again from now.
+async fn tick(
+    state: &AppState,
+    plan: &BackupPlan,
+    due: Option<(String, DateTime<Local>)>,
+) -> Option<(String, DateTime<Local>)> {
+    let now = Local::now();
+    let at = match due {
+        Some((expression, at)) if expression == plan.schedule => at,
+        _ => plan.next_after(&now)?,
+    };
+    if now < at {
+        return Some((plan.schedule.clone(), at));
+    }
+    run_once(state, &plan.retention).await;
+    plan.next_after(&now)
+        .map(|next| (plan.schedule.clone(), next))
+}
+
+/// One scheduled backup and the retention after it; the outcome goes to
+/// the audit log, a failure also to the `backup_last_failure` setting.
+pub async fn run_once(state: &AppState, retention: &Retention) {
+    let store = state.store.as_ref();
+    let outcome = backups::create(state, ACTOR, BackupType::Scheduled, None).await;
+    let mut entry = NewAuditEntry::now(ACTOR, "backup.create");
+    match &outcome {
+        Ok(record) => {
+            entry.target = Some(format!("backup={}", record.id));
+            let _ = store.set_settings(&[(LAST_FAILURE, "")]).await;
+        }
+        Err(e) => {
+            tracing::error!("the scheduled backup failed: {e}");
+            entry.outcome = Outcome::Failed;
+            entry.detail = Some(e.to_string());
+            let failure = Failure {
+                at: lectern_store::now_ms(),
+                message: e.to_string(),
+            };
+            if let Ok(json) = serde_json::to_string(&failure) {
+                let _ = store.set_setting(LAST_FAILURE, &json).await;
+            }
+        }
+    }
+    if let Err(e) = store.record_audit(&entry).await {
+        tracing::warn!("cannot record the scheduled backup: {e}");
+    }
+    if outcome.is_ok() {
+        if let Err(e) = prune(state, retention) {
+            tracing::error!("cannot apply the backup retention: {e}");
+        }
+    }
+}
+
+/// Deletes the scheduled backups the retention no longer keeps.
+pub fn prune(state: &AppState, retention: &Retention) -> Result<Vec<String>, ApiError> {
+    let folder = &state.options.backups.folder;
+    let scheduled: Vec<_> = folder
+        .list()?
+        .into_iter()
+        .filter(|r| r.backup_type == BackupType::Scheduled && r.status == BackupStatus::Completed)
+        .collect();
+    let dated: Vec<(&str, time::OffsetDateTime)> = scheduled
+        .iter()
+        .map(|r| (r.id.as_str(), r.created_at))
+        .collect();
+    let expired: Vec<String> = retention
+        .expired(&dated)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    for id in &expired {
+        folder.delete(id)?;
+    }
+    Ok(expired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn schedules_parse_as_cron_or_off() {
+        assert!(parse_schedule("off").unwrap().is_none());
+        assert!(parse_schedule(DEFAULT_SCHEDULE).unwrap().is_some());
+        for bad in ["", "every day", "61 * * * *", "* * * *"] {
+            assert!(parse_schedule(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_plan_runs_at_two_in_the_morning() {
+        let plan = BackupPlan {
+            schedule: DEFAULT_SCHEDULE.into(),
+            retention: Retention::default(),
+        };
+        let now = Local.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap();
+        let next = plan.next_after(&now).unwrap();
+        assert_eq!(next, Local.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap());
+        let off = BackupPlan {
+            schedule: "off".into(),
+            ..plan
+        };
+        assert_eq!(off.next_after(&now), None);
+    }
+}

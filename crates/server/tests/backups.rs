@@ -1,0 +1,474 @@
+//! Backups over real HTTP: the seed's scenario C (a user deleted by
+//! mistake, brought back by a restore), the folder as the truth for the
+//! list, and hostile uploads.
+
+mod common;
+
+use common::*;
+use lectern_store::{NewUser, Role};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.req(method, path, Some(token));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn create_backup(app: &TestApp, token: &str, notes: &str) -> Value {
+    let body = json!({ "notes": notes });
+    let (status, record) = call(
+        app,
+        Method::POST,
+        "/api/admin/backup/create",
+        token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{record}");
+    record
+}
+
+async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let response = app
+        .req(Method::POST, "/api/admin/backup/upload", Some(token))
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn listed(app: &TestApp, token: &str) -> Vec<Value> {
+    let (status, list) = call(app, Method::GET, "/api/admin/backup/list", token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    list.as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_c_a_deleted_user_comes_back_with_a_restore() {
+    let app = spawn_app().await;
+    let course = app.grant_alice("Programming/Rust Basics").await;
+    let alice = app.store.user_login("alice").await.unwrap().unwrap().0;
+    let lesson = app
+        .files()
+        .await
+        .into_iter()
+        .find(|f| f.path == "Programming/Rust Basics/01 Introduction/01 Welcome.md")
+        .unwrap();
+    app.store
+        .set_progress(alice.id, lesson.id, Some(12.5), Some(true))
+        .await
+        .unwrap();
+    let admin = app.token("admin", ADMIN_PW).await;
+    let backup = create_backup(&app, &admin, "before the mistake").await;
+    assert_eq!(backup["backup_type"], "manual");
+    assert_eq!(backup["created_by"], "user:admin");
+    assert_eq!(backup["notes"], "before the mistake");
+
+    // The mistake: alice is deleted, and her progress with her.
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/admin/users/{}", alice.id.0),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(app.store.user_login("alice").await.unwrap().is_none());
+    // Someone else arrives after the backup; the restore will undo that too.
+    let carol = NewUser {
+        username: "carol".into(),
+        password_hash: lectern_server::hash_password("carol password").unwrap(),
+        role: Role::User,
+    };
+    app.store.create_user(&carol).await.unwrap();
+
+    let id = backup["id"].as_str().unwrap();
+    let path = format!("/api/admin/backup/restore/{id}");
+    let (status, body) = call(&app, Method::POST, &path, &admin, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no confirmation: {body}");
+    let (status, done) = call(
+        &app,
+        Method::POST,
+        &path,
+        &admin,
+        Some(json!({ "confirm": true })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["restored"]["id"], id);
+    let safety = done["safety_backup_id"].as_str().unwrap();
+
+    // Alice is back, with her progress and her grant; carol is gone.
+    let alice_again = app.store.user_login("alice").await.unwrap().unwrap().0;
+    assert_eq!(alice_again.id, alice.id);
+    let progress = app.store.course_progress(alice.id, course).await.unwrap();
+    assert!(progress
+        .iter()
+        .any(|p| p.file_id == lesson.id && p.completed && p.position_seconds == Some(12.5)));
+    assert!(app.store.user_login("carol").await.unwrap().is_none());
+    let alice_token = app.token("alice", ALICE_PW).await;
+    let (status, _) = app
+        .get(&format!("/api/courses/{}", course.0), &alice_token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "her grant came back");
+
+    // Every session ended: the admin signs in again.
+    let (status, _) = app.get("/api/auth/me", &admin).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let admin = app.token("admin", ADMIN_PW).await;
+
+    // The list has the backup and the safety backup taken before.
+    let list = listed(&app, &admin).await;
+    let types: Vec<&str> = list
+        .iter()
+        .map(|r| r["backup_type"].as_str().unwrap())
+        .collect();
+    assert!(
+        list.iter()
+            .any(|r| r["id"] == safety && r["backup_type"] == "safety"),
+        "{types:?}"
+    );
+    assert!(list.iter().any(|r| r["id"] == id));
+
+    // The audit log shows the deletion (kept through the restore) and the restore.
+    let (_, audit) = call(&app, Method::GET, "/api/admin/audit?limit=50", &admin, None).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"backup.restore"), "{actions:?}");
+    assert!(
+        actions.contains(&"user.delete"),
+        "entries newer than the backup stay: {actions:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_folder_is_the_truth_for_the_list_and_downloads_are_the_archive() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    assert!(listed(&app, &admin).await.is_empty());
+    let record = create_backup(&app, &admin, "one").await;
+    let file = std::path::PathBuf::from(record["file_path"].as_str().unwrap());
+    assert!(file.starts_with(app.dir.path().join("backups")), "{file:?}");
+
+    let response = app
+        .req(
+            Method::GET,
+            "/api/admin/backup/download/latest",
+            Some(&admin),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let disposition = response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.contains(record["filename"].as_str().unwrap()),
+        "{disposition}"
+    );
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(
+        bytes.as_ref(),
+        std::fs::read(&file).unwrap(),
+        "the archive, byte for byte"
+    );
+
+    // Deleted by hand: gone from the list. Copied in by hand: listed.
+    let copy = file.with_file_name(
+        record["filename"]
+            .as_str()
+            .unwrap()
+            .replace("manual", "scheduled"),
+    );
+    std::fs::copy(&file, &copy).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let list = listed(&app, &admin).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["backup_type"], "scheduled");
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        &format!(
+            "/api/admin/backup/download/{}",
+            record["id"].as_str().unwrap()
+        ),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let id = list[0]["id"].as_str().unwrap();
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/admin/backup/{id}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(listed(&app, &admin).await.is_empty());
+    for bad in ["nope", "..%2F..%2Fetc%2Fpasswd", "latest"] {
+        let (status, body) = call(
+            &app,
+            Method::DELETE,
+            &format!("/api/admin/backup/{bad}"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}: {body}");
+        assert_envelope(&body, "not_found");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_judged_by_its_content_and_a_bad_one_is_not_kept() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let record = create_backup(&app, &admin, "to upload").await;
+    let archive = std::fs::read(record["file_path"].as_str().unwrap()).unwrap();
+
+    let (status, uploaded) = upload(&app, &admin, archive.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    assert_eq!(uploaded["backup_type"], "uploaded");
+    assert_ne!(
+        uploaded["id"], record["id"],
+        "an upload is an entry of its own"
+    );
+
+    let mut flipped = archive.clone();
+    let middle = flipped.len() - 600;
+    flipped[middle] ^= 0xff;
+    let hostile: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("text", b"hello, this is not a backup".to_vec()),
+        ("truncated", archive[..archive.len() / 2].to_vec()),
+        ("corrupt", flipped),
+    ];
+    for (what, bytes) in hostile {
+        let (status, body) = upload(&app, &admin, bytes).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
+        assert!(
+            body["error"]["code"]
+                .as_str()
+                .is_some_and(|c| c != "internal"),
+            "{what}: {body}"
+        );
+    }
+    assert_eq!(listed(&app, &admin).await.len(), 2, "nothing bad was kept");
+    let work = app.dir.path().join("tmp");
+    let leftovers: Vec<_> = std::fs::read_dir(&work)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file left: {leftovers:?}"
+    );
+
+    // The multipart form of a browser, with the part `file`.
+    let form =
+        reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(archive));
+    let response = app
+        .req(Method::POST, "/api/admin/backup/upload", Some(&admin))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let form = reqwest::multipart::Form::new().text("other", "x");
+    let response = app
+        .req(Method::POST, "/api/admin/backup/upload", Some(&admin))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_operation_at_a_time_and_the_status_says_who_holds_the_lock() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let record = create_backup(&app, &admin, "x").await;
+    let lock = lectern_store::lock::LockHandle::acquire(&app.store, "scan", "test")
+        .await
+        .unwrap();
+    let (status, body) = call(&app, Method::POST, "/api/admin/backup/create", &admin, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let path = format!(
+        "/api/admin/backup/restore/{}",
+        record["id"].as_str().unwrap()
+    );
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &path,
+        &admin,
+        Some(json!({ "confirm": true })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["lock"]["operation"], "scan", "{body}");
+    assert_eq!(body["lock"]["holder"], "test");
+    assert!(
+        body["lock"].get("token").is_none(),
+        "the lock's token stays private"
+    );
+    assert_eq!(body["maintenance"], false);
+    assert_eq!(body["last_backup"]["id"], record["id"]);
+    lock.release().await.unwrap();
+    let (status, body) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    assert_eq!(
+        (status, body["lock"].clone()),
+        (StatusCode::OK, Value::Null)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_are_for_admins_only() {
+    let app = spawn_app().await;
+    let alice = app.token("alice", ALICE_PW).await;
+    for (method, path) in [
+        (Method::POST, "/api/admin/backup/create"),
+        (Method::GET, "/api/admin/backup/list"),
+        (Method::GET, "/api/admin/backup/download/latest"),
+        (Method::POST, "/api/admin/backup/upload"),
+        (Method::POST, "/api/admin/backup/restore/x"),
+        (Method::DELETE, "/api/admin/backup/x"),
+        (Method::GET, "/api/admin/backup/status"),
+    ] {
+        let response = app
+            .req(method.clone(), path, Some(&alice))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        let response = app.req(method.clone(), path, None).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let (status, body) = call(&app, Method::GET, "/api/admin/settings", &admin, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["schedule"], "0 2 * * *", "{body}");
+    assert_eq!(
+        body["retention"],
+        json!({ "daily": 7, "weekly": 4, "monthly": 12 })
+    );
+
+    for bad in [
+        json!({ "schedule": "every night" }),
+        json!({ "retention": { "daily": -1 } }),
+    ] {
+        let (status, body) = call(
+            &app,
+            Method::PUT,
+            "/api/admin/settings",
+            &admin,
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let keep_one = json!({ "daily": 1, "weekly": 0, "monthly": 0 });
+    let change = json!({ "schedule": "30 3 * * *", "retention": keep_one });
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/admin/settings",
+        &admin,
+        Some(change),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["schedule"], "30 3 * * *");
+    let (_, status_now) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    assert!(
+        status_now["next_scheduled"]
+            .as_str()
+            .unwrap()
+            .contains("T03:30:00"),
+        "{status_now}"
+    );
+
+    // Two runs the same day: the daily rule keeps the newer one only.
+    let plan = lectern_server::schedule::BackupPlan::load(app.store.as_ref())
+        .await
+        .unwrap();
+    lectern_server::schedule::run_once(&app.state, &plan.retention).await;
+    lectern_server::schedule::run_once(&app.state, &plan.retention).await;
+    let manual = create_backup(&app, &admin, "kept until deleted").await;
+    let list = listed(&app, &admin).await;
+    let scheduled: Vec<_> = list
+        .iter()
+        .filter(|r| r["backup_type"] == "scheduled")
+        .collect();
+    assert_eq!(scheduled.len(), 1, "{list:?}");
+    assert!(
+        list.iter().any(|r| r["id"] == manual["id"]),
+        "manual backups are not pruned"
+    );
+
+    // A failed run is recorded and shown until one succeeds.
+    let lock = lectern_store::lock::LockHandle::acquire(&app.store, "scan", "test")
+        .await
+        .unwrap();
+    lectern_server::schedule::run_once(&app.state, &plan.retention).await;
+    let (_, status_now) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    let failure = status_now["last_failure"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(failure.contains("another operation"), "{status_now}");
+    lock.release().await.unwrap();
+    let (_, audit) = call(
+        &app,
+        Method::GET,
+        "/api/admin/audit?actor=system:scheduler",
+        &admin,
+        None,
+    )
+    .await;
+    let outcomes: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["failed", "ok", "ok"], "{audit}");
+    lectern_server::schedule::run_once(&app.state, &plan.retention).await;
+    let (_, status_now) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    assert_eq!(status_now["last_failure"], Value::Null, "{status_now}");
+}

@@ -1,0 +1,85 @@
+//! The audit log: appended to, and read newest first in pages.
+
+use crate::accounts::UserId;
+use crate::audit::*;
+use crate::{Result, StoreError};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+pub async fn record(pool: &SqlitePool, entry: &NewAuditEntry) -> Result<i64> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO audit_log
+             (created_at, actor, actor_id, action, target, detail, outcome, status, address)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(entry.created_at)
+    .bind(&entry.actor)
+    .bind(entry.actor_id.map(|id| id.0))
+    .bind(&entry.action)
+    .bind(&entry.target)
+    .bind(&entry.detail)
+    .bind(entry.outcome.as_str())
+    .bind(entry.status.map(i64::from))
+    .bind(&entry.address)
+    .fetch_one(pool)
+    .await?;
+    Ok(id)
+}
+
+/// A filter left out binds NULL and matches everything. One more row than
+/// the page is read to tell whether an older page exists.
+pub async fn list(pool: &SqlitePool, query: &AuditQuery) -> Result<AuditPage> {
+    let size = query.page_size();
+    let rows = sqlx::query(
+        "SELECT * FROM audit_log
+         WHERE (?1 IS NULL OR created_at >= ?1)
+           AND (?2 IS NULL OR created_at < ?2)
+           AND (?3 IS NULL OR actor = ?3)
+           AND (?4 IS NULL OR action = ?4 OR substr(action, 1, length(?4) + 1) = ?4 || '.')
+           AND (?5 IS NULL OR id < ?5)
+         ORDER BY id DESC LIMIT ?6",
+    )
+    .bind(query.since)
+    .bind(query.until)
+    .bind(&query.actor)
+    .bind(&query.action)
+    .bind(query.before_id)
+    .bind(i64::from(size) + 1)
+    .fetch_all(pool)
+    .await?;
+    let mut entries = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
+    let more = entries.len() > size as usize;
+    entries.truncate(size as usize);
+    let next_before = if more {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(AuditPage {
+        entries,
+        next_before,
+    })
+}
+
+fn entry(row: &SqliteRow) -> Result<AuditEntry> {
+    let status: Option<i64> = row.try_get("status")?;
+    let status = status
+        .map(u16::try_from)
+        .transpose()
+        .map_err(|_| StoreError::Corrupt(format!("an audit entry's status {status:?}")))?;
+    Ok(AuditEntry {
+        id: row.try_get("id")?,
+        created_at: row.try_get("created_at")?,
+        actor: row.try_get("actor")?,
+        actor_id: row.try_get::<Option<i64>, _>("actor_id")?.map(UserId),
+        action: row.try_get("action")?,
+        target: row.try_get("target")?,
+        detail: row.try_get("detail")?,
+        outcome: row
+            .try_get::<&str, _>("outcome")?
+            .parse()
+            .map_err(StoreError::Corrupt)?,
+        status,
+        address: row.try_get("address")?,
+    })
+}
