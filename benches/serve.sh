@@ -187,7 +187,7 @@ files=$(find "$LIB" -type f | wc -l)
 
 # The one course the fresh database knows: hard links keep size and mtime,
 # so the full scan finds it unchanged and adds everything else.
-course_dir=$(find "$LIB" -mindepth 2 -maxdepth 2 -type d | sort | head -1)
+course_dir=$(find "$LIB" -mindepth 2 -maxdepth 2 -type d | sort | sed -n 1p)
 seed_root=$WORK/seed
 mkdir -p "$seed_root/$(basename "$(dirname "$course_dir")")"
 cp -al "$course_dir" "$seed_root/${course_dir#"$LIB"/}" 2> /dev/null ||
