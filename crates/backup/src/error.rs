@@ -47,6 +47,9 @@ pub enum BackupError {
     BadSecrets(String),
     #[error("invalid backup request: {0}")]
     Invalid(String),
+    /// The backup is made, but its off-site copy failed.
+    #[error("{0}")]
+    Offsite(String),
     #[error("there is no backup {0:?}")]
     NotFound(String),
     #[error("{context}: {source}")]
@@ -77,6 +80,7 @@ impl BackupError {
             BackupError::WrongSecret => "wrong_secret",
             BackupError::BadSecrets(_) => "bad_secrets",
             BackupError::Invalid(_) => "invalid",
+            BackupError::Offsite(_) => "offsite",
             BackupError::NotFound(_) => "not_found",
             BackupError::Io { .. } => "io",
             BackupError::Store(_) => "database",
@@ -91,6 +95,7 @@ impl BackupError {
             BackupError::SecretMissing(..)
                 | BackupError::BadSecrets(_)
                 | BackupError::Invalid(_)
+                | BackupError::Offsite(_)
                 | BackupError::NotFound(_)
                 | BackupError::Io { .. }
                 | BackupError::Store(_)

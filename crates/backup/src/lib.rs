@@ -19,6 +19,7 @@ pub mod archive;
 mod error;
 mod folder;
 mod manifest;
+mod offsite;
 mod ops;
 mod secrets;
 mod stream;
@@ -29,6 +30,7 @@ pub use manifest::{
     clean_notes, BackupType, Encryption, Manifest, Payload, FORMAT, FORMAT_VERSION, MAX_NOTES,
     PAYLOAD_ENCRYPTED, PAYLOAD_PLAIN,
 };
+pub use offsite::Offsite;
 pub use ops::{create, import, prepare_restore, verify, NewBackup, PreparedRestore, Verified};
 pub use secrets::Secrets;
 

@@ -16,6 +16,19 @@ pub struct Config {
     pub database_url: Option<String>,
     pub scan: ScanConfig,
     pub server: ServerConfig,
+    #[serde(default)]
+    pub backup: BackupConfig,
+}
+
+/// Off-site copies of new backups (`[backup]` in lectern.toml, or
+/// `LECTERN_BACKUP__MIRROR` / `LECTERN_BACKUP__AFTER_COMMAND`). Never
+/// settings in the database: a command is code.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BackupConfig {
+    /// A folder every new archive is copied to (a mounted NAS).
+    pub mirror: Option<PathBuf>,
+    /// Run with `sh -c` after each backup; `$1` is the archive's path.
+    pub after_command: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +60,7 @@ impl Default for Config {
                 bind: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
                 session_hours: 24 * 7,
             },
+            backup: BackupConfig::default(),
         }
     }
 }

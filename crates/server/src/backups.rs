@@ -7,10 +7,12 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use lectern_backup::{
-    BackupError, BackupFolder, BackupRecord, BackupType, Limits, NewBackup, Progress, Secrets,
+    BackupError, BackupFolder, BackupRecord, BackupType, Limits, NewBackup, Offsite, Progress,
+    Secrets,
 };
 use lectern_store::lock::{LockError, LockHandle};
-use serde::Serialize;
+use lectern_store::{NewAuditEntry, Outcome, Store, StoreError};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,6 +31,8 @@ pub struct BackupOptions {
     pub limits: Limits,
     /// The largest upload taken, in bytes.
     pub max_upload: u64,
+    /// Where new archives are copied (configuration only).
+    pub offsite: Offsite,
 }
 
 impl BackupOptions {
@@ -38,6 +42,7 @@ impl BackupOptions {
             secrets,
             limits: Limits::default(),
             max_upload: 16 << 30,
+            offsite: Offsite::default(),
         }
     }
 }
@@ -94,6 +99,11 @@ impl Running {
                 }
                 LockError::Store(e) => e.into(),
             })?;
+        // Under the lock no other backup or restore is live, so what such
+        // a one left in the work folder is a killed one's.
+        if let Err(e) = state.options.backups.folder.sweep() {
+            tracing::warn!("cannot clear the work folder: {e}");
+        }
         let jobs = state.backup_jobs.clone();
         jobs.set(Some(Job {
             operation: operation.to_owned(),
@@ -130,6 +140,71 @@ impl From<BackupError> for ApiError {
             },
         }
     }
+}
+
+/// The setting that keeps the last backup failure until one succeeds.
+pub const LAST_FAILURE: &str = "backup_last_failure";
+
+/// Why the last backup (or its off-site copy) failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Failure {
+    pub at: i64,
+    pub action: String,
+    pub message: String,
+}
+
+pub async fn last_failure(store: &dyn Store) -> Result<Option<Failure>, StoreError> {
+    Ok(store
+        .setting(LAST_FAILURE)
+        .await?
+        .and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+/// Records how a backup step went that no request is waiting for (a
+/// scheduled backup, an off-site copy): in the audit log, and a failure
+/// as the last failure, which the status and health checks show.
+pub async fn record_outcome(
+    state: &AppState,
+    actor: &str,
+    action: &str,
+    target: Option<String>,
+    outcome: Result<(), String>,
+) {
+    let store = state.store.as_ref();
+    let mut entry = NewAuditEntry::now(actor, action);
+    entry.target = target;
+    let last = match &outcome {
+        Ok(()) => String::new(),
+        Err(message) => {
+            tracing::error!("{action} failed: {message}");
+            entry.outcome = Outcome::Failed;
+            entry.detail = Some(message.clone());
+            let failure = Failure {
+                at: lectern_store::now_ms(),
+                action: action.to_owned(),
+                message: message.clone(),
+            };
+            serde_json::to_string(&failure).unwrap_or_default()
+        }
+    };
+    if let Err(e) = store.set_setting(LAST_FAILURE, &last).await {
+        tracing::warn!("cannot keep the backup outcome: {e}");
+    }
+    if let Err(e) = store.record_audit(&entry).await {
+        tracing::warn!("cannot record {action}: {e}");
+    }
+}
+
+/// Copies a new archive off site, if configured. The backup itself is
+/// made, so a failure is recorded rather than returned.
+pub async fn send_offsite(state: &AppState, actor: &str, record: &BackupRecord) {
+    let offsite = &state.options.backups.offsite;
+    if offsite.is_empty() {
+        return;
+    }
+    let outcome = offsite.send(record).await.map_err(|e| e.to_string());
+    let target = Some(format!("backup={}", record.id));
+    record_outcome(state, actor, "backup.offsite", target, outcome).await;
 }
 
 /// A new backup of the live database, of `backup_type`, by `who`.

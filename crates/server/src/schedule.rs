@@ -12,14 +12,13 @@ use crate::state::AppState;
 use chrono::{DateTime, Local};
 use croner::Cron;
 use lectern_backup::{BackupStatus, BackupType};
-use lectern_store::{NewAuditEntry, Outcome, Store, StoreError};
+use lectern_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use std::time::Duration;
 
 pub const SCHEDULE: &str = "backup_schedule";
 pub const RETENTION: &str = "backup_retention";
-pub const LAST_FAILURE: &str = "backup_last_failure";
 pub const DEFAULT_SCHEDULE: &str = "0 2 * * *";
 const ACTOR: &str = "system:scheduler";
 /// How often the loop looks at the clock and the settings.
@@ -70,20 +69,6 @@ impl BackupPlan {
     }
 }
 
-/// Why the last scheduled backup failed, until one succeeds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Failure {
-    pub at: i64,
-    pub message: String,
-}
-
-pub async fn last_failure(store: &dyn Store) -> Result<Option<Failure>, StoreError> {
-    Ok(store
-        .setting(LAST_FAILURE)
-        .await?
-        .and_then(|json| serde_json::from_str(&json).ok()))
-}
-
 /// Runs forever (the server's lifetime): a backup each time the schedule
 /// comes due, then the retention applied.
 pub async fn run(state: AppState) {
@@ -117,37 +102,17 @@ async fn tick(
         .map(|next| (plan.schedule.clone(), next))
 }
 
-/// One scheduled backup and the retention after it; the outcome goes to
-/// the audit log, a failure also to the `backup_last_failure` setting.
+/// One scheduled backup, its off-site copy and the retention after it;
+/// the outcome goes to the audit log, a failure also to the last failure.
 pub async fn run_once(state: &AppState, retention: &Retention) {
-    let store = state.store.as_ref();
-    let outcome = backups::create(state, ACTOR, BackupType::Scheduled, None).await;
-    let mut entry = NewAuditEntry::now(ACTOR, "backup.create");
-    match &outcome {
-        Ok(record) => {
-            entry.target = Some(format!("backup={}", record.id));
-            let _ = store.set_settings(&[(LAST_FAILURE, "")]).await;
-        }
-        Err(e) => {
-            tracing::error!("the scheduled backup failed: {e}");
-            entry.outcome = Outcome::Failed;
-            entry.detail = Some(e.to_string());
-            let failure = Failure {
-                at: lectern_store::now_ms(),
-                message: e.to_string(),
-            };
-            if let Ok(json) = serde_json::to_string(&failure) {
-                let _ = store.set_setting(LAST_FAILURE, &json).await;
-            }
-        }
-    }
-    if let Err(e) = store.record_audit(&entry).await {
-        tracing::warn!("cannot record the scheduled backup: {e}");
-    }
-    if outcome.is_ok() {
-        if let Err(e) = prune(state, retention) {
-            tracing::error!("cannot apply the backup retention: {e}");
-        }
+    let made = backups::create(state, ACTOR, BackupType::Scheduled, None).await;
+    let outcome = made.as_ref().map(|_| ()).map_err(ApiError::to_string);
+    let target = made.as_ref().ok().map(|r| format!("backup={}", r.id));
+    backups::record_outcome(state, ACTOR, "backup.create", target, outcome).await;
+    let Ok(record) = made else { return };
+    backups::send_offsite(state, ACTOR, &record).await;
+    if let Err(e) = prune(state, retention) {
+        tracing::error!("cannot apply the backup retention: {e}");
     }
 }
 

@@ -472,3 +472,46 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
     let (_, status_now) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
     assert_eq!(status_now["last_failure"], Value::Null, "{status_now}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_archives_go_off_site_and_a_failed_copy_is_recorded_like_a_failed_backup() {
+    let app = spawn_app_with(|options, data| {
+        let nas = data.join("nas");
+        std::fs::create_dir(&nas).unwrap();
+        options.backups.offsite = lectern_backup::Offsite {
+            mirror: Some(nas),
+            after_command: Some("echo remote unreachable >&2; exit 7".into()),
+        };
+    })
+    .await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let record = create_backup(&app, &admin, "off site").await;
+    let mirrored = app
+        .dir
+        .path()
+        .join("nas")
+        .join(record["filename"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read(&mirrored).unwrap(),
+        std::fs::read(record["file_path"].as_str().unwrap()).unwrap(),
+        "the mirror holds the same archive"
+    );
+    let (_, status) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    assert_eq!(
+        status["last_failure"]["action"], "backup.offsite",
+        "{status}"
+    );
+    assert!(status["last_failure"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("remote unreachable"));
+    let (_, audit) = call(
+        &app,
+        Method::GET,
+        "/api/admin/audit?action=backup.offsite",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(audit["entries"][0]["outcome"], "failed", "{audit}");
+}

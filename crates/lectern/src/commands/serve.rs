@@ -1,6 +1,6 @@
 use super::{Context, Failure};
 use crate::cli::ServeArgs;
-use lectern_backup::Secrets;
+use lectern_backup::{Offsite, Secrets};
 use lectern_server::{AppState, BackupOptions, ServerOptions};
 use lectern_store::lock::is_held;
 use lectern_store::{NewUser, Role};
@@ -20,7 +20,13 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         root_default,
         session_ttl: Duration::from_secs(ctx.config.server.session_hours.max(1) * 3600),
         max_missing_share: ctx.config.scan.max_missing_percent / 100.0,
-        backups: BackupOptions::in_data(&ctx.config.data, Secrets::from_env()?),
+        backups: BackupOptions {
+            offsite: Offsite {
+                mirror: ctx.config.backup.mirror.clone(),
+                after_command: ctx.config.backup.after_command.clone(),
+            },
+            ..BackupOptions::in_data(&ctx.config.data, Secrets::from_env()?)
+        },
     };
     let addr = SocketAddr::new(
         args.bind.unwrap_or(ctx.config.server.bind),

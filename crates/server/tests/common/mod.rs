@@ -26,6 +26,13 @@ pub const ADMIN_PW: &str = "admin password";
 pub const ALICE_PW: &str = "alice password";
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_, _| {}).await
+}
+
+/// As [`spawn_app`], with the options changed first (`dir` is the data folder).
+pub async fn spawn_app_with(
+    configure: impl FnOnce(&mut ServerOptions, &std::path::Path),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("lib");
     lectern_demo::write_demo(&root).unwrap();
@@ -55,17 +62,16 @@ pub async fn spawn_app() -> TestApp {
         };
         store.create_user(&new).await.unwrap();
     }
-    let state = AppState::new(
-        store.clone(),
-        ServerOptions {
-            root_override: Some(root.clone()),
-            backups: lectern_server::BackupOptions::in_data(
-                dir.path(),
-                lectern_backup::Secrets::none(),
-            ),
-            ..ServerOptions::default()
-        },
-    );
+    let mut options = ServerOptions {
+        root_override: Some(root.clone()),
+        backups: lectern_server::BackupOptions::in_data(
+            dir.path(),
+            lectern_backup::Secrets::none(),
+        ),
+        ..ServerOptions::default()
+    };
+    configure(&mut options, dir.path());
+    let state = AppState::new(store.clone(), options);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -5,7 +5,7 @@
 use crate::auth::Admin;
 use crate::backups::{self, Job, Restored, Upload};
 use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
-use crate::schedule::{self, BackupPlan};
+use crate::schedule::BackupPlan;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -58,7 +58,9 @@ pub async fn create(
                 .notes
         }
     };
-    let record = backups::create(&state, &who(&admin), BackupType::Manual, notes).await?;
+    let who = who(&admin);
+    let record = backups::create(&state, &who, BackupType::Manual, notes).await?;
+    backups::send_offsite(&state, &who, &record).await;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -313,8 +315,9 @@ pub struct Status {
     running: Option<Job>,
     /// When the next scheduled backup runs (RFC 3339), unless off.
     next_scheduled: Option<String>,
-    /// The last scheduled backup's failure, until one succeeds.
-    last_failure: Option<schedule::Failure>,
+    /// The last failure of a scheduled backup or an off-site copy, until
+    /// one succeeds.
+    last_failure: Option<backups::Failure>,
 }
 
 #[utoipa::path(
@@ -351,6 +354,6 @@ pub async fn status(
         last_backup,
         running: state.backup_jobs.current(),
         next_scheduled,
-        last_failure: schedule::last_failure(state.store.as_ref()).await?,
+        last_failure: backups::last_failure(state.store.as_ref()).await?,
     }))
 }
