@@ -20,6 +20,11 @@ use std::time::Duration;
 pub const SCHEDULE: &str = "backup_schedule";
 pub const RETENTION: &str = "backup_retention";
 pub const DEFAULT_SCHEDULE: &str = "0 2 * * *";
+/// The seed's monthly test restore: a full trial restore of the newest
+/// backup into a scratch database.
+pub const DRILL: &str = "backup_drill_schedule";
+pub const DEFAULT_DRILL: &str = "0 3 1 * *";
+pub const LAST_DRILL: &str = "backup_last_drill";
 const ACTOR: &str = "system:scheduler";
 /// How often the loop looks at the clock and the settings.
 const TICK: Duration = Duration::from_secs(30);
@@ -42,6 +47,8 @@ pub struct BackupPlan {
     pub schedule: String,
     #[schema(value_type = Object)]
     pub retention: Retention,
+    /// When the test restore runs (cron, or `off`); monthly by default.
+    pub drill: String,
 }
 
 impl BackupPlan {
@@ -55,51 +62,124 @@ impl BackupPlan {
             .await?
             .and_then(|json| serde_json::from_str(&json).ok())
             .unwrap_or_default();
+        let drill = store
+            .setting(DRILL)
+            .await?
+            .unwrap_or_else(|| DEFAULT_DRILL.to_owned());
         Ok(Self {
             schedule,
             retention,
+            drill,
         })
     }
 
     /// When the next scheduled backup runs after `now`; `None` when off
     /// (or when a saved expression no longer parses).
     pub fn next_after(&self, now: &DateTime<Local>) -> Option<DateTime<Local>> {
-        let cron = parse_schedule(&self.schedule).ok()??;
-        cron.find_next_occurrence(now, false).ok()
+        next_after(&self.schedule, now)
     }
+}
+
+fn next_after(expression: &str, now: &DateTime<Local>) -> Option<DateTime<Local>> {
+    let cron = parse_schedule(expression).ok()??;
+    cron.find_next_occurrence(now, false).ok()
+}
+
+/// The last test restore: which backup, when, and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Drill {
+    pub at: i64,
+    pub backup_id: Option<String>,
+    pub ok: bool,
+    pub message: String,
+}
+
+pub async fn last_drill(store: &dyn Store) -> Result<Option<Drill>, StoreError> {
+    Ok(store
+        .setting(LAST_DRILL)
+        .await?
+        .and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+/// Restores the newest backup into a scratch database, as a real restore
+/// would (unpacked, every check, migrated), and keeps the result. Nothing
+/// live changes, so no lock is needed.
+pub async fn drill_once(state: &AppState) -> Drill {
+    let options = &state.options.backups;
+    let newest = options.folder.list().map(|list| {
+        list.into_iter()
+            .find(|r| r.status == BackupStatus::Completed)
+    });
+    let (backup_id, outcome) = match newest {
+        Err(e) => (None, Err(e.to_string())),
+        Ok(None) => (None, Err("there is no backup to test".to_owned())),
+        Ok(Some(record)) => {
+            let tried = lectern_backup::prepare_restore(
+                &record.file_path,
+                &options.folder,
+                &options.secrets,
+                options.limits,
+                std::sync::Arc::new(lectern_backup::Quiet),
+            )
+            .await
+            .map(|prepared| format!("restores cleanly into schema {}", prepared.migrated_to))
+            .map_err(|e| e.to_string());
+            (Some(record.id), tried)
+        }
+    };
+    let drill = Drill {
+        at: lectern_store::now_ms(),
+        ok: outcome.is_ok(),
+        message: outcome.clone().unwrap_or_else(|e| e),
+        backup_id: backup_id.clone(),
+    };
+    if let Ok(json) = serde_json::to_string(&drill) {
+        if let Err(e) = state.store.set_setting(LAST_DRILL, &json).await {
+            tracing::warn!("cannot keep the test restore's result: {e}");
+        }
+    }
+    let target = backup_id.map(|id| format!("backup={id}"));
+    let outcome = outcome.map(|_| ());
+    backups::record_outcome(state, ACTOR, "backup.drill", target, outcome).await;
+    drill
 }
 
 /// Runs forever (the server's lifetime): a backup each time the schedule
 /// comes due, then the retention applied.
 pub async fn run(state: AppState) {
-    let mut due: Option<(String, DateTime<Local>)> = None;
+    let mut backup_due = None;
+    let mut drill_due = None;
     loop {
         match BackupPlan::load(state.store.as_ref()).await {
-            Ok(plan) => due = tick(&state, &plan, due).await,
+            Ok(plan) => {
+                let backup = run_once(&state, &plan.retention);
+                backup_due = tick(&plan.schedule, backup_due, backup).await;
+                drill_due = tick(&plan.drill, drill_due, drill_once(&state)).await;
+            }
             Err(e) => tracing::warn!("cannot read the backup schedule: {e}"),
         }
         tokio::time::sleep(TICK).await;
     }
 }
 
-/// One look at the clock. `due` is the expression and time planned last;
-/// a changed expression plans again from now.
-async fn tick(
-    state: &AppState,
-    plan: &BackupPlan,
+/// One look at the clock for one schedule. `due` is the expression and
+/// time planned last; a changed expression plans again from now. `job`
+/// runs (is awaited) only when due.
+async fn tick<T>(
+    expression: &str,
     due: Option<(String, DateTime<Local>)>,
+    job: impl std::future::Future<Output = T>,
 ) -> Option<(String, DateTime<Local>)> {
     let now = Local::now();
     let at = match due {
-        Some((expression, at)) if expression == plan.schedule => at,
-        _ => plan.next_after(&now)?,
+        Some((planned, at)) if planned == expression => at,
+        _ => next_after(expression, &now)?,
     };
     if now < at {
-        return Some((plan.schedule.clone(), at));
+        return Some((expression.to_owned(), at));
     }
-    run_once(state, &plan.retention).await;
-    plan.next_after(&now)
-        .map(|next| (plan.schedule.clone(), next))
+    job.await;
+    next_after(expression, &now).map(|next| (expression.to_owned(), next))
 }
 
 /// One scheduled backup, its off-site copy and the retention after it;
@@ -158,6 +238,7 @@ mod tests {
         let plan = BackupPlan {
             schedule: DEFAULT_SCHEDULE.into(),
             retention: Retention::default(),
+            drill: DEFAULT_DRILL.into(),
         };
         let now = Local.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap();
         let next = plan.next_after(&now).unwrap();

@@ -947,6 +947,7 @@ async fn settings_check_the_root_and_open_the_library() {
             "root_path": null, "effective_root": effective, "root_overridden": true,
             "library_open": false, "schedule": "0 2 * * *",
             "retention": { "daily": 7, "weekly": 4, "monthly": 12 },
+            "drill": "0 3 1 * *",
         })
     );
 

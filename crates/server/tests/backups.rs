@@ -515,3 +515,55 @@ async fn new_archives_go_off_site_and_a_failed_copy_is_recorded_like_a_failed_ba
     .await;
     assert_eq!(audit["entries"][0]["outcome"], "failed", "{audit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let drill = lectern_server::schedule::drill_once(&app.state).await;
+    assert!(
+        !drill.ok && drill.message.contains("no backup"),
+        "{drill:?}"
+    );
+
+    let record = create_backup(&app, &admin, "to drill").await;
+    let drill = lectern_server::schedule::drill_once(&app.state).await;
+    assert!(drill.ok, "{drill:?}");
+    assert_eq!(drill.backup_id.as_deref(), record["id"].as_str());
+    let (_, status) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    assert_eq!(status["last_drill"]["ok"], true, "{status}");
+
+    // The archive rots on disk: the next drill says so.
+    let path = record["file_path"].as_str().unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes.len() - 700;
+    bytes[at] ^= 0x55;
+    std::fs::write(path, bytes).unwrap();
+    let drill = lectern_server::schedule::drill_once(&app.state).await;
+    assert!(!drill.ok, "{drill:?}");
+    let (_, status) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    assert_eq!(status["last_drill"]["ok"], false, "{status}");
+    assert_eq!(status["last_failure"]["action"], "backup.drill", "{status}");
+
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/admin/settings",
+        &admin,
+        Some(json!({ "drill": "soon" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/admin/settings",
+        &admin,
+        Some(json!({ "drill": "off" })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["drill"].as_str()),
+        (StatusCode::OK, Some("off"))
+    );
+}

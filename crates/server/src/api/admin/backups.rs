@@ -5,7 +5,7 @@
 use crate::auth::Admin;
 use crate::backups::{self, Job, Restored, Upload};
 use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
-use crate::schedule::BackupPlan;
+use crate::schedule::{self, BackupPlan};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -318,6 +318,8 @@ pub struct Status {
     /// The last failure of a scheduled backup or an off-site copy, until
     /// one succeeds.
     last_failure: Option<backups::Failure>,
+    /// The last test restore (`drill` in the settings).
+    last_drill: Option<schedule::Drill>,
 }
 
 #[utoipa::path(
@@ -355,5 +357,6 @@ pub async fn status(
         running: state.backup_jobs.current(),
         next_scheduled,
         last_failure: backups::last_failure(state.store.as_ref()).await?,
+        last_drill: schedule::last_drill(state.store.as_ref()).await?,
     }))
 }

@@ -6,7 +6,7 @@
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::retention::Retention;
-use crate::schedule::{parse_schedule, BackupPlan, RETENTION, SCHEDULE};
+use crate::schedule::{parse_schedule, BackupPlan, DRILL, RETENTION, SCHEDULE};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -42,6 +42,8 @@ pub struct SettingsPatch {
     schedule: Option<String>,
     #[schema(value_type = Option<Object>)]
     retention: Option<Retention>,
+    /// When the test restore runs: cron, or `off`.
+    drill: Option<String>,
 }
 
 async fn current(state: &AppState) -> Result<Settings, ApiError> {
@@ -97,13 +99,14 @@ pub async fn update(
         && patch.library_open.is_none()
         && patch.schedule.is_none()
         && patch.retention.is_none()
+        && patch.drill.is_none()
     {
         return Err(ApiError::BadRequest(
-            "nothing to change: give root_path, library_open, schedule or retention".into(),
+            "nothing to change: give root_path, library_open, schedule, retention or drill".into(),
         ));
     }
-    if let Some(schedule) = &patch.schedule {
-        parse_schedule(schedule).map_err(ApiError::BadRequest)?;
+    for expression in [&patch.schedule, &patch.drill].into_iter().flatten() {
+        parse_schedule(expression).map_err(ApiError::BadRequest)?;
     }
     let retention = patch
         .retention
@@ -125,6 +128,9 @@ pub async fn update(
     }
     if let Some(schedule) = &patch.schedule {
         changes.push((SCHEDULE, schedule.trim()));
+    }
+    if let Some(drill) = &patch.drill {
+        changes.push((DRILL, drill.trim()));
     }
     if let Some(retention) = &retention {
         changes.push((RETENTION, retention.as_str()));
