@@ -20,6 +20,10 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 const PREFIX: &str = "lectern-";
 const SUFFIX: &str = ".tar";
 
+/// The scratch names ([`BackupFolder::scratch`]) of operations that run
+/// under the operation lock, which [`BackupFolder::sweep`] may remove.
+const LOCKED_SCRATCH: [&str; 2] = ["backup-", "restore-"];
+
 /// One archive in the folder, as the list shows it (CLI `--json` and API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackupRecord {
@@ -157,6 +161,39 @@ impl BackupFolder {
             .map_err(BackupError::io("cannot create a work folder"))
     }
 
+    /// Removes the scratch folders that a backup or restore killed midway
+    /// left in the work folder; returns how many went. Call it holding the
+    /// operation lock: only its holder makes these, so none of them is
+    /// live. Scratch of work done without the lock (a verify, an upload
+    /// being received) and damaged databases moved aside are kept.
+    pub fn sweep(&self) -> Result<usize, BackupError> {
+        let entries = match std::fs::read_dir(&self.work) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(BackupError::io("cannot read the work folder")(e)),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(BackupError::io("cannot read the work folder"))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !LOCKED_SCRATCH.iter().any(|p| name.starts_with(p)) {
+                continue;
+            }
+            let path = entry.path();
+            // Not through links: a folder of its own is removed whole, and
+            // anything else under such a name is only unlinked.
+            let gone = match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
+                Ok(_) => std::fs::remove_file(&path),
+                Err(_) => continue, // removed meanwhile
+            };
+            gone.map_err(BackupError::io(format!("cannot remove {}", path.display())))?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     /// Every archive in the folder, newest first. A missing folder is an
     /// empty list; files with other names (a `.tmp`, notes) are not listed.
     pub fn list(&self) -> Result<Vec<BackupRecord>, BackupError> {
@@ -283,4 +320,49 @@ fn set_private(file: &Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = file;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_removes_what_killed_backups_and_restores_left_and_nothing_else() {
+        let data = tempfile::tempdir().unwrap();
+        let folder = BackupFolder::in_data(data.path());
+        folder.ensure().unwrap();
+        let work = folder.work_dir().to_owned();
+        // Left by a killed backup and a killed restore, with files inside.
+        for name in ["backup-a1b2c3", "restore-d4e5f6"] {
+            std::fs::create_dir_all(work.join(name).join("inner")).unwrap();
+            std::fs::write(work.join(name).join("inner/lectern.db"), b"x").unwrap();
+        }
+        std::fs::write(work.join("backup-stray"), b"x").unwrap();
+        // Not the lock holder's: kept.
+        let verify = folder.scratch("verify").unwrap();
+        let upload = folder.scratch("upload").unwrap();
+        std::fs::write(work.join("damaged-20260501T020000Z.db"), b"x").unwrap();
+        // An archive in the backup folder is never touched.
+        std::fs::write(folder.dir().join("lectern-x.tar"), b"x").unwrap();
+
+        assert_eq!(folder.sweep().unwrap(), 3);
+
+        let mut left: Vec<String> = std::fs::read_dir(&work)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert_eq!(left[0], "damaged-20260501T020000Z.db");
+        assert!(verify.path().is_dir() && upload.path().is_dir());
+        assert!(folder.dir().join("lectern-x.tar").is_file());
+        assert_eq!(folder.sweep().unwrap(), 0, "nothing more to remove");
+    }
+
+    #[test]
+    fn sweep_of_a_missing_work_folder_removes_nothing() {
+        let data = tempfile::tempdir().unwrap();
+        let folder = BackupFolder::in_data(&data.path().join("absent"));
+        assert_eq!(folder.sweep().unwrap(), 0);
+    }
 }

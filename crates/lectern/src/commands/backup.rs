@@ -45,6 +45,7 @@ async fn create(
         root_override: None,
     };
     let lock = take_lock(&ctx.store, "backup").await?;
+    sweep(folder);
     let new = NewBackup {
         backup_type: BackupType::Manual,
         created_by: ctx.actor(),
@@ -240,6 +241,7 @@ struct Job<'a> {
 /// migrated, a safety backup taken, and the data replaced in one step.
 async fn restore_sound(ctx: &Context, job: &Job<'_>, yes: bool) -> Result<OverSound, Failure> {
     let lock = take_lock(&ctx.store, "restore").await?;
+    sweep(job.folder);
     let what = format!(
         "This replaces all data with the backup {}.\n\
          A safety backup of the current data is taken first.",
@@ -432,6 +434,15 @@ async fn take_lock(store: &Arc<dyn Store>, operation: &str) -> Result<LockHandle
             LockError::Busy(_) => Failure::Busy(e.to_string()),
             LockError::Store(e) => Failure::Store(e),
         })
+}
+
+/// Removes what a backup or restore killed midway left in the work
+/// folder. Only under the lock, which says none of it is live; a failure
+/// is only reported, as the work ahead does not depend on it.
+fn sweep(folder: &BackupFolder) {
+    if let Err(e) = folder.sweep() {
+        eprintln!("lectern: {e}");
+    }
 }
 
 /// Asks to type `restore` on the terminal (`restore` checked there is one).
