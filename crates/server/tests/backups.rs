@@ -567,3 +567,25 @@ async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
         (StatusCode::OK, Some("off"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanup_takes_a_safety_backup_first() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let (status, done) = call(&app, Method::POST, "/api/scanner/cleanup", &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let safety = done["safety_backup_id"].as_str().unwrap();
+    let list = listed(&app, &admin).await;
+    assert!(
+        list.iter()
+            .any(|r| r["id"] == safety && r["backup_type"] == "safety"),
+        "{list:?}"
+    );
+    // When the backup cannot be taken, nothing is purged.
+    let lock = lectern_store::lock::LockHandle::acquire(&app.store, "scan", "test")
+        .await
+        .unwrap();
+    let (status, _) = call(&app, Method::POST, "/api/scanner/cleanup", &admin, None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    lock.release().await.unwrap();
+}

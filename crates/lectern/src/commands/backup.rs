@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::output::{self, StepBar};
 use lectern_backup::{
     archive, prepare_restore, BackupError, BackupFolder, BackupRecord, BackupStatus, BackupType,
-    Limits, Manifest, NewBackup, PreparedRestore, Progress, Secrets,
+    Limits, Manifest, NewBackup, PreparedRestore, Progress, Quiet, Secrets,
 };
 use lectern_store::lock::{LockError, LockHandle};
 use lectern_store::snapshot;
@@ -30,6 +30,25 @@ pub async fn run(config: Config, command: BackupCommand) -> Result<ExitCode, Fai
             restore(config, &folder, &file, yes, json).await
         }
     }
+}
+
+/// A safety backup before something that deletes what people made (a
+/// cleanup purges the progress kept on missing files).
+pub async fn safety_backup(ctx: &Context, why: &str) -> Result<BackupRecord, Failure> {
+    let secrets = Secrets::from_env()?;
+    let folder = BackupFolder::in_data(&ctx.config.data);
+    let lock = take_lock(&ctx.store, "backup").await?;
+    sweep(&folder);
+    let new = NewBackup {
+        backup_type: BackupType::Safety,
+        created_by: ctx.actor(),
+        notes: Some(why.to_owned()),
+    };
+    let made = lectern_backup::create(ctx.store.as_ref(), &folder, &new, &secrets, Arc::new(Quiet))
+        .await
+        .map_err(Failure::from);
+    lock.release().await?;
+    made
 }
 
 async fn create(

@@ -4,6 +4,10 @@ use crate::output;
 use std::process::ExitCode;
 
 pub async fn run(ctx: &Context, args: JsonArg) -> Result<ExitCode, Failure> {
+    let safety = super::backup::safety_backup(ctx, "taken before a cleanup").await?;
+    if !args.json {
+        println!("safety backup {} taken first", safety.id);
+    }
     let done = lectern_scanner::cleanup(&ctx.store, &ctx.actor())
         .await
         .map_err(Failure::from);

@@ -8,6 +8,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use lectern_backup::BackupType;
 use lectern_core::scan::{ScanIssue, ScanStatus};
 use lectern_core::{CourseId, ScanId};
 use lectern_scanner::{ScanError, ScanOptions, ScanScope, Scanner};
@@ -67,6 +68,9 @@ pub struct CleanupDone {
     status: ScanStatus,
     #[serde(flatten)]
     removed: CleanupCounts,
+    /// The backup taken just before: cleanup deletes the progress people
+    /// kept on the purged files.
+    safety_backup_id: String,
 }
 
 #[utoipa::path(
@@ -166,11 +170,14 @@ pub async fn cleanup(
     Admin(caller): Admin,
 ) -> Result<Json<CleanupDone>, ApiError> {
     let who = format!("user:{}", caller.user().username);
+    let notes = Some("taken before a cleanup".to_owned());
+    let safety = crate::backups::create(&state, &who, BackupType::Safety, notes).await?;
     let report = lectern_scanner::cleanup(&state.store, &who).await?;
     Ok(Json(CleanupDone {
         scan_id: report.scan_id,
         status: report.status,
         removed: report.removed,
+        safety_backup_id: safety.id,
     }))
 }
 
