@@ -46,7 +46,7 @@ pub async fn create(
     progress.step("taking a snapshot", None);
     store.snapshot(&db).await?;
     progress.step("checking the snapshot", None);
-    let info = snapshot::inspect(&db).await.map_err(|e| {
+    let info = snapshot::inspect_own(&db).await.map_err(|e| {
         BackupError::Store(StoreError::Snapshot(format!(
             "the snapshot of this database fails its checks: {e}"
         )))

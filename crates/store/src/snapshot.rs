@@ -69,17 +69,38 @@ pub fn latest_schema_version() -> i64 {
 /// Checks a snapshot file from anywhere (see the module doc); it is only
 /// read. The caller's limits on its size apply before this is called.
 pub async fn inspect(path: &Path) -> Result<SnapshotInfo, SnapshotError> {
+    inspect_with(path, Depth::Full).await
+}
+
+/// As [`inspect`], for a snapshot this process has just written from the
+/// live database with `VACUUM INTO`: `quick_check` instead of the full
+/// `integrity_check` (which also compares every index with its table and
+/// takes most of a backup's time). A restore still runs the full check.
+pub async fn inspect_own(path: &Path) -> Result<SnapshotInfo, SnapshotError> {
+    inspect_with(path, Depth::Quick).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    Quick,
+    Full,
+}
+
+async fn inspect_with(path: &Path, depth: Depth) -> Result<SnapshotInfo, SnapshotError> {
     check_header(path)?;
     let mut conn = open_untrusted(path).await?;
-    let result = inspect_open(&mut conn).await;
+    let result = inspect_open(&mut conn, depth).await;
     let _ = conn.close().await;
     result
 }
 
-async fn inspect_open(conn: &mut SqliteConnection) -> Result<SnapshotInfo, SnapshotError> {
+async fn inspect_open(
+    conn: &mut SqliteConnection,
+    depth: Depth,
+) -> Result<SnapshotInfo, SnapshotError> {
     let schema_version = applied_version(conn).await?;
     check_objects(conn, schema_version).await?;
-    check_integrity(conn).await?;
+    check_integrity(conn, depth).await?;
     let row_counts = row_counts(conn).await?;
     Ok(SnapshotInfo {
         schema_version,
@@ -297,10 +318,12 @@ async fn check_objects(conn: &mut SqliteConnection, version: i64) -> Result<(), 
     Err(SnapshotError::UnexpectedSchema(problems.join("; ")))
 }
 
-async fn check_integrity(conn: &mut SqliteConnection) -> Result<(), SnapshotError> {
-    let problems: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check(10)")
-        .fetch_all(&mut *conn)
-        .await?;
+async fn check_integrity(conn: &mut SqliteConnection, depth: Depth) -> Result<(), SnapshotError> {
+    let check = match depth {
+        Depth::Quick => "PRAGMA quick_check(10)",
+        Depth::Full => "PRAGMA integrity_check(10)",
+    };
+    let problems: Vec<String> = sqlx::query_scalar(check).fetch_all(&mut *conn).await?;
     if problems != ["ok"] {
         return Err(SnapshotError::Damaged(problems.join("; ")));
     }
