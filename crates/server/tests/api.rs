@@ -407,15 +407,19 @@ async fn scans_run_in_the_background_and_a_held_lock_answers_409() {
     let id = started.json::<Value>().await.unwrap()["scan_id"]
         .as_i64()
         .unwrap();
+    // `running` in the status is the signal: true from the 202 until the
+    // scan has recorded its end and let go of the lock.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let record = loop {
-        let (_, body) = app.get(&format!("/api/scanner/history/{id}"), &admin).await;
-        if body["scan"]["status"] != "running" {
-            break body;
+    loop {
+        let (_, status) = app.get("/api/scanner/status", &admin).await;
+        if status["running"] == false {
+            break;
         }
+        assert_eq!(status["scan_id"], id, "{status}");
         assert!(std::time::Instant::now() < deadline, "the scan never ended");
         tokio::task::yield_now().await;
-    };
+    }
+    let (_, record) = app.get(&format!("/api/scanner/history/{id}"), &admin).await;
     assert_eq!(
         (
             record["scan"]["status"].as_str(),
@@ -423,9 +427,6 @@ async fn scans_run_in_the_background_and_a_held_lock_answers_409() {
         ),
         (Some("completed"), Some(1))
     );
-    let (_, status) = app.get("/api/scanner/status", &admin).await;
-    assert_eq!(status["running"], false);
-
     let now = lectern_store::now_ms();
     let held = lectern_store::LockInfo {
         operation: "backup".into(),

@@ -378,6 +378,67 @@ fn rows(f: &Fixture) -> Vec<Row> {
             "hidden words",
         )
         .expect(signed_in(&[200])),
+        // Backups before the scanner rows: a scan started there holds the
+        // operation lock for a moment, and these rows need it.
+        row(
+            M::GET,
+            "/api/admin/backup/list",
+            "/api/admin/backup/list".into(),
+            "-",
+        )
+        .expect(admin_only(&[200])),
+        row(
+            M::POST,
+            "/api/admin/backup/create",
+            "/api/admin/backup/create".into(),
+            "-",
+        )
+        .body(json!({ "notes": "made by the matrix" }))
+        .expect(admin_only(&[201])),
+        row(
+            M::GET,
+            "/api/admin/backup/download/{id}",
+            "/api/admin/backup/download/latest".into(),
+            "latest",
+        )
+        .expect(admin_only(&[200])),
+        row(
+            M::GET,
+            "/api/admin/backup/download/{id}",
+            "/api/admin/backup/download/missing".into(),
+            "missing",
+        )
+        .expect(admin_only(&[404])),
+        row(
+            M::POST,
+            "/api/admin/backup/upload",
+            "/api/admin/backup/upload".into(),
+            "not a backup",
+        )
+        .body(json!({ "not": "a backup" }))
+        .expect(admin_only(&[422])),
+        row(
+            M::POST,
+            "/api/admin/backup/restore/{id}",
+            "/api/admin/backup/restore/missing".into(),
+            "missing",
+        )
+        .body(json!({ "confirm": true }))
+        .expect(admin_only(&[404])),
+        row(
+            M::DELETE,
+            "/api/admin/backup/{id}",
+            "/api/admin/backup/missing".into(),
+            "missing",
+        )
+        .expect(admin_only(&[404])),
+        row(
+            M::GET,
+            "/api/admin/backup/status",
+            "/api/admin/backup/status".into(),
+            "-",
+        )
+        .expect(admin_only(&[200])),
         row(
             M::GET,
             "/api/scanner/status",
@@ -625,65 +686,6 @@ fn rows(f: &Fixture) -> Vec<Row> {
         )
         .expect(admin_only(&[404])),
         row(M::GET, "/api/admin/audit", "/api/admin/audit".into(), "-").expect(admin_only(&[200])),
-        row(
-            M::GET,
-            "/api/admin/backup/list",
-            "/api/admin/backup/list".into(),
-            "-",
-        )
-        .expect(admin_only(&[200])),
-        row(
-            M::POST,
-            "/api/admin/backup/create",
-            "/api/admin/backup/create".into(),
-            "-",
-        )
-        .body(json!({ "notes": "made by the matrix" }))
-        .expect(admin_only(&[201])),
-        row(
-            M::GET,
-            "/api/admin/backup/download/{id}",
-            "/api/admin/backup/download/latest".into(),
-            "latest",
-        )
-        .expect(admin_only(&[200])),
-        row(
-            M::GET,
-            "/api/admin/backup/download/{id}",
-            "/api/admin/backup/download/missing".into(),
-            "missing",
-        )
-        .expect(admin_only(&[404])),
-        row(
-            M::POST,
-            "/api/admin/backup/upload",
-            "/api/admin/backup/upload".into(),
-            "not a backup",
-        )
-        .body(json!({ "not": "a backup" }))
-        .expect(admin_only(&[422])),
-        row(
-            M::POST,
-            "/api/admin/backup/restore/{id}",
-            "/api/admin/backup/restore/missing".into(),
-            "missing",
-        )
-        .body(json!({ "confirm": true }))
-        .expect(admin_only(&[404])),
-        row(
-            M::DELETE,
-            "/api/admin/backup/{id}",
-            "/api/admin/backup/missing".into(),
-            "missing",
-        )
-        .expect(admin_only(&[404])),
-        row(
-            M::GET,
-            "/api/admin/backup/status",
-            "/api/admin/backup/status".into(),
-            "-",
-        )
-        .expect(admin_only(&[200])),
         row(
             M::POST,
             "/api/auth/logout",
