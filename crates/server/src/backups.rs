@@ -154,8 +154,16 @@ pub struct Failure {
 }
 
 pub async fn last_failure(store: &dyn Store) -> Result<Option<Failure>, StoreError> {
+    json_setting(store, LAST_FAILURE).await
+}
+
+/// A setting kept as JSON; `None` when unset, cleared or unreadable.
+pub(crate) async fn json_setting<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
     Ok(store
-        .setting(LAST_FAILURE)
+        .setting(key)
         .await?
         .and_then(|json| serde_json::from_str(&json).ok()))
 }

@@ -57,10 +57,8 @@ impl BackupPlan {
             .setting(SCHEDULE)
             .await?
             .unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
-        let retention = store
-            .setting(RETENTION)
+        let retention = backups::json_setting(store, RETENTION)
             .await?
-            .and_then(|json| serde_json::from_str(&json).ok())
             .unwrap_or_default();
         let drill = store
             .setting(DRILL)
@@ -95,10 +93,7 @@ pub struct Drill {
 }
 
 pub async fn last_drill(store: &dyn Store) -> Result<Option<Drill>, StoreError> {
-    Ok(store
-        .setting(LAST_DRILL)
-        .await?
-        .and_then(|json| serde_json::from_str(&json).ok()))
+    backups::json_setting(store, LAST_DRILL).await
 }
 
 /// Restores the newest backup into a scratch database, as a real restore
