@@ -24,6 +24,7 @@ const ZSTD_LEVEL: i32 = 3;
 /// zstd's own default limit, stated so it cannot drift).
 const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 const CHUNK: usize = 64 * 1024;
+const COMPRESSION_THREADS: u32 = 2;
 
 /// Sizes and SHA-256s of a payload just written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +35,40 @@ pub struct PayloadFacts {
     pub db_sha256: String,
 }
 
-/// Compresses the snapshot `db` into `dest` (a new file), encrypting it
-/// when `encryptor` is given.
+/// Tar's unit: headers and the padding after each entry's data.
+const BLOCK: u64 = 512;
+/// Room in the manifest for its row counts, on top of what a manifest with
+/// none and the widest numbers takes (about 30 tables use under 2 KiB).
+const ROW_COUNT_ROOM: usize = 4096;
+
+/// The bytes kept for `manifest.json` in an archive being written, whose
+/// payload facts and row counts are not known yet: `template` is the
+/// manifest with everything else filled in.
+pub fn manifest_room(template: &Manifest) -> u64 {
+    let mut widest = template.clone();
+    widest.schema_version = i64::MAX;
+    widest.row_counts.clear();
+    widest.payload.size = u64::MAX;
+    widest.payload.db_size = u64::MAX;
+    widest.payload.sha256 = "f".repeat(64);
+    widest.payload.db_sha256 = "f".repeat(64);
+    (widest.to_json().len() + ROW_COUNT_ROOM) as u64
+}
+
+/// Where the payload's bytes start in an archive whose manifest takes
+/// `room` bytes: after its header, its padded data, and the payload's header.
+fn payload_start(room: u64) -> u64 {
+    BLOCK + room.div_ceil(BLOCK) * BLOCK + BLOCK
+}
+
+/// Starts the archive `dest` (a new file): compresses the snapshot `db`
+/// straight into its payload entry, encrypting it when `encryptor` is
+/// given, so the payload is written once. [`finish_archive`] then writes
+/// the manifest into the `room` kept before it.
 pub fn write_payload(
     db: &Path,
     dest: &Path,
+    room: u64,
     encryptor: Option<age::Encryptor>,
     progress: &dyn Progress,
 ) -> Result<PayloadFacts, BackupError> {
@@ -46,9 +76,11 @@ pub fn write_payload(
     let source = File::open(db).map_err(failed("cannot read the snapshot"))?;
     let total = source.metadata().map(|m| m.len()).ok();
     progress.step("compressing", total);
-    let mut reader = HashingReader::new(BufReader::new(source), progress);
-    let out = File::create_new(dest).map_err(failed("cannot create the payload"))?;
-    let hashed = HashingWriter::new(BufWriter::new(out));
+    let mut reader = HashingReader::new(BufReader::with_capacity(CHUNK, source), progress);
+    let mut out = File::create_new(dest).map_err(failed("cannot create the archive"))?;
+    out.seek(SeekFrom::Start(payload_start(room)))
+        .map_err(failed("cannot write the archive"))?;
+    let hashed = HashingWriter::new(BufWriter::with_capacity(CHUNK, out));
     let hashed = match encryptor {
         None => compress(&mut reader, hashed),
         Some(encryptor) => encryptor
@@ -56,14 +88,11 @@ pub fn write_payload(
             .and_then(|stream| compress(&mut reader, stream))
             .and_then(|stream| stream.finish()),
     }
-    .map_err(failed("cannot write the payload"))?;
+    .map_err(failed("cannot write the archive"))?;
     let (buffered, size, sha256) = hashed.finish();
-    let file = buffered
+    buffered
         .into_inner()
-        .map_err(|e| e.into_error())
-        .map_err(failed("cannot write the payload"))?;
-    file.sync_all()
-        .map_err(failed("cannot write the payload"))?;
+        .map_err(|e| failed("cannot write the archive")(e.into_error()))?;
     let (db_size, db_sha256) = reader.finish();
     Ok(PayloadFacts {
         size,
@@ -76,45 +105,51 @@ pub fn write_payload(
 fn compress<W: Write>(source: &mut impl Read, out: W) -> io::Result<W> {
     let mut encoder = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
     encoder.include_checksum(true)?;
+    // zstd's own worker threads: the output is the same format, and the
+    // cores the snapshot's check leaves idle are put to work.
+    encoder.multithread(COMPRESSION_THREADS)?;
     io::copy(source, &mut encoder)?;
     encoder.finish()
 }
 
-/// Writes the archive `dest` (a new file) from its manifest and payload,
-/// and syncs it to disk.
-pub fn write_archive(dest: &Path, manifest: &Manifest, payload: &Path) -> Result<(), BackupError> {
+/// Completes the archive [`write_payload`] started: the manifest (padded
+/// with spaces to the `room` kept for it), both entries' headers and the
+/// end of the tar; then syncs it to disk.
+pub fn finish_archive(dest: &Path, manifest: &Manifest, room: u64) -> Result<(), BackupError> {
     let failed = BackupError::io("cannot write the archive");
+    let mut json = manifest.to_json();
+    let Some(padding) = (room as usize).checked_sub(json.len() + 1) else {
+        return Err(BackupError::Invalid(format!(
+            "the manifest takes {} bytes, over the {room} kept for it",
+            json.len()
+        )));
+    };
+    json.extend(std::iter::repeat_n(b' ', padding));
+    json.push(b'\n');
+    let mtime = u64::try_from(manifest.created_at.unix_timestamp()).unwrap_or(0);
     let result = (|| {
-        let json = manifest.to_json();
-        let mtime = u64::try_from(manifest.created_at.unix_timestamp()).unwrap_or(0);
-        let file = File::create_new(dest)?;
-        let mut builder = tar::Builder::new(BufWriter::new(file));
-        append(
-            &mut builder,
-            MANIFEST_NAME,
-            json.len() as u64,
-            json.as_slice(),
-            mtime,
-        )?;
-        let data = File::open(payload)?;
-        let size = data.metadata()?.len();
-        append(&mut builder, &manifest.payload.name, size, data, mtime)?;
-        let file = builder
-            .into_inner()?
-            .into_inner()
-            .map_err(|e| e.into_error())?;
+        let mut file = std::fs::OpenOptions::new().write(true).open(dest)?;
+        let start = payload_start(room);
+        let end = start + manifest.payload.size;
+        // The payload's padding to a whole block, then two zero blocks.
+        let tail = end.div_ceil(BLOCK) * BLOCK - end + 2 * BLOCK;
+        file.seek(SeekFrom::Start(end))?;
+        file.write_all(&vec![0; tail as usize])?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut head = Vec::with_capacity(start as usize);
+        head.extend_from_slice(header(MANIFEST_NAME, room, mtime)?.as_bytes());
+        head.extend_from_slice(&json);
+        head.resize((start - BLOCK) as usize, 0);
+        head.extend_from_slice(
+            header(&manifest.payload.name, manifest.payload.size, mtime)?.as_bytes(),
+        );
+        file.write_all(&head)?;
         file.sync_all()
     })();
     result.map_err(failed)
 }
 
-fn append<W: Write>(
-    builder: &mut tar::Builder<W>,
-    name: &str,
-    size: u64,
-    data: impl Read,
-    mtime: u64,
-) -> io::Result<()> {
+fn header(name: &str, size: u64, mtime: u64) -> io::Result<tar::Header> {
     let mut header = tar::Header::new_ustar();
     header.set_path(name)?;
     header.set_size(size);
@@ -122,7 +157,7 @@ fn append<W: Write>(
     header.set_mtime(mtime);
     header.set_entry_type(tar::EntryType::Regular);
     header.set_cksum();
-    builder.append(&header, data)
+    Ok(header)
 }
 
 /// An archive whose layout and manifest passed; its payload is unread.
@@ -270,30 +305,11 @@ fn plain_name<R: Read>(entry: &tar::Entry<'_, R>) -> Result<String, BackupError>
     Ok(name.to_owned())
 }
 
-/// The first pass over the payload: every byte is there and hashes to
-/// what the manifest says.
-pub fn check_payload(
-    path: &Path,
-    layout: &Layout,
-    progress: &dyn Progress,
-) -> Result<(), BackupError> {
-    let payload = &layout.manifest.payload;
-    progress.step("checking the archive", Some(payload.size));
-    let mut reader = HashingReader::new(open_payload(path, layout)?, progress);
-    io::copy(&mut reader, &mut io::sink()).map_err(BackupError::io("cannot read the archive"))?;
-    let (size, sha256) = reader.finish();
-    if size < payload.size {
-        return Err(BackupError::Truncated("the payload is cut short".into()));
-    }
-    if sha256 != payload.sha256 {
-        return Err(BackupError::ChecksumMismatch("payload"));
-    }
-    Ok(())
-}
-
-/// The second pass: decrypts and decompresses the payload into `dest` (a
-/// new file), stopping as soon as it would exceed the declared size, and
-/// checks the result's size and SHA-256.
+/// Decrypts and decompresses the payload into `dest` (a new file) in one
+/// pass that also hashes it, stopping as soon as the output would exceed
+/// the declared size; then checks both sizes and SHA-256s. When decoding
+/// fails, a payload that does not match its checksum is reported as that
+/// (it is damaged), not as whatever the decoder tripped on.
 pub fn decode_payload(
     path: &Path,
     layout: &Layout,
@@ -312,8 +328,46 @@ pub fn decode_payload(
     }
     let identities = secrets.identities(manifest.encryption)?;
     progress.step("decompressing", Some(manifest.payload.size));
-    let compressed = HashingReader::new(open_payload(path, layout)?, progress);
-    let plain: Box<dyn Read + '_> = match manifest.encryption {
+    let mut compressed = HashingReader::new(open_payload(path, layout)?, progress);
+    let decoded = decode_into(
+        &mut compressed,
+        manifest.encryption,
+        &identities,
+        declared,
+        dest,
+    );
+    // What the decoder left unread still counts towards the checksum.
+    io::copy(&mut compressed, &mut io::sink())
+        .map_err(BackupError::io("cannot read the archive"))?;
+    let (size, sha256) = compressed.finish();
+    if size < manifest.payload.size {
+        return Err(BackupError::Truncated("the payload is cut short".into()));
+    }
+    if sha256 != manifest.payload.sha256 {
+        return Err(BackupError::ChecksumMismatch("payload"));
+    }
+    let (size, sha256) = decoded?;
+    if size != declared {
+        return Err(BackupError::Corrupt(format!(
+            "the database is {size} bytes; the manifest says {declared}"
+        )));
+    }
+    if sha256 != manifest.payload.db_sha256 {
+        return Err(BackupError::ChecksumMismatch("database"));
+    }
+    Ok(())
+}
+
+/// Decodes the payload read from `compressed` into `dest`; returns the
+/// database's size and SHA-256.
+fn decode_into(
+    compressed: &mut impl Read,
+    encryption: Encryption,
+    identities: &[Box<dyn age::Identity>],
+    declared: u64,
+    dest: &Path,
+) -> Result<(u64, String), BackupError> {
+    let plain: Box<dyn Read + '_> = match encryption {
         Encryption::None => Box::new(compressed),
         Encryption::Passphrase | Encryption::Recipients => {
             let decryptor =
@@ -328,7 +382,7 @@ pub fn decode_payload(
         .window_log_max(ZSTD_WINDOW_LOG_MAX)
         .map_err(|e| BackupError::Corrupt(e.to_string()))?;
     let out = File::create_new(dest).map_err(BackupError::io("cannot write the database"))?;
-    let mut writer = HashingWriter::new(BufWriter::new(out));
+    let mut writer = HashingWriter::new(BufWriter::with_capacity(CHUNK, out));
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = decoder
@@ -348,15 +402,7 @@ pub fn decode_payload(
     buffered
         .into_inner()
         .map_err(|e| BackupError::io("cannot write the database")(e.into_error()))?;
-    if size != declared {
-        return Err(BackupError::Corrupt(format!(
-            "the database is {size} bytes; the manifest says {declared}"
-        )));
-    }
-    if sha256 != manifest.payload.db_sha256 {
-        return Err(BackupError::ChecksumMismatch("database"));
-    }
-    Ok(())
+    Ok((size, sha256))
 }
 
 fn open_payload(path: &Path, layout: &Layout) -> Result<BufReader<io::Take<File>>, BackupError> {

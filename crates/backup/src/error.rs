@@ -39,6 +39,10 @@ pub enum BackupError {
     /// The database inside is not a sound Lectern database.
     #[error("the database in the archive is refused: {0}")]
     BadDatabase(String),
+    /// The snapshot of this Lectern's own database fails its checks: the
+    /// database itself is damaged, and no backup is made of it.
+    #[error("the database fails its checks ({0}); no backup was made of it")]
+    DatabaseDamaged(String),
     #[error("the archive is encrypted with a {0}, and none is configured: {1}")]
     SecretMissing(&'static str, &'static str),
     #[error("cannot decrypt the archive: wrong passphrase or key")]
@@ -76,6 +80,7 @@ impl BackupError {
             BackupError::DecompressionBomb { .. } => "decompression_bomb",
             BackupError::Corrupt(_) => "corrupt",
             BackupError::BadDatabase(_) => "bad_database",
+            BackupError::DatabaseDamaged(_) => "damaged",
             BackupError::SecretMissing(..) => "secret_missing",
             BackupError::WrongSecret => "wrong_secret",
             BackupError::BadSecrets(_) => "bad_secrets",
@@ -99,6 +104,7 @@ impl BackupError {
                 | BackupError::NotFound(_)
                 | BackupError::Io { .. }
                 | BackupError::Store(_)
+                | BackupError::DatabaseDamaged(_)
         )
     }
 

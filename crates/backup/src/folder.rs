@@ -13,6 +13,7 @@
 use crate::manifest::{BackupType, Manifest};
 use crate::{archive, BackupError};
 use serde::Serialize;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -22,7 +23,59 @@ const SUFFIX: &str = ".tar";
 
 /// The scratch names ([`BackupFolder::scratch`]) of operations that run
 /// under the operation lock, which [`BackupFolder::sweep`] may remove.
-const LOCKED_SCRATCH: [&str; 2] = ["backup-", "restore-"];
+/// The work folder's scratch folders, by purpose; [`BackupFolder::sweep`]
+/// touches nothing else there (a damaged database moved aside stays).
+const SCRATCH: [&str; 4] = ["backup-", "restore-", "verify-", "upload-"];
+/// A scratch folder while it is being made, before it is held.
+const NEW_SCRATCH: &str = ".new-";
+/// The file in a scratch folder its process holds a lock on while it lives.
+const HELD: &str = ".held";
+/// How old a new scratch folder without its lock file may be before it is
+/// taken for abandoned (making one takes microseconds).
+const NEW_SCRATCH_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A folder for one operation's temporary files, held (by a lock on a file
+/// in it) for as long as this lives, and removed with everything in it
+/// when dropped.
+#[derive(Debug)]
+pub struct Scratch {
+    path: PathBuf,
+    _held: File,
+}
+
+impl Scratch {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scratch,
+    New,
+}
+
+/// Whether the scratch folder at `path` was left by a process that is
+/// gone: its lock file's lock is free, or it has none (a new one only once
+/// it is older than making one takes).
+fn abandoned(path: &Path, kind: Kind, meta: &std::fs::Metadata) -> bool {
+    match File::open(path.join(HELD)) {
+        // The lock goes with the process that held it, however it ended.
+        Ok(held) => held.try_lock().is_ok(),
+        Err(_) if kind == Kind::New => meta
+            .modified()
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age > NEW_SCRATCH_GRACE),
+        Err(_) => true,
+    }
+}
 
 /// One archive in the folder, as the list shows it (CLI `--json` and API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -152,20 +205,40 @@ impl BackupFolder {
     }
 
     /// A fresh folder for one operation's temporary files, inside the work
-    /// folder; removed with everything in it when dropped.
-    pub fn scratch(&self, purpose: &str) -> Result<tempfile::TempDir, BackupError> {
+    /// folder. What killed operations left there is cleared first.
+    pub fn scratch(&self, purpose: &str) -> Result<Scratch, BackupError> {
         self.ensure()?;
-        tempfile::Builder::new()
-            .prefix(&format!("{purpose}-"))
+        if let Err(e) = self.sweep() {
+            tracing::warn!("cannot clear the work folder: {e}");
+        }
+        let failed = BackupError::io("cannot create a work folder");
+        // Made under a name sweeps leave alone, and renamed once held: a
+        // folder under a purpose's name is either held or abandoned.
+        let new = tempfile::Builder::new()
+            .prefix(NEW_SCRATCH)
             .tempdir_in(&self.work)
-            .map_err(BackupError::io("cannot create a work folder"))
+            .map_err(failed)?
+            .keep();
+        let made = (|| {
+            let held = File::create_new(new.join(HELD))?;
+            held.lock()?;
+            let path = self.work.join(format!(
+                "{purpose}-{}",
+                hex::encode(rand::random::<[u8; 6]>())
+            ));
+            std::fs::rename(&new, &path)?;
+            Ok(Scratch { path, _held: held })
+        })();
+        made.map_err(|e| {
+            let _ = std::fs::remove_dir_all(&new);
+            BackupError::io("cannot create a work folder")(e)
+        })
     }
 
-    /// Removes the scratch folders that a backup or restore killed midway
-    /// left in the work folder; returns how many went. Call it holding the
-    /// operation lock: only its holder makes these, so none of them is
-    /// live. Scratch of work done without the lock (a verify, an upload
-    /// being received) and damaged databases moved aside are kept.
+    /// Removes the scratch folders that killed processes left in the work
+    /// folder (their lock is free); returns how many went. Safe at any
+    /// time: a live operation's folder is held and kept, as are damaged
+    /// databases moved aside.
     pub fn sweep(&self) -> Result<usize, BackupError> {
         let entries = match std::fs::read_dir(&self.work) {
             Ok(entries) => entries,
@@ -175,21 +248,32 @@ impl BackupFolder {
         let mut removed = 0;
         for entry in entries {
             let entry = entry.map_err(BackupError::io("cannot read the work folder"))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if !LOCKED_SCRATCH.iter().any(|p| name.starts_with(p)) {
-                continue;
-            }
             let path = entry.path();
-            // Not through links: a folder of its own is removed whole, and
-            // anything else under such a name is only unlinked.
-            let gone = match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
-                Ok(_) => std::fs::remove_file(&path),
-                Err(_) => continue, // removed meanwhile
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
             };
-            gone.map_err(BackupError::io(format!("cannot remove {}", path.display())))?;
-            removed += 1;
+            let kind = if SCRATCH.iter().any(|p| name.starts_with(p)) {
+                Kind::Scratch
+            } else if name.starts_with(NEW_SCRATCH) {
+                Kind::New
+            } else {
+                continue;
+            };
+            // Only folders (never through a link): Lectern makes no other
+            // scratch, so a file under such a name is someone else's.
+            let gone = match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() && abandoned(&path, kind, &meta) => {
+                    std::fs::remove_dir_all(&path)
+                }
+                _ => continue,
+            };
+            match gone {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(BackupError::io(format!("cannot remove {}", path.display()))(e))
+                }
+            }
         }
         Ok(removed)
     }
@@ -327,20 +411,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sweep_removes_what_killed_backups_and_restores_left_and_nothing_else() {
+    fn sweep_removes_what_killed_processes_left_and_nothing_else() {
         let data = tempfile::tempdir().unwrap();
         let folder = BackupFolder::in_data(data.path());
         folder.ensure().unwrap();
         let work = folder.work_dir().to_owned();
+        // Held by live work (this process): kept.
+        let verify = folder.scratch("verify").unwrap();
+        let upload = folder.scratch("upload").unwrap();
         // Left by a killed backup and a killed restore, with files inside.
         for name in ["backup-a1b2c3", "restore-d4e5f6"] {
             std::fs::create_dir_all(work.join(name).join("inner")).unwrap();
             std::fs::write(work.join(name).join("inner/lectern.db"), b"x").unwrap();
         }
+        // Not a folder: not Lectern's scratch, kept.
         std::fs::write(work.join("backup-stray"), b"x").unwrap();
-        // Not the lock holder's: kept.
-        let verify = folder.scratch("verify").unwrap();
-        let upload = folder.scratch("upload").unwrap();
+        // A verify whose process died: its lock file is there, unheld.
+        std::fs::create_dir(work.join("verify-0a0b0c")).unwrap();
+        std::fs::write(work.join("verify-0a0b0c").join(HELD), b"").unwrap();
+        // Being made by someone right now: kept.
+        std::fs::create_dir(work.join(".new-x1y2z3")).unwrap();
         std::fs::write(work.join("damaged-20260501T020000Z.db"), b"x").unwrap();
         // An archive in the backup folder is never touched.
         std::fs::write(folder.dir().join("lectern-x.tar"), b"x").unwrap();
@@ -352,8 +442,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
-        assert_eq!(left.len(), 3, "{left:?}");
-        assert_eq!(left[0], "damaged-20260501T020000Z.db");
+        assert_eq!(left.len(), 5, "{left:?}");
+        assert_eq!(left[0], ".new-x1y2z3");
+        assert_eq!(left[1], "backup-stray");
+        assert_eq!(left[2], "damaged-20260501T020000Z.db");
         assert!(verify.path().is_dir() && upload.path().is_dir());
         assert!(folder.dir().join("lectern-x.tar").is_file());
         assert_eq!(folder.sweep().unwrap(), 0, "nothing more to remove");

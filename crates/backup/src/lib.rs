@@ -25,7 +25,7 @@ mod secrets;
 mod stream;
 
 pub use error::BackupError;
-pub use folder::{ArchiveName, BackupFolder, BackupRecord, BackupStatus};
+pub use folder::{ArchiveName, BackupFolder, BackupRecord, BackupStatus, Scratch};
 pub use manifest::{
     clean_notes, BackupType, Encryption, Manifest, Payload, FORMAT, FORMAT_VERSION, MAX_NOTES,
     PAYLOAD_ENCRYPTED, PAYLOAD_PLAIN,

@@ -44,7 +44,7 @@ pub struct Manifest {
     pub payload: Payload,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
     /// [`PAYLOAD_PLAIN`] or [`PAYLOAD_ENCRYPTED`].
     pub name: String,

@@ -2,11 +2,11 @@
 //! CLI and the server share.
 
 use crate::archive::{self, Layout};
-use crate::folder::{ArchiveName, BackupFolder, BackupRecord};
+use crate::folder::{ArchiveName, BackupFolder, BackupRecord, Scratch};
 use crate::manifest::{self, BackupType, Manifest, Payload};
 use crate::{BackupError, Limits, Progress, Secrets};
-use lectern_store::snapshot::{self, SnapshotInfo};
-use lectern_store::{Store, StoreError};
+use lectern_store::snapshot::{self, SnapshotError, SnapshotInfo};
+use lectern_store::Store;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,49 +45,52 @@ pub async fn create(
     let created_at = now();
     progress.step("taking a snapshot", None);
     store.snapshot(&db).await?;
-    progress.step("checking the snapshot", None);
-    let info = snapshot::inspect_own(&db).await.map_err(|e| {
-        BackupError::Store(StoreError::Snapshot(format!(
-            "the snapshot of this database fails its checks: {e}"
-        )))
-    })?;
-    let payload = scratch.path().join(encryption.payload_name());
-    let facts = {
-        let (db, payload, progress) = (db.clone(), payload.clone(), progress.clone());
-        blocking(move || archive::write_payload(&db, &payload, encryptor, &*progress)).await?
-    };
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format: manifest::FORMAT.to_owned(),
         format_version: manifest::FORMAT_VERSION,
         id: hex::encode(rand::random::<[u8; 16]>()),
         lectern_version: env!("CARGO_PKG_VERSION").to_owned(),
-        schema_version: info.schema_version,
+        schema_version: 0,
         created_at,
         created_by: new.created_by.clone(),
         backup_type: new.backup_type,
         notes,
-        row_counts: info.row_counts,
+        row_counts: Default::default(),
         encryption,
         payload: Payload {
             name: encryption.payload_name().to_owned(),
-            size: facts.size,
-            sha256: facts.sha256,
-            db_size: facts.db_size,
-            db_sha256: facts.db_sha256,
+            ..Default::default()
         },
     };
+    let room = archive::manifest_room(&manifest);
     let tar = scratch.path().join("archive.tar");
+    // The check and the compression both only read the snapshot: they run
+    // side by side, and a snapshot that fails its check is thrown away
+    // with the rest.
+    let write = {
+        let (db, tar, progress) = (db.clone(), tar.clone(), progress.clone());
+        blocking(move || archive::write_payload(&db, &tar, room, encryptor, &*progress))
+    };
+    let (info, facts) = tokio::join!(snapshot::inspect_own(&db), write);
+    let info = info.map_err(|e| match e {
+        SnapshotError::Store(e) => BackupError::Store(e),
+        damage => BackupError::DatabaseDamaged(damage.to_string()),
+    })?;
+    let facts = facts?;
+    manifest.schema_version = info.schema_version;
+    manifest.row_counts = info.row_counts;
+    manifest.payload.size = facts.size;
+    manifest.payload.sha256 = facts.sha256;
+    manifest.payload.db_size = facts.db_size;
+    manifest.payload.db_sha256 = facts.db_sha256;
     let name = ArchiveName {
         at: created_at.replace_millisecond(0).unwrap_or(created_at),
         backup_type: new.backup_type,
         tag: manifest.id[..8].to_owned(),
     };
     progress.step("writing the archive", None);
-    {
-        let (tar, manifest) = (tar.clone(), manifest.clone());
-        blocking(move || archive::write_archive(&tar, &manifest, &payload)).await?;
-    }
-    folder.publish(&tar, &name)
+    blocking(move || archive::finish_archive(&tar, &manifest, room)).await?;
+    folder.publish(&scratch.path().join("archive.tar"), &name)
 }
 
 /// A sound archive: what [`verify`] found.
@@ -120,7 +123,7 @@ pub struct PreparedRestore {
     /// The schema version the database now has.
     pub migrated_to: i64,
     database: PathBuf,
-    _scratch: tempfile::TempDir,
+    _scratch: Scratch,
 }
 
 impl PreparedRestore {
@@ -188,7 +191,6 @@ async fn unpack(
         let progress = progress.clone();
         blocking(move || {
             let layout = archive::read_layout(&archive, snapshot::latest_schema_version())?;
-            archive::check_payload(&archive, &layout, &*progress)?;
             archive::decode_payload(&archive, &layout, &secrets, &limits, &db, &*progress)?;
             Ok(layout)
         })

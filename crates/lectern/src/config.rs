@@ -20,15 +20,36 @@ pub struct Config {
     pub backup: BackupConfig,
 }
 
-/// Off-site copies of new backups (`[backup]` in lectern.toml, or
-/// `LECTERN_BACKUP__MIRROR` / `LECTERN_BACKUP__AFTER_COMMAND`). Never
-/// settings in the database: a command is code.
+/// Off-site copies of new backups and the upload limit (`[backup]` in
+/// lectern.toml, or `LECTERN_BACKUP__MIRROR`, `LECTERN_BACKUP__AFTER_COMMAND`,
+/// `LECTERN_BACKUP__MAX_UPLOAD_GIB`). Never settings in the database: a
+/// command is code.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BackupConfig {
     /// A folder every new archive is copied to (a mounted NAS).
     pub mirror: Option<PathBuf>,
     /// Run with `sh -c` after each backup; `$1` is the archive's path.
     pub after_command: Option<String>,
+    /// The largest archive `POST /api/admin/backups/upload` takes, in GiB
+    /// (default 16).
+    pub max_upload_gib: Option<u64>,
+}
+
+impl BackupConfig {
+    pub const DEFAULT_MAX_UPLOAD_GIB: u64 = 16;
+
+    pub fn offsite(&self) -> lectern_backup::Offsite {
+        lectern_backup::Offsite {
+            mirror: self.mirror.clone(),
+            after_command: self.after_command.clone(),
+        }
+    }
+
+    /// The upload limit in bytes.
+    pub fn max_upload(&self) -> u64 {
+        let gib = self.max_upload_gib.unwrap_or(Self::DEFAULT_MAX_UPLOAD_GIB);
+        gib.saturating_mul(1 << 30)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,6 +104,8 @@ pub enum ConfigError {
     Invalid(#[from] Box<figment::Error>),
     #[error("scan.max_missing_percent must be between 0 and 100, not {0}")]
     BadShare(f64),
+    #[error("backup.max_upload_gib must be at least 1")]
+    BadUploadLimit,
 }
 
 impl Config {
@@ -106,6 +129,9 @@ impl Config {
         let share = config.scan.max_missing_percent;
         if !(0.0..=100.0).contains(&share) {
             return Err(ConfigError::BadShare(share));
+        }
+        if config.backup.max_upload_gib == Some(0) {
+            return Err(ConfigError::BadUploadLimit);
         }
         Ok(config)
     }

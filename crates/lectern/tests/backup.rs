@@ -410,3 +410,116 @@ fn an_archive_restores_into_a_new_data_folder_by_its_path() {
     assert_eq!(status, 0, "{scan}");
     assert_eq!(scan["added"], 0, "the index came with the backup");
 }
+
+#[test]
+fn an_offline_backup_is_copied_off_site_and_a_failed_copy_is_reported() {
+    let sb = scanned();
+    let mirror = sb.path("nas");
+    std::fs::create_dir(&mirror).unwrap();
+    let out = sb
+        .cmd()
+        .env("LECTERN_BACKUP__MIRROR", &mirror)
+        .args(["backup", "create", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let made = last_json(&out);
+    assert!(made.get("offsite_error").is_none(), "{made}");
+    let copy = mirror.join(made["filename"].as_str().unwrap());
+    let original = PathBuf::from(made["file_path"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(&original).unwrap()
+    );
+
+    let out = sb
+        .cmd()
+        .env(
+            "LECTERN_BACKUP__AFTER_COMMAND",
+            "echo no route to the NAS >&2; exit 3",
+        )
+        .args(["backup", "create", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "a failed copy fails the command");
+    let made = last_json(&out);
+    let why = made["offsite_error"].as_str().unwrap();
+    assert!(why.contains("no route to the NAS"), "{why}");
+    assert!(
+        stderr(&out).contains("off-site copy failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(list(&sb).len(), 2, "the backup itself is kept");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let failure = rt.block_on(async {
+        let store = store(&sb).await;
+        let failure = store.setting("backup_last_failure").await.unwrap();
+        store.close().await;
+        failure
+    });
+    let failure: Value = serde_json::from_str(&failure.unwrap()).unwrap();
+    assert_eq!(failure["action"], "backup.offsite", "{failure}");
+}
+
+/// Overwrites one page of the index `index` with noise, leaving the rest
+/// of the file (the schema, the migration history) readable.
+async fn damage_index(db: &Path, index: &str) {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", db.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let page: i64 = sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = ?")
+        .bind(index)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let mut bytes = std::fs::read(db).unwrap();
+    let start = ((page - 1) * size) as usize;
+    for (i, b) in bytes[start..start + size as usize].iter_mut().enumerate() {
+        *b = (i * 31 % 253) as u8;
+    }
+    std::fs::write(db, bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_of_a_database_with_a_damaged_page_is_refused_and_leaves_nothing() {
+    let sb = scanned();
+    damage_index(&sb.data().join("lectern.db"), "files_course").await;
+    let out = run(&sb, &["backup", "create", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let failure = last_json(&out);
+    assert_eq!(failure["error"]["code"], "damaged", "{failure}");
+    assert!(
+        stderr(&out).contains("lectern backup restore FILE"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(list(&sb).is_empty(), "no archive of damaged data");
+    let left: Vec<_> = std::fs::read_dir(sb.data().join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "nothing left in the work folder: {left:?}");
+}
+
+#[test]
+fn an_upload_limit_of_zero_is_refused_as_a_configuration_error() {
+    let sb = Sandbox::new();
+    let out = sb
+        .cmd()
+        .env("LECTERN_BACKUP__MAX_UPLOAD_GIB", "0")
+        .args(["backup", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("max_upload_gib"), "{}", stderr(&out));
+}

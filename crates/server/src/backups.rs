@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use lectern_backup::{
     BackupError, BackupFolder, BackupRecord, BackupType, Limits, NewBackup, Offsite, Progress,
-    Secrets,
+    Quiet, Secrets,
 };
 use lectern_store::lock::{LockError, LockHandle};
 use lectern_store::{NewAuditEntry, Outcome, Store, StoreError};
@@ -99,11 +99,6 @@ impl Running {
                 }
                 LockError::Store(e) => e.into(),
             })?;
-        // Under the lock no other backup or restore is live, so what such
-        // a one left in the work folder is a killed one's.
-        if let Err(e) = state.options.backups.folder.sweep() {
-            tracing::warn!("cannot clear the work folder: {e}");
-        }
         let jobs = state.backup_jobs.clone();
         jobs.set(Some(Job {
             operation: operation.to_owned(),
@@ -130,7 +125,10 @@ impl From<BackupError> for ApiError {
         match e {
             BackupError::NotFound(_) => ApiError::NotFound,
             BackupError::Invalid(message) => ApiError::BadRequest(message),
-            BackupError::Io { .. } => ApiError::Internal(e.to_string()),
+            // This server's disk or database, not the request, is at fault.
+            BackupError::Io { .. } | BackupError::DatabaseDamaged(_) => {
+                ApiError::Internal(e.to_string())
+            }
             BackupError::Store(e) => e.into(),
             // The archive (or the secret it needs) is at fault: say which
             // way, with the backup's own code.
@@ -172,13 +170,12 @@ pub(crate) async fn json_setting<T: serde::de::DeserializeOwned>(
 /// scheduled backup, an off-site copy): in the audit log, and a failure
 /// as the last failure, which the status and health checks show.
 pub async fn record_outcome(
-    state: &AppState,
+    store: &dyn Store,
     actor: &str,
     action: &str,
     target: Option<String>,
     outcome: Result<(), String>,
 ) {
-    let store = state.store.as_ref();
     let mut entry = NewAuditEntry::now(actor, action);
     entry.target = target;
     let last = match &outcome {
@@ -203,16 +200,22 @@ pub async fn record_outcome(
     }
 }
 
-/// Copies a new archive off site, if configured. The backup itself is
-/// made, so a failure is recorded rather than returned.
-pub async fn send_offsite(state: &AppState, actor: &str, record: &BackupRecord) {
-    let offsite = &state.options.backups.offsite;
+/// Copies a new archive off site, if configured; the server's backups and
+/// the offline CLI's alike. The backup itself is made, so a failure is
+/// recorded (and returned, for a person to be told) rather than undoing it.
+pub async fn send_offsite(
+    store: &dyn Store,
+    offsite: &Offsite,
+    actor: &str,
+    record: &BackupRecord,
+) -> Result<(), String> {
     if offsite.is_empty() {
-        return;
+        return Ok(());
     }
     let outcome = offsite.send(record).await.map_err(|e| e.to_string());
     let target = Some(format!("backup={}", record.id));
-    record_outcome(state, actor, "backup.offsite", target, outcome).await;
+    record_outcome(store, actor, "backup.offsite", target, outcome.clone()).await;
+    outcome
 }
 
 /// A new backup of the live database, of `backup_type`, by `who`.
@@ -293,16 +296,28 @@ async fn restore_locked(
 ) -> Result<Restored, ApiError> {
     let options = &state.options.backups;
     let record = options.folder.find(id)?;
-    let prepared = lectern_backup::prepare_restore(
+    // Independent work, one core each: checking the archive and keeping a
+    // copy of the data it replaces (removed again if the archive is bad).
+    let prepare = lectern_backup::prepare_restore(
         &record.file_path,
         &options.folder,
         &options.secrets,
         options.limits,
         progress.clone(),
-    )
-    .await?;
+    );
     let notes = Some(format!("taken before restoring {id}"));
-    let safety = create_locked(state, who, BackupType::Safety, notes, progress.clone()).await?;
+    let keep = create_locked(state, who, BackupType::Safety, notes, Arc::new(Quiet));
+    let (prepared, safety) = tokio::join!(prepare, keep);
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            if let Ok(safety) = &safety {
+                let _ = options.folder.delete(&safety.id);
+            }
+            return Err(e.into());
+        }
+    };
+    let safety = safety?;
     progress.step("replacing the data", None);
     let maintenance = state.maintenance().clone();
     let window = maintenance.begin(&format!("restoring backup {id}"));
@@ -323,7 +338,7 @@ async fn restore_locked(
 
 /// A file in the work folder that is removed unless it was taken in.
 pub struct Upload {
-    _dir: tempfile::TempDir,
+    _dir: lectern_backup::Scratch,
     pub path: PathBuf,
 }
 

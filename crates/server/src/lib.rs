@@ -19,7 +19,7 @@ mod state;
 mod subtitles;
 
 pub use auth::{hash_password, new_password, verify_password};
-pub use backups::BackupOptions;
+pub use backups::{send_offsite, BackupOptions};
 pub use error::ApiError;
 pub use state::{AppState, ServerOptions};
 

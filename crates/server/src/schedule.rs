@@ -135,7 +135,7 @@ pub async fn drill_once(state: &AppState) -> Drill {
     }
     let target = backup_id.map(|id| format!("backup={id}"));
     let outcome = outcome.map(|_| ());
-    backups::record_outcome(state, ACTOR, "backup.drill", target, outcome).await;
+    backups::record_outcome(state.store.as_ref(), ACTOR, "backup.drill", target, outcome).await;
     drill
 }
 
@@ -183,9 +183,17 @@ pub async fn run_once(state: &AppState, retention: &Retention) {
     let made = backups::create(state, ACTOR, BackupType::Scheduled, None).await;
     let outcome = made.as_ref().map(|_| ()).map_err(ApiError::to_string);
     let target = made.as_ref().ok().map(|r| format!("backup={}", r.id));
-    backups::record_outcome(state, ACTOR, "backup.create", target, outcome).await;
+    backups::record_outcome(
+        state.store.as_ref(),
+        ACTOR,
+        "backup.create",
+        target,
+        outcome,
+    )
+    .await;
     let Ok(record) = made else { return };
-    backups::send_offsite(state, ACTOR, &record).await;
+    let offsite = &state.options.backups.offsite;
+    let _ = backups::send_offsite(state.store.as_ref(), offsite, ACTOR, &record).await;
     if let Err(e) = prune(state, retention) {
         tracing::error!("cannot apply the backup retention: {e}");
     }

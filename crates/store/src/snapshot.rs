@@ -13,7 +13,7 @@ use crate::sqlite::MIGRATOR;
 use crate::StoreError;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use sqlx::{Connection, Row, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -190,7 +190,9 @@ async fn open_untrusted(path: &Path) -> Result<SqliteConnection, SnapshotError> 
         .read_only(true)
         .immutable(true)
         .foreign_keys(false)
-        .pragma("trusted_schema", "OFF");
+        .pragma("trusted_schema", "OFF")
+        // Its checks take seconds on a large file, by design: not a warning.
+        .disable_statement_logging();
     Ok(SqliteConnection::connect_with(&options).await?)
 }
 
@@ -388,15 +390,51 @@ pub fn move_aside(database: &Path, dest: &Path) -> std::io::Result<MovedAside> {
     })
 }
 
-/// Puts a prepared snapshot at `database`, where no database is open now
-/// (after [`move_aside`], or when there was none): renamed when on the same
-/// file system, else copied beside it first, so the final step is atomic.
+/// Puts a prepared snapshot at `database`, where no database is now (after
+/// [`move_aside`], or when there was none). It is linked there, which fails
+/// when a database has appeared meanwhile (a server started) rather than
+/// replacing it; across file systems it is copied beside it first. Either
+/// way the final step is atomic.
 pub fn install(prepared: &Path, database: &Path) -> std::io::Result<()> {
+    if database.exists() {
+        return Err(appeared(database));
+    }
+    // Written without syncs while it was unpacked: on disk before it counts.
+    std::fs::File::open(prepared)?.sync_all()?;
+    // Journal files of a database that is gone, which SQLite would
+    // otherwise apply to this one.
     for suffix in ["-wal", "-shm", "-journal"] {
         remove_if_present(&with_suffix(database, suffix))?;
     }
-    move_file(prepared, database)?;
+    let linked = match std::fs::hard_link(prepared, database) {
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            let beside = with_suffix(database, ".incoming");
+            std::fs::copy(prepared, &beside)?;
+            std::fs::File::open(&beside)?.sync_all()?;
+            let linked = std::fs::hard_link(&beside, database);
+            std::fs::remove_file(&beside)?;
+            linked
+        }
+        other => other,
+    };
+    if let Err(e) = linked {
+        return Err(match e.kind() {
+            std::io::ErrorKind::AlreadyExists => appeared(database),
+            _ => e,
+        });
+    }
+    std::fs::remove_file(prepared)?;
     sync_parent(database)
+}
+
+fn appeared(database: &Path) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!(
+            "a database appeared at {} meanwhile (is a server starting?)",
+            database.display()
+        ),
+    )
 }
 
 fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -431,4 +469,39 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_puts_the_file_in_place_but_never_over_a_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let prepared = dir.path().join("prepared.db");
+        let database = dir.path().join("lectern.db");
+        std::fs::write(&prepared, b"restored").unwrap();
+        std::fs::write(with_suffix(&database, "-wal"), b"stale").unwrap();
+        install(&prepared, &database).unwrap();
+        assert_eq!(std::fs::read(&database).unwrap(), b"restored");
+        assert!(!prepared.exists());
+        assert!(
+            !with_suffix(&database, "-wal").exists(),
+            "no stale WAL beside it"
+        );
+
+        // A database that appeared meanwhile (a server started) stays,
+        // with its WAL.
+        std::fs::write(&prepared, b"another").unwrap();
+        std::fs::write(with_suffix(&database, "-wal"), b"live").unwrap();
+        let refused = install(&prepared, &database).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(refused.to_string().contains("appeared"), "{refused}");
+        assert_eq!(std::fs::read(&database).unwrap(), b"restored");
+        assert_eq!(
+            std::fs::read(with_suffix(&database, "-wal")).unwrap(),
+            b"live"
+        );
+        assert!(prepared.exists(), "nothing of the restore is lost either");
+    }
 }

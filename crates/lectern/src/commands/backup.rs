@@ -3,7 +3,7 @@
 //! `list` and `verify` never open the database, and `restore` works when it
 //! is too damaged to open.
 
-use super::{actor, open_sound, Context, Failure};
+use super::{actor, open_sound, open_unchecked, Context, Failure};
 use crate::cli::BackupCommand;
 use crate::config::Config;
 use crate::output::{self, StepBar};
@@ -38,7 +38,6 @@ pub async fn safety_backup(ctx: &Context, why: &str) -> Result<BackupRecord, Fai
     let secrets = Secrets::from_env()?;
     let folder = BackupFolder::in_data(&ctx.config.data);
     let lock = take_lock(&ctx.store, "backup").await?;
-    sweep(&folder);
     let new = NewBackup {
         backup_type: BackupType::Safety,
         created_by: ctx.actor(),
@@ -58,13 +57,13 @@ async fn create(
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let secrets = Secrets::from_env()?;
+    // The snapshot is checked instead, without holding up the work.
     let ctx = Context {
-        store: open_sound(&config).await?,
+        store: open_unchecked(&config).await?,
         config,
         root_override: None,
     };
     let lock = take_lock(&ctx.store, "backup").await?;
-    sweep(folder);
     let new = NewBackup {
         backup_type: BackupType::Manual,
         created_by: ctx.actor(),
@@ -82,10 +81,18 @@ async fn create(
     )
     .await;
     lock.release().await?;
+    let offsite = match &made {
+        Ok(record) => send_offsite(&ctx, record).await,
+        Err(_) => Ok(()),
+    };
     ctx.store.close().await;
     let record = made?;
+    let offsite_error = offsite.err();
     if json {
-        output::json(&record);
+        output::json(&Created {
+            record: &record,
+            offsite_error: offsite_error.as_deref(),
+        });
     } else {
         println!(
             "backup {} written to {} ({}{})",
@@ -95,7 +102,31 @@ async fn create(
             if record.encrypted { ", encrypted" } else { "" }
         );
     }
-    Ok(ExitCode::SUCCESS)
+    // The backup is there either way; a failed copy is recorded (status,
+    // audit log) and fails the command, so that a cron job notices.
+    match offsite_error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(message) => {
+            eprintln!("lectern: the backup was made, but its off-site copy failed: {message}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// What `backup create --json` prints: the new archive, and why its
+/// off-site copy failed when it did.
+#[derive(Serialize)]
+struct Created<'a> {
+    #[serde(flatten)]
+    record: &'a BackupRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offsite_error: Option<&'a str>,
+}
+
+/// The off-site copies of a new archive the configuration asks for.
+async fn send_offsite(ctx: &Context, record: &BackupRecord) -> Result<(), String> {
+    let offsite = ctx.config.backup.offsite();
+    lectern_server::send_offsite(ctx.store.as_ref(), &offsite, &ctx.actor(), record).await
 }
 
 fn list(folder: &BackupFolder, json: bool) -> Result<ExitCode, Failure> {
@@ -203,8 +234,11 @@ async fn restore(
     let db_path = sqlite_path(&config)?;
     // Cheap, and says what is about to be restored before anyone confirms.
     let manifest = archive::read_layout(&path, snapshot::latest_schema_version())?.manifest;
-    // A database that is not there yet has nothing to keep a copy of.
-    let fresh = !db_path.exists();
+    if !db_path.exists() {
+        let restored = restore_fresh(&config, folder, &path, &secrets, &manifest, yes).await?;
+        report(&restored, json);
+        return Ok(ExitCode::SUCCESS);
+    }
     let restored = match open_current(&config).await? {
         Current::Sound(store) => {
             let ctx = Context {
@@ -217,12 +251,11 @@ async fn restore(
                 path: &path,
                 secrets: &secrets,
                 manifest: &manifest,
-                safety_backup: !fresh,
             };
             match restore_sound(&ctx, &job, yes).await? {
                 OverSound::Restored(restored) => *restored,
                 OverSound::Unreadable(prepared) => {
-                    install_over_damaged(&ctx.config, folder, *prepared, &path, &db_path).await?
+                    install_file(&ctx.config, folder, *prepared, &path, &db_path).await?
                 }
             }
         }
@@ -236,11 +269,8 @@ async fn restore(
                 describe(&manifest)
             );
             confirm(yes, &what)?;
-            let bar = StepBar::start();
-            let prepared =
-                prepare_restore(&path, folder, &secrets, Limits::default(), bar.clone()).await;
-            bar.finish();
-            install_over_damaged(&config, folder, prepared?, &path, &db_path).await?
+            let prepared = prepare_with_bar(&path, folder, &secrets).await?;
+            install_file(&config, folder, prepared, &path, &db_path).await?
         }
     };
     report(&restored, json);
@@ -253,14 +283,44 @@ struct Job<'a> {
     path: &'a Path,
     secrets: &'a Secrets,
     manifest: &'a Manifest,
-    safety_backup: bool,
+}
+
+/// A restore into a data folder with no database yet (a new machine): there
+/// is nothing to keep a copy of, and the checked file is put in place.
+async fn restore_fresh(
+    config: &Config,
+    folder: &BackupFolder,
+    path: &Path,
+    secrets: &Secrets,
+    manifest: &Manifest,
+    yes: bool,
+) -> Result<Restored, Failure> {
+    let what = format!(
+        "There is no database in {} yet: the backup {} becomes it.",
+        config.data.display(),
+        describe(manifest)
+    );
+    confirm(yes, &what)?;
+    let prepared = prepare_with_bar(path, folder, secrets).await?;
+    let db_path = sqlite_path(config)?;
+    install_file(config, folder, prepared, path, &db_path).await
+}
+
+async fn prepare_with_bar(
+    path: &Path,
+    folder: &BackupFolder,
+    secrets: &Secrets,
+) -> Result<PreparedRestore, Failure> {
+    let bar = StepBar::start();
+    let prepared = prepare_restore(path, folder, secrets, Limits::default(), bar.clone()).await;
+    bar.finish();
+    Ok(prepared?)
 }
 
 /// The usual restore: under the operation lock, the archive is checked and
 /// migrated, a safety backup taken, and the data replaced in one step.
 async fn restore_sound(ctx: &Context, job: &Job<'_>, yes: bool) -> Result<OverSound, Failure> {
     let lock = take_lock(&ctx.store, "restore").await?;
-    sweep(job.folder);
     let what = format!(
         "This replaces all data with the backup {}.\n\
          A safety backup of the current data is taken first.",
@@ -291,32 +351,44 @@ async fn replace(
     progress: Arc<StepBar>,
 ) -> Result<OverSound, Failure> {
     let (folder, secrets) = (job.folder, job.secrets);
-    let prepared = prepare_restore(
-        job.path,
-        folder,
-        secrets,
-        Limits::default(),
-        progress.clone(),
-    )
-    .await?;
     let store = ctx.store.as_ref();
     let safety = NewBackup {
         backup_type: BackupType::Safety,
         created_by: ctx.actor(),
         notes: Some(format!("the data before restoring {}", file_name(job.path))),
     };
-    let safety = match job.safety_backup {
-        false => None,
-        true => {
-            match lectern_backup::create(store, folder, &safety, secrets, progress.clone()).await {
-                Ok(record) => Some(record),
-                Err(BackupError::Store(e)) if snapshot::is_damage(&e) => {
-                    eprintln!("lectern: the current database cannot be read ({e})");
-                    return Ok(OverSound::Unreadable(Box::new(prepared)));
-                }
-                Err(e) => return Err(e.into()),
+    // Independent work, one core each: checking the archive and keeping a
+    // copy of the data it replaces.
+    let prepare = prepare_restore(
+        job.path,
+        folder,
+        secrets,
+        Limits::default(),
+        progress.clone(),
+    );
+    let keep = lectern_backup::create(store, folder, &safety, secrets, Arc::new(Quiet));
+    let (prepared, safety) = tokio::join!(prepare, keep);
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            // Nothing is restored, so the copy is not needed.
+            if let Ok(record) = &safety {
+                let _ = folder.delete(&record.id);
             }
+            return Err(e.into());
         }
+    };
+    let safety = match safety {
+        Ok(record) => record,
+        Err(e @ BackupError::DatabaseDamaged(_)) => {
+            eprintln!("lectern: {e}");
+            return Ok(OverSound::Unreadable(Box::new(prepared)));
+        }
+        Err(BackupError::Store(e)) if snapshot::is_damage(&e) => {
+            eprintln!("lectern: the current database cannot be read ({e})");
+            return Ok(OverSound::Unreadable(Box::new(prepared)));
+        }
+        Err(e) => return Err(e.into()),
     };
     progress.step("replacing the data", None);
     store
@@ -327,15 +399,16 @@ async fn replace(
         file: job.path.to_owned(),
         manifest: prepared.manifest().clone(),
         schema_version: prepared.migrated_to,
-        safety_backup: safety,
+        safety_backup: Some(safety),
         damaged_file: None,
         sessions_ended: true,
     })))
 }
 
-/// The restore for a database that cannot be read: it is moved aside
-/// (kept, with its journal files) and the prepared file put in its place.
-async fn install_over_damaged(
+/// The restore for a database that cannot be read, or is not there: it is
+/// moved aside (kept, with its journal files) and the prepared file put in
+/// its place.
+async fn install_file(
     config: &Config,
     folder: &BackupFolder,
     prepared: PreparedRestore,
@@ -380,7 +453,8 @@ async fn install_over_damaged(
             moved.display()
         );
     }
-    let store = open_sound(config).await?;
+    // Checked in full before it was put there.
+    let store = open_unchecked(config).await?;
     let restored = Restored {
         restored: prepared.manifest().id.clone(),
         file: path.to_owned(),
@@ -453,15 +527,6 @@ async fn take_lock(store: &Arc<dyn Store>, operation: &str) -> Result<LockHandle
             LockError::Busy(_) => Failure::Busy(e.to_string()),
             LockError::Store(e) => Failure::Store(e),
         })
-}
-
-/// Removes what a backup or restore killed midway left in the work
-/// folder. Only under the lock, which says none of it is live; a failure
-/// is only reported, as the work ahead does not depend on it.
-fn sweep(folder: &BackupFolder) {
-    if let Err(e) = folder.sweep() {
-        eprintln!("lectern: {e}");
-    }
 }
 
 /// Asks to type `restore` on the terminal (`restore` checked there is one).

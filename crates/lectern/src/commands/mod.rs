@@ -43,7 +43,7 @@ pub enum Failure {
     #[error("{0}")]
     Io(String),
     #[error(transparent)]
-    Backup(#[from] BackupError),
+    Backup(BackupError),
     /// The database file is damaged: what was found.
     #[error(
         "the database is damaged ({0}); Lectern will not use it. With the server stopped, \
@@ -82,6 +82,15 @@ impl Failure {
                 | BackupError::SecretMissing(..),
             ) => exit::USAGE,
             _ => exit::FAILURE,
+        }
+    }
+}
+
+impl From<BackupError> for Failure {
+    fn from(e: BackupError) -> Self {
+        match e {
+            BackupError::DatabaseDamaged(problems) => Failure::Damaged(problems),
+            other => Failure::Backup(other),
         }
     }
 }
@@ -199,17 +208,27 @@ pub fn actor() -> String {
 /// failing `PRAGMA quick_check`) with a pointer to the backup commands,
 /// rather than failing later in the middle of some work.
 pub async fn open_sound(config: &Config) -> Result<Arc<dyn Store>, Failure> {
-    let damaged = |e: StoreError| match lectern_store::snapshot::is_damage(&e) {
-        true => Failure::Damaged(e.to_string()),
-        false => Failure::Store(e),
-    };
-    let store = lectern_store::open(&config.database_url())
-        .await
-        .map_err(damaged)?;
+    let store = open_unchecked(config).await?;
     let problems = store.quick_check().await.map_err(damaged)?;
     if !problems.is_empty() {
         store.close().await;
         return Err(Failure::Damaged(problems.join("; ")));
     }
     Ok(store)
+}
+
+/// Opens the database without the check [`open_sound`] runs, for a command
+/// that checks what it reads itself (a backup checks its snapshot); a file
+/// that is not a database is still refused.
+pub async fn open_unchecked(config: &Config) -> Result<Arc<dyn Store>, Failure> {
+    lectern_store::open(&config.database_url())
+        .await
+        .map_err(damaged)
+}
+
+fn damaged(e: StoreError) -> Failure {
+    match lectern_store::snapshot::is_damage(&e) {
+        true => Failure::Damaged(e.to_string()),
+        false => Failure::Store(e),
+    }
 }

@@ -1,6 +1,6 @@
 use super::{Context, Failure};
 use crate::cli::ServeArgs;
-use lectern_backup::{Offsite, Secrets};
+use lectern_backup::Secrets;
 use lectern_server::{AppState, BackupOptions, ServerOptions};
 use lectern_store::lock::is_held;
 use lectern_store::{NewUser, Role};
@@ -21,10 +21,8 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         session_ttl: Duration::from_secs(ctx.config.server.session_hours.max(1) * 3600),
         max_missing_share: ctx.config.scan.max_missing_percent / 100.0,
         backups: BackupOptions {
-            offsite: Offsite {
-                mirror: ctx.config.backup.mirror.clone(),
-                after_command: ctx.config.backup.after_command.clone(),
-            },
+            offsite: ctx.config.backup.offsite(),
+            max_upload: ctx.config.backup.max_upload(),
             ..BackupOptions::in_data(&ctx.config.data, Secrets::from_env()?)
         },
     };

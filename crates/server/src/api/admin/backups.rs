@@ -60,7 +60,9 @@ pub async fn create(
     };
     let who = who(&admin);
     let record = backups::create(&state, &who, BackupType::Manual, notes).await?;
-    backups::send_offsite(&state, &who, &record).await;
+    // Recorded when it fails; the backup is made either way.
+    let offsite = &state.options.backups.offsite;
+    let _ = backups::send_offsite(state.store.as_ref(), offsite, &who, &record).await;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
