@@ -73,7 +73,7 @@ pub async fn inspect(path: &Path) -> Result<SnapshotInfo, SnapshotError> {
 }
 
 /// As [`inspect`], for a snapshot this process has just written from the
-/// live database with `VACUUM INTO`: `quick_check` instead of the full
+/// live database with [`crate::Store::snapshot`]: `quick_check` instead of the full
 /// `integrity_check` (which also compares every index with its table and
 /// takes most of a backup's time). A restore still runs the full check.
 pub async fn inspect_own(path: &Path) -> Result<SnapshotInfo, SnapshotError> {
