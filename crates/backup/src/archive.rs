@@ -326,9 +326,16 @@ pub fn decode_payload(
             limit: limits.max_db_size,
         });
     }
-    let identities = secrets.identities(manifest.encryption)?;
     progress.step("decompressing", Some(manifest.payload.size));
     let mut compressed = HashingReader::new(open_payload(path, layout)?, progress);
+    let identities = match secrets.identities(manifest.encryption) {
+        Ok(identities) => identities,
+        // A damaged archive is reported as damaged, whatever it lacks.
+        Err(missing) => {
+            payload_matches(compressed, &manifest.payload)?;
+            return Err(missing);
+        }
+    };
     let decoded = decode_into(
         &mut compressed,
         manifest.encryption,
@@ -336,16 +343,7 @@ pub fn decode_payload(
         declared,
         dest,
     );
-    // What the decoder left unread still counts towards the checksum.
-    io::copy(&mut compressed, &mut io::sink())
-        .map_err(BackupError::io("cannot read the archive"))?;
-    let (size, sha256) = compressed.finish();
-    if size < manifest.payload.size {
-        return Err(BackupError::Truncated("the payload is cut short".into()));
-    }
-    if sha256 != manifest.payload.sha256 {
-        return Err(BackupError::ChecksumMismatch("payload"));
-    }
+    payload_matches(compressed, &manifest.payload)?;
     let (size, sha256) = decoded?;
     if size != declared {
         return Err(BackupError::Corrupt(format!(
@@ -354,6 +352,24 @@ pub fn decode_payload(
     }
     if sha256 != manifest.payload.db_sha256 {
         return Err(BackupError::ChecksumMismatch("database"));
+    }
+    Ok(())
+}
+
+/// Reads the rest of the payload through its hasher (what a decoder left
+/// unread still counts) and checks its size and SHA-256.
+fn payload_matches<R: Read>(
+    mut compressed: HashingReader<'_, R>,
+    payload: &crate::manifest::Payload,
+) -> Result<(), BackupError> {
+    io::copy(&mut compressed, &mut io::sink())
+        .map_err(BackupError::io("cannot read the archive"))?;
+    let (size, sha256) = compressed.finish();
+    if size < payload.size {
+        return Err(BackupError::Truncated("the payload is cut short".into()));
+    }
+    if sha256 != payload.sha256 {
+        return Err(BackupError::ChecksumMismatch("payload"));
     }
     Ok(())
 }

@@ -30,9 +30,9 @@ const SCRATCH: [&str; 4] = ["backup-", "restore-", "verify-", "upload-"];
 const NEW_SCRATCH: &str = ".new-";
 /// The file in a scratch folder its process holds a lock on while it lives.
 const HELD: &str = ".held";
-/// How old a new scratch folder without its lock file may be before it is
-/// taken for abandoned (making one takes microseconds).
-const NEW_SCRATCH_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+/// How old a new scratch folder may be before it is taken for abandoned
+/// (making one takes microseconds).
+const NEW_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A folder for one operation's temporary files, held (by a lock on a file
 /// in it) for as long as this lives, and removed with everything in it
@@ -55,25 +55,23 @@ impl Drop for Scratch {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Scratch,
-    New,
-}
-
 /// Whether the scratch folder at `path` was left by a process that is
-/// gone: its lock file's lock is free, or it has none (a new one only once
-/// it is older than making one takes).
-fn abandoned(path: &Path, kind: Kind, meta: &std::fs::Metadata) -> bool {
-    match File::open(path.join(HELD)) {
-        // The lock goes with the process that held it, however it ended.
-        Ok(held) => held.try_lock().is_ok(),
-        Err(_) if kind == Kind::New => meta
+/// gone. A folder under a purpose's name is held from the moment it has
+/// that name, so a free lock, or no lock file (a removal cut short), means
+/// abandoned. A new one is judged by age: making one takes microseconds.
+/// Anything unclear counts as live.
+fn abandoned(path: &Path, meta: &std::fs::Metadata, new: bool) -> bool {
+    if new {
+        return meta
             .modified()
             .ok()
             .and_then(|at| at.elapsed().ok())
-            .is_some_and(|age| age > NEW_SCRATCH_GRACE),
-        Err(_) => true,
+            .is_some_and(|age| age > NEW_GRACE);
+    }
+    match File::open(path.join(HELD)) {
+        // The lock goes with the process that held it, however it ended.
+        Ok(held) => held.try_lock().is_ok(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
     }
 }
 
@@ -220,8 +218,10 @@ impl BackupFolder {
             .map_err(failed)?
             .keep();
         let made = (|| {
-            let held = File::create_new(new.join(HELD))?;
+            let pending = new.join(".held-pending");
+            let held = File::create_new(&pending)?;
             held.lock()?;
+            std::fs::rename(&pending, new.join(HELD))?;
             let path = self.work.join(format!(
                 "{purpose}-{}",
                 hex::encode(rand::random::<[u8; 6]>())
@@ -252,17 +252,14 @@ impl BackupFolder {
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
-            let kind = if SCRATCH.iter().any(|p| name.starts_with(p)) {
-                Kind::Scratch
-            } else if name.starts_with(NEW_SCRATCH) {
-                Kind::New
-            } else {
+            let new = name.starts_with(NEW_SCRATCH);
+            if !new && !SCRATCH.iter().any(|p| name.starts_with(p)) {
                 continue;
-            };
+            }
             // Only folders (never through a link): Lectern makes no other
             // scratch, so a file under such a name is someone else's.
             let gone = match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.is_dir() && abandoned(&path, kind, &meta) => {
+                Ok(meta) if meta.is_dir() && abandoned(&path, &meta, new) => {
                     std::fs::remove_dir_all(&path)
                 }
                 _ => continue,
@@ -419,11 +416,19 @@ mod tests {
         // Held by live work (this process): kept.
         let verify = folder.scratch("verify").unwrap();
         let upload = folder.scratch("upload").unwrap();
-        // Left by a killed backup and a killed restore, with files inside.
+        // Left by a killed backup (its lock file unheld) and by a restore
+        // killed while removing its folder (the lock file already gone).
         for name in ["backup-a1b2c3", "restore-d4e5f6"] {
             std::fs::create_dir_all(work.join(name).join("inner")).unwrap();
             std::fs::write(work.join(name).join("inner/lectern.db"), b"x").unwrap();
         }
+        std::fs::write(work.join("backup-a1b2c3").join(HELD), b"").unwrap();
+        // Killed while being made, a while ago.
+        std::fs::create_dir(work.join(".new-old")).unwrap();
+        File::open(work.join(".new-old"))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - 2 * NEW_GRACE)
+            .unwrap();
         // Not a folder: not Lectern's scratch, kept.
         std::fs::write(work.join("backup-stray"), b"x").unwrap();
         // A verify whose process died: its lock file is there, unheld.
@@ -435,7 +440,7 @@ mod tests {
         // An archive in the backup folder is never touched.
         std::fs::write(folder.dir().join("lectern-x.tar"), b"x").unwrap();
 
-        assert_eq!(folder.sweep().unwrap(), 3);
+        assert_eq!(folder.sweep().unwrap(), 4);
 
         let mut left: Vec<String> = std::fs::read_dir(&work)
             .unwrap()

@@ -6,7 +6,7 @@ use crate::folder::{ArchiveName, BackupFolder, BackupRecord, Scratch};
 use crate::manifest::{self, BackupType, Manifest, Payload};
 use crate::{BackupError, Limits, Progress, Secrets};
 use lectern_store::snapshot::{self, SnapshotError, SnapshotInfo};
-use lectern_store::Store;
+use lectern_store::{Store, StoreError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -73,8 +73,16 @@ pub async fn create(
     };
     let (info, facts) = tokio::join!(snapshot::inspect_own(&db), write);
     let info = info.map_err(|e| match e {
+        // Damaged pages: the database needs a restore.
+        SnapshotError::Damaged(_) | SnapshotError::NotSqlite => {
+            BackupError::DatabaseDamaged(e.to_string())
+        }
         SnapshotError::Store(e) => BackupError::Store(e),
-        damage => BackupError::DatabaseDamaged(damage.to_string()),
+        // Readable, but not as Lectern leaves it: worth a look, not a
+        // reason to treat it as lost.
+        other => BackupError::Store(StoreError::Snapshot(format!(
+            "the snapshot of this database fails its checks: {other}"
+        ))),
     })?;
     let facts = facts?;
     manifest.schema_version = info.schema_version;

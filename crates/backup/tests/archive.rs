@@ -524,6 +524,24 @@ async fn a_flipped_byte_in_the_payload_fails_its_checksum() {
 }
 
 #[tokio::test]
+async fn a_damaged_encrypted_archive_is_damaged_even_without_its_secret() {
+    let site = Site::new().await;
+    let record = site.backup(&passphrase("correct horse")).await;
+    let mut bytes = std::fs::read(&record.file_path).unwrap();
+    let middle = bytes.len() - 3000;
+    bytes[middle] ^= 0x40;
+    let flipped = site.path("flipped.tar");
+    std::fs::write(&flipped, bytes).unwrap();
+    // No passphrase configured here: the damage is still what is reported.
+    site.assert_refused(&flipped, "checksum_mismatch").await;
+    let sound = site
+        .verify(&record.file_path, &Secrets::none())
+        .await
+        .unwrap_err();
+    assert_eq!(sound.code(), "secret_missing", "{sound}");
+}
+
+#[tokio::test]
 async fn entries_beyond_the_two_and_unsafe_entries_are_refused() {
     let site = Site::new().await;
     let record = site.backup(&Secrets::none()).await;

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use lectern_backup::{
     BackupError, BackupFolder, BackupRecord, BackupType, Limits, NewBackup, Offsite, Progress,
-    Quiet, Secrets,
+    Secrets,
 };
 use lectern_store::lock::{LockError, LockHandle};
 use lectern_store::{NewAuditEntry, Outcome, Store, StoreError};
@@ -296,28 +296,18 @@ async fn restore_locked(
 ) -> Result<Restored, ApiError> {
     let options = &state.options.backups;
     let record = options.folder.find(id)?;
-    // Independent work, one core each: checking the archive and keeping a
-    // copy of the data it replaces (removed again if the archive is bad).
-    let prepare = lectern_backup::prepare_restore(
+    let prepared = lectern_backup::prepare_restore(
         &record.file_path,
         &options.folder,
         &options.secrets,
         options.limits,
         progress.clone(),
-    );
+    )
+    .await?;
+    // After the archive's checks, not beside them, so that it holds the
+    // data as close as can be to the moment it is replaced.
     let notes = Some(format!("taken before restoring {id}"));
-    let keep = create_locked(state, who, BackupType::Safety, notes, Arc::new(Quiet));
-    let (prepared, safety) = tokio::join!(prepare, keep);
-    let prepared = match prepared {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            if let Ok(safety) = &safety {
-                let _ = options.folder.delete(&safety.id);
-            }
-            return Err(e.into());
-        }
-    };
-    let safety = safety?;
+    let safety = create_locked(state, who, BackupType::Safety, notes, progress.clone()).await?;
     progress.step("replacing the data", None);
     let maintenance = state.maintenance().clone();
     let window = maintenance.begin(&format!("restoring backup {id}"));

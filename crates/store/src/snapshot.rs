@@ -29,6 +29,9 @@ pub enum SnapshotError {
     NotSqlite,
     #[error("it fails SQLite's integrity check: {0}")]
     Damaged(String),
+    /// Sound pages, but rows pointing at rows that are not there.
+    #[error("{0}")]
+    Orphans(String),
     #[error(
         "its schema is version {found}, newer than this Lectern knows ({known}): \
          upgrade Lectern to restore it"
@@ -334,7 +337,7 @@ async fn check_integrity(conn: &mut SqliteConnection, depth: Depth) -> Result<()
         .await?;
     if let Some(row) = orphans.first() {
         let table: String = row.try_get(0)?;
-        return Err(SnapshotError::Damaged(format!(
+        return Err(SnapshotError::Orphans(format!(
             "{} rows break foreign keys (the first in {table:?})",
             orphans.len()
         )));
@@ -396,35 +399,56 @@ pub fn move_aside(database: &Path, dest: &Path) -> std::io::Result<MovedAside> {
 /// replacing it; across file systems it is copied beside it first. Either
 /// way the final step is atomic.
 pub fn install(prepared: &Path, database: &Path) -> std::io::Result<()> {
+    // Written without syncs while it was unpacked: on disk before it counts,
+    // and before the check below, so that nothing slow comes between it
+    // and the link.
+    std::fs::File::open(prepared)?.sync_all()?;
     if database.exists() {
         return Err(appeared(database));
     }
-    // Written without syncs while it was unpacked: on disk before it counts.
-    std::fs::File::open(prepared)?.sync_all()?;
     // Journal files of a database that is gone, which SQLite would
     // otherwise apply to this one.
     for suffix in ["-wal", "-shm", "-journal"] {
         remove_if_present(&with_suffix(database, suffix))?;
     }
-    let linked = match std::fs::hard_link(prepared, database) {
+    link_new(prepared, database)?;
+    // In place now: a copy left behind is only untidy.
+    let _ = std::fs::remove_file(prepared);
+    sync_parent(database)
+}
+
+/// Undoes [`move_aside`], unless a database appeared at `database`
+/// meanwhile: that one is never replaced, and the moved file stays aside.
+pub fn put_back(aside: &Path, database: &Path) -> std::io::Result<()> {
+    link_new(aside, database)?;
+    std::fs::remove_file(aside)?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let from = with_suffix(aside, suffix);
+        if from.exists() {
+            std::fs::rename(&from, with_suffix(database, suffix))?;
+        }
+    }
+    sync_parent(database)
+}
+
+/// Puts `from` at `to` under a second name, failing rather than replacing
+/// a file that is there (across file systems, by a copy beside it first).
+pub fn link_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    let linked = match std::fs::hard_link(from, to) {
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-            let beside = with_suffix(database, ".incoming");
-            std::fs::copy(prepared, &beside)?;
+            let beside = with_suffix(to, ".incoming");
+            std::fs::copy(from, &beside)?;
             std::fs::File::open(&beside)?.sync_all()?;
-            let linked = std::fs::hard_link(&beside, database);
+            let linked = std::fs::hard_link(&beside, to);
             std::fs::remove_file(&beside)?;
             linked
         }
         other => other,
     };
-    if let Err(e) = linked {
-        return Err(match e.kind() {
-            std::io::ErrorKind::AlreadyExists => appeared(database),
-            _ => e,
-        });
-    }
-    std::fs::remove_file(prepared)?;
-    sync_parent(database)
+    linked.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => appeared(to),
+        _ => e,
+    })
 }
 
 fn appeared(database: &Path) -> std::io::Error {

@@ -357,39 +357,29 @@ async fn replace(
         created_by: ctx.actor(),
         notes: Some(format!("the data before restoring {}", file_name(job.path))),
     };
-    // Independent work, one core each: checking the archive and keeping a
-    // copy of the data it replaces.
-    let prepare = prepare_restore(
+    let prepared = prepare_restore(
         job.path,
         folder,
         secrets,
         Limits::default(),
         progress.clone(),
-    );
-    let keep = lectern_backup::create(store, folder, &safety, secrets, Arc::new(Quiet));
-    let (prepared, safety) = tokio::join!(prepare, keep);
-    let prepared = match prepared {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            // Nothing is restored, so the copy is not needed.
-            if let Ok(record) = &safety {
-                let _ = folder.delete(&record.id);
+    )
+    .await?;
+    // After the archive's checks, not beside them, so that it holds the
+    // data as close as can be to the moment it is replaced.
+    let safety =
+        match lectern_backup::create(store, folder, &safety, secrets, progress.clone()).await {
+            Ok(record) => record,
+            Err(e @ BackupError::DatabaseDamaged(_)) => {
+                eprintln!("lectern: {e}");
+                return Ok(OverSound::Unreadable(Box::new(prepared)));
             }
-            return Err(e.into());
-        }
-    };
-    let safety = match safety {
-        Ok(record) => record,
-        Err(e @ BackupError::DatabaseDamaged(_)) => {
-            eprintln!("lectern: {e}");
-            return Ok(OverSound::Unreadable(Box::new(prepared)));
-        }
-        Err(BackupError::Store(e)) if snapshot::is_damage(&e) => {
-            eprintln!("lectern: the current database cannot be read ({e})");
-            return Ok(OverSound::Unreadable(Box::new(prepared)));
-        }
-        Err(e) => return Err(e.into()),
-    };
+            Err(BackupError::Store(e)) if snapshot::is_damage(&e) => {
+                eprintln!("lectern: the current database cannot be read ({e})");
+                return Ok(OverSound::Unreadable(Box::new(prepared)));
+            }
+            Err(e) => return Err(e.into()),
+        };
     progress.step("replacing the data", None);
     store
         .replace_with_snapshot(prepared.database(), prepared.keep_audit_after())
@@ -442,8 +432,14 @@ async fn install_file(
     };
     if let Err(e) = snapshot::install(prepared.database(), db_path) {
         if moved.is_some() {
-            // Put back what was there: a failed restore changes nothing.
-            let _ = snapshot::move_aside(&aside, db_path);
+            // Put back what was there: a failed restore changes nothing
+            // (but never over a database that appeared meanwhile).
+            if let Err(e) = snapshot::put_back(&aside, db_path) {
+                eprintln!(
+                    "lectern: the damaged database stays at {} ({e})",
+                    aside.display()
+                );
+            }
         }
         return Err(io("cannot put the restored database in place", e));
     }
