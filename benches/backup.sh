@@ -45,8 +45,11 @@ trap 'rm -rf "$WORK"' EXIT
 DATA=$WORK/data
 DB=$DATA/lectern.db
 
-# timed CMD...: runs CMD under /usr/bin/time; prints "seconds"
+# timed CMD...: runs CMD under /usr/bin/time; prints "seconds". Dirty pages
+# left by the step before are written out first, so that no command pays
+# for another's writes.
 timed() {
+    sync
     /usr/bin/time -f '%e' -o "$WORK/time" "$@" > "$WORK/out" 2> "$WORK/err" ||
         { cat "$WORK/err" >&2; exit 1; }
     cat "$WORK/time"

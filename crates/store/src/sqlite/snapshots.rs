@@ -15,7 +15,7 @@
 
 use crate::{Result, StoreError};
 use libsqlite3_sys as ffi;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use std::ffi::CStr;
 use std::path::Path;
@@ -30,7 +30,9 @@ pub async fn snapshot(pool: &SqlitePool, dest: &Path) -> Result<()> {
     let options = SqliteConnectOptions::new()
         .filename(dest)
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Delete);
+        .journal_mode(SqliteJournalMode::Delete)
+        // A scratch file: the archive made from it is what gets synced.
+        .synchronous(SqliteSynchronous::Off);
     let mut copy = SqliteConnection::connect_with(&options).await?;
     let mut live = pool.acquire().await?;
     let result = copy_pages(&mut live, &mut copy).await;
