@@ -217,7 +217,9 @@ async fn admin_action(state: AppState, request: Request, next: Next) -> Response
             return next.run(Request::from_parts(parts, body)).await;
         }
     };
-    let user = caller.user();
+    let user = caller.user().clone();
+    // The handler's extractor takes it from here instead of asking again.
+    parts.extensions.insert(caller);
     let params = path_params(&mut parts).await;
     let (action, target) = describe(&parts, params);
     let mut entry = NewAuditEntry::now(format!("user:{}", user.username), action);

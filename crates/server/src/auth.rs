@@ -93,6 +93,7 @@ pub enum Credential {
 }
 
 /// The signed-in caller, from a Bearer token or the session cookie.
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub session: Session,
     pub token_hash: String,
@@ -198,9 +199,13 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = Caller::find(parts, state)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        // The audit middleware may have looked the session up already.
+        let caller = match parts.extensions.get::<Caller>() {
+            Some(found) => found.clone(),
+            None => Caller::find(parts, state)
+                .await?
+                .ok_or(ApiError::Unauthorized)?,
+        };
         check_cookie_request(parts, &caller)?;
         Ok(caller)
     }

@@ -10,23 +10,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// A request with an optional JSON body; the answer's status and JSON.
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app.req(method, path, token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// A request that must be refused as the client's mistake, with the envelope.
 async fn expect_400(app: &TestApp, method: Method, path: &str, token: &str, body: Value) {
     let (status, answer) = call(app, method, path, Some(token), Some(body.clone())).await;

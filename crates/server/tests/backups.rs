@@ -9,29 +9,13 @@ use lectern_store::{NewUser, Role};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app.req(method, path, Some(token));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn create_backup(app: &TestApp, token: &str, notes: &str) -> Value {
     let body = json!({ "notes": notes });
     let (status, record) = call(
         app,
         Method::POST,
         "/api/admin/backup/create",
-        token,
+        Some(token),
         Some(body),
     )
     .await;
@@ -52,7 +36,14 @@ async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>) -> (StatusCode, Valu
 }
 
 async fn listed(app: &TestApp, token: &str) -> Vec<Value> {
-    let (status, list) = call(app, Method::GET, "/api/admin/backup/list", token, None).await;
+    let (status, list) = call(
+        app,
+        Method::GET,
+        "/api/admin/backup/list",
+        Some(token),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     list.as_array().unwrap().clone()
 }
@@ -83,7 +74,7 @@ async fn scenario_c_a_deleted_user_comes_back_with_a_restore() {
         &app,
         Method::DELETE,
         &format!("/api/admin/users/{}", alice.id.0),
-        &admin,
+        Some(&admin),
         None,
     )
     .await;
@@ -99,13 +90,13 @@ async fn scenario_c_a_deleted_user_comes_back_with_a_restore() {
 
     let id = backup["id"].as_str().unwrap();
     let path = format!("/api/admin/backup/restore/{id}");
-    let (status, body) = call(&app, Method::POST, &path, &admin, Some(json!({}))).await;
+    let (status, body) = call(&app, Method::POST, &path, Some(&admin), Some(json!({}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "no confirmation: {body}");
     let (status, done) = call(
         &app,
         Method::POST,
         &path,
-        &admin,
+        Some(&admin),
         Some(json!({ "confirm": true })),
     )
     .await;
@@ -146,7 +137,14 @@ async fn scenario_c_a_deleted_user_comes_back_with_a_restore() {
     assert!(list.iter().any(|r| r["id"] == id));
 
     // The audit log shows the deletion (kept through the restore) and the restore.
-    let (_, audit) = call(&app, Method::GET, "/api/admin/audit?limit=50", &admin, None).await;
+    let (_, audit) = call(
+        &app,
+        Method::GET,
+        "/api/admin/audit?limit=50",
+        Some(&admin),
+        None,
+    )
+    .await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -213,7 +211,7 @@ async fn the_folder_is_the_truth_for_the_list_and_downloads_are_the_archive() {
             "/api/admin/backup/download/{}",
             record["id"].as_str().unwrap()
         ),
-        &admin,
+        Some(&admin),
         None,
     )
     .await;
@@ -224,7 +222,7 @@ async fn the_folder_is_the_truth_for_the_list_and_downloads_are_the_archive() {
         &app,
         Method::DELETE,
         &format!("/api/admin/backup/{id}"),
-        &admin,
+        Some(&admin),
         None,
     )
     .await;
@@ -235,7 +233,7 @@ async fn the_folder_is_the_truth_for_the_list_and_downloads_are_the_archive() {
             &app,
             Method::DELETE,
             &format!("/api/admin/backup/{bad}"),
-            &admin,
+            Some(&admin),
             None,
         )
         .await;
@@ -316,7 +314,14 @@ async fn one_operation_at_a_time_and_the_status_says_who_holds_the_lock() {
     let lock = lectern_store::lock::LockHandle::acquire(&app.store, "scan", "test")
         .await
         .unwrap();
-    let (status, body) = call(&app, Method::POST, "/api/admin/backup/create", &admin, None).await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/admin/backup/create",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let path = format!(
         "/api/admin/backup/restore/{}",
@@ -326,12 +331,19 @@ async fn one_operation_at_a_time_and_the_status_says_who_holds_the_lock() {
         &app,
         Method::POST,
         &path,
-        &admin,
+        Some(&admin),
         Some(json!({ "confirm": true })),
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, body) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "/api/admin/backup/status",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["lock"]["operation"], "scan", "{body}");
     assert_eq!(body["lock"]["holder"], "test");
@@ -342,7 +354,14 @@ async fn one_operation_at_a_time_and_the_status_says_who_holds_the_lock() {
     assert_eq!(body["maintenance"], false);
     assert_eq!(body["last_backup"]["id"], record["id"]);
     lock.release().await.unwrap();
-    let (status, body) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "/api/admin/backup/status",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(
         (status, body["lock"].clone()),
         (StatusCode::OK, Value::Null)
@@ -381,7 +400,7 @@ async fn backups_are_for_admins_only() {
 async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says() {
     let app = spawn_app().await;
     let admin = app.token("admin", ADMIN_PW).await;
-    let (status, body) = call(&app, Method::GET, "/api/admin/settings", &admin, None).await;
+    let (status, body) = call(&app, Method::GET, "/api/admin/settings", Some(&admin), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["schedule"], "0 2 * * *", "{body}");
     assert_eq!(
@@ -397,7 +416,7 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
             &app,
             Method::PUT,
             "/api/admin/settings",
-            &admin,
+            Some(&admin),
             Some(bad.clone()),
         )
         .await;
@@ -409,13 +428,20 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
         &app,
         Method::PUT,
         "/api/admin/settings",
-        &admin,
+        Some(&admin),
         Some(change),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["schedule"], "30 3 * * *");
-    let (_, status_now) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    let (_, status_now) = call(
+        &app,
+        Method::GET,
+        "/api/admin/backup/status",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert!(
         status_now["next_scheduled"]
             .as_str()
@@ -447,7 +473,14 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
         .await
         .unwrap();
     lectern_server::schedule::run_once(&app.state, &plan.retention).await;
-    let (_, status_now) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    let (_, status_now) = call(
+        &app,
+        Method::GET,
+        "/api/admin/backup/status",
+        Some(&admin),
+        None,
+    )
+    .await;
     let failure = status_now["last_failure"]["message"]
         .as_str()
         .unwrap_or_default();
@@ -457,7 +490,7 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
         &app,
         Method::GET,
         "/api/admin/audit?actor=system:scheduler",
-        &admin,
+        Some(&admin),
         None,
     )
     .await;
@@ -469,7 +502,14 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
         .collect();
     assert_eq!(outcomes, ["failed", "ok", "ok"], "{audit}");
     lectern_server::schedule::run_once(&app.state, &plan.retention).await;
-    let (_, status_now) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    let (_, status_now) = call(
+        &app,
+        Method::GET,
+        "/api/admin/backup/status",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(status_now["last_failure"], Value::Null, "{status_now}");
 }
 
@@ -496,7 +536,14 @@ async fn new_archives_go_off_site_and_a_failed_copy_is_recorded_like_a_failed_ba
         std::fs::read(record["file_path"].as_str().unwrap()).unwrap(),
         "the mirror holds the same archive"
     );
-    let (_, status) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    let (_, status) = call(
+        &app,
+        Method::GET,
+        "/api/admin/backup/status",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(
         status["last_failure"]["action"], "backup.offsite",
         "{status}"
@@ -509,7 +556,7 @@ async fn new_archives_go_off_site_and_a_failed_copy_is_recorded_like_a_failed_ba
         &app,
         Method::GET,
         "/api/admin/audit?action=backup.offsite",
-        &admin,
+        Some(&admin),
         None,
     )
     .await;
@@ -530,7 +577,14 @@ async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
     let drill = lectern_server::schedule::drill_once(&app.state).await;
     assert!(drill.ok, "{drill:?}");
     assert_eq!(drill.backup_id.as_deref(), record["id"].as_str());
-    let (_, status) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    let (_, status) = call(
+        &app,
+        Method::GET,
+        "/api/admin/backup/status",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(status["last_drill"]["ok"], true, "{status}");
 
     // The archive rots on disk: the next drill says so.
@@ -541,7 +595,14 @@ async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
     std::fs::write(path, bytes).unwrap();
     let drill = lectern_server::schedule::drill_once(&app.state).await;
     assert!(!drill.ok, "{drill:?}");
-    let (_, status) = call(&app, Method::GET, "/api/admin/backup/status", &admin, None).await;
+    let (_, status) = call(
+        &app,
+        Method::GET,
+        "/api/admin/backup/status",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(status["last_drill"]["ok"], false, "{status}");
     assert_eq!(status["last_failure"]["action"], "backup.drill", "{status}");
 
@@ -549,7 +610,7 @@ async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
         &app,
         Method::PUT,
         "/api/admin/settings",
-        &admin,
+        Some(&admin),
         Some(json!({ "drill": "soon" })),
     )
     .await;
@@ -558,7 +619,7 @@ async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
         &app,
         Method::PUT,
         "/api/admin/settings",
-        &admin,
+        Some(&admin),
         Some(json!({ "drill": "off" })),
     )
     .await;
@@ -572,7 +633,14 @@ async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
 async fn a_cleanup_takes_a_safety_backup_first() {
     let app = spawn_app().await;
     let admin = app.token("admin", ADMIN_PW).await;
-    let (status, done) = call(&app, Method::POST, "/api/scanner/cleanup", &admin, None).await;
+    let (status, done) = call(
+        &app,
+        Method::POST,
+        "/api/scanner/cleanup",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     let safety = done["safety_backup_id"].as_str().unwrap();
     let list = listed(&app, &admin).await;
@@ -585,7 +653,14 @@ async fn a_cleanup_takes_a_safety_backup_first() {
     let lock = lectern_store::lock::LockHandle::acquire(&app.store, "scan", "test")
         .await
         .unwrap();
-    let (status, _) = call(&app, Method::POST, "/api/scanner/cleanup", &admin, None).await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/scanner/cleanup",
+        Some(&admin),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     lock.release().await.unwrap();
 }

@@ -117,13 +117,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let response = self
-            .req(Method::GET, path, Some(token))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        call(self, Method::GET, path, Some(token), None).await
     }
 
     /// A full scan of the library, as after a change on disk.
@@ -164,6 +158,24 @@ impl TestApp {
             .unwrap();
         course.id
     }
+}
+
+/// A request with a Bearer token (or none) and an optional JSON body: its
+/// status and its JSON answer (`Null` when it has none).
+pub async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.req(method, path, token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 pub fn assert_envelope(body: &Value, code: &str) {
