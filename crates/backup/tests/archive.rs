@@ -774,23 +774,18 @@ async fn an_archive_from_an_older_schema_is_migrated_on_restore() {
     let site = Site::new().await;
     let record = site.backup(&Secrets::none()).await;
     // The database as Lectern had it before the audit log (schema 4), with
-    // progress as migration 2 made it (exactly its text: the schema check
+    // progress as migration 2 made it (its very text: the schema check
     // compares it).
-    let old = snapshot_with(
-        &site,
-        "DROP TABLE audit_log; DROP TABLE progress;
-CREATE TABLE progress (
-    user_id          INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    file_id          INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    position_seconds REAL,
-    completed        INTEGER NOT NULL DEFAULT 0,
-    updated_at       INTEGER NOT NULL,
-    PRIMARY KEY (user_id, file_id)
-);
-CREATE INDEX progress_file ON progress (file_id);
-DELETE FROM _sqlx_migrations WHERE version >= 5",
-    )
-    .await;
+    let accounts = include_str!("../../store/migrations/sqlite/0002_accounts.sql");
+    let start = accounts.find("CREATE TABLE progress (").unwrap();
+    let index = "CREATE INDEX progress_file ON progress (file_id);";
+    let end = accounts.find(index).unwrap() + index.len();
+    let sql = format!(
+        "DROP TABLE audit_log; DROP TABLE progress; {}
+         DELETE FROM _sqlx_migrations WHERE version >= 5",
+        &accounts[start..end]
+    );
+    let old = snapshot_with(&site, &sql).await;
     let path = site.path("old.tar");
     forge(&path, &record.file_path, &old, |m| {
         m["schema_version"] = 4.into();

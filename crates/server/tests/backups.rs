@@ -36,14 +36,7 @@ async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>) -> (StatusCode, Valu
 }
 
 async fn listed(app: &TestApp, token: &str) -> Vec<Value> {
-    let (status, list) = call(
-        app,
-        Method::GET,
-        "/api/admin/backup/list",
-        Some(token),
-        None,
-    )
-    .await;
+    let (status, list) = app.get("/api/admin/backup/list", token).await;
     assert_eq!(status, StatusCode::OK);
     list.as_array().unwrap().clone()
 }
@@ -137,14 +130,7 @@ async fn scenario_c_a_deleted_user_comes_back_with_a_restore() {
     assert!(list.iter().any(|r| r["id"] == id));
 
     // The audit log shows the deletion (kept through the restore) and the restore.
-    let (_, audit) = call(
-        &app,
-        Method::GET,
-        "/api/admin/audit?limit=50",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, audit) = app.get("/api/admin/audit?limit=50", &admin).await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -336,14 +322,7 @@ async fn one_operation_at_a_time_and_the_status_says_who_holds_the_lock() {
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, body) = call(
-        &app,
-        Method::GET,
-        "/api/admin/backup/status",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (status, body) = app.get("/api/admin/backup/status", &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["lock"]["operation"], "scan", "{body}");
     assert_eq!(body["lock"]["holder"], "test");
@@ -354,14 +333,7 @@ async fn one_operation_at_a_time_and_the_status_says_who_holds_the_lock() {
     assert_eq!(body["maintenance"], false);
     assert_eq!(body["last_backup"]["id"], record["id"]);
     lock.release().await.unwrap();
-    let (status, body) = call(
-        &app,
-        Method::GET,
-        "/api/admin/backup/status",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (status, body) = app.get("/api/admin/backup/status", &admin).await;
     assert_eq!(
         (status, body["lock"].clone()),
         (StatusCode::OK, Value::Null)
@@ -400,7 +372,7 @@ async fn backups_are_for_admins_only() {
 async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says() {
     let app = spawn_app().await;
     let admin = app.token("admin", ADMIN_PW).await;
-    let (status, body) = call(&app, Method::GET, "/api/admin/settings", Some(&admin), None).await;
+    let (status, body) = app.get("/api/admin/settings", &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["schedule"], "0 2 * * *", "{body}");
     assert_eq!(
@@ -434,14 +406,7 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["schedule"], "30 3 * * *");
-    let (_, status_now) = call(
-        &app,
-        Method::GET,
-        "/api/admin/backup/status",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, status_now) = app.get("/api/admin/backup/status", &admin).await;
     assert!(
         status_now["next_scheduled"]
             .as_str()
@@ -473,27 +438,15 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
         .await
         .unwrap();
     lectern_server::schedule::run_once(&app.state, &plan.retention).await;
-    let (_, status_now) = call(
-        &app,
-        Method::GET,
-        "/api/admin/backup/status",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, status_now) = app.get("/api/admin/backup/status", &admin).await;
     let failure = status_now["last_failure"]["message"]
         .as_str()
         .unwrap_or_default();
     assert!(failure.contains("another operation"), "{status_now}");
     lock.release().await.unwrap();
-    let (_, audit) = call(
-        &app,
-        Method::GET,
-        "/api/admin/audit?actor=system:scheduler",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, audit) = app
+        .get("/api/admin/audit?actor=system:scheduler", &admin)
+        .await;
     let outcomes: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -502,14 +455,7 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
         .collect();
     assert_eq!(outcomes, ["failed", "ok", "ok"], "{audit}");
     lectern_server::schedule::run_once(&app.state, &plan.retention).await;
-    let (_, status_now) = call(
-        &app,
-        Method::GET,
-        "/api/admin/backup/status",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, status_now) = app.get("/api/admin/backup/status", &admin).await;
     assert_eq!(status_now["last_failure"], Value::Null, "{status_now}");
 }
 
@@ -536,14 +482,7 @@ async fn new_archives_go_off_site_and_a_failed_copy_is_recorded_like_a_failed_ba
         std::fs::read(record["file_path"].as_str().unwrap()).unwrap(),
         "the mirror holds the same archive"
     );
-    let (_, status) = call(
-        &app,
-        Method::GET,
-        "/api/admin/backup/status",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, status) = app.get("/api/admin/backup/status", &admin).await;
     assert_eq!(
         status["last_failure"]["action"], "backup.offsite",
         "{status}"
@@ -552,14 +491,9 @@ async fn new_archives_go_off_site_and_a_failed_copy_is_recorded_like_a_failed_ba
         .as_str()
         .unwrap()
         .contains("remote unreachable"));
-    let (_, audit) = call(
-        &app,
-        Method::GET,
-        "/api/admin/audit?action=backup.offsite",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, audit) = app
+        .get("/api/admin/audit?action=backup.offsite", &admin)
+        .await;
     assert_eq!(audit["entries"][0]["outcome"], "failed", "{audit}");
 }
 
@@ -577,14 +511,7 @@ async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
     let drill = lectern_server::schedule::drill_once(&app.state).await;
     assert!(drill.ok, "{drill:?}");
     assert_eq!(drill.backup_id.as_deref(), record["id"].as_str());
-    let (_, status) = call(
-        &app,
-        Method::GET,
-        "/api/admin/backup/status",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, status) = app.get("/api/admin/backup/status", &admin).await;
     assert_eq!(status["last_drill"]["ok"], true, "{status}");
 
     // The archive rots on disk: the next drill says so.
@@ -595,14 +522,7 @@ async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
     std::fs::write(path, bytes).unwrap();
     let drill = lectern_server::schedule::drill_once(&app.state).await;
     assert!(!drill.ok, "{drill:?}");
-    let (_, status) = call(
-        &app,
-        Method::GET,
-        "/api/admin/backup/status",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, status) = app.get("/api/admin/backup/status", &admin).await;
     assert_eq!(status["last_drill"]["ok"], false, "{status}");
     assert_eq!(status["last_failure"]["action"], "backup.drill", "{status}");
 
