@@ -84,3 +84,29 @@ pub type Shared = Arc<Document>;
 pub async fn openapi_json(Extension(doc): Extension<Shared>) -> Json<Document> {
     Json(doc.as_ref().clone())
 }
+
+/// How an admin route that only reads refuses a caller, for its
+/// `#[utoipa::path]` `responses(...)`. A description, never built.
+#[allow(dead_code)]
+#[derive(utoipa::IntoResponses)]
+pub enum AdminRead {
+    #[response(status = 401, description = "Not signed in")]
+    NotSignedIn(crate::error::ErrorEnvelope),
+    #[response(status = 403, description = "Not an admin")]
+    NotAdmin(crate::error::ErrorEnvelope),
+}
+
+/// How an admin route that changes something refuses a caller: as
+/// [`AdminRead`], and a cookie request without its CSRF token. A
+/// description, never built.
+#[allow(dead_code)]
+#[derive(utoipa::IntoResponses)]
+pub enum AdminChange {
+    #[response(status = 401, description = "Not signed in")]
+    NotSignedIn(crate::error::ErrorEnvelope),
+    #[response(
+        status = 403,
+        description = "Not an admin, or the cookie without the CSRF token"
+    )]
+    NotAdmin(crate::error::ErrorEnvelope),
+}

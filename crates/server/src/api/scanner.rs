@@ -2,6 +2,7 @@
 //! answer is 202 with the scan's id as soon as it holds the operation lock,
 //! 409 when another operation holds it.
 
+use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorEnvelope, Ids, QueryParams};
 use crate::state::AppState;
@@ -81,9 +82,8 @@ pub struct CleanupDone {
     responses(
         (status = 202, description = "A full scan started", body = ScanStarted),
         (status = 400, description = "Unknown or malformed flags, or no library root is configured", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
         (status = 409, description = "Another operation (scan, cleanup, backup) holds the lock", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn scan(
@@ -102,10 +102,9 @@ pub async fn scan(
     responses(
         (status = 202, description = "A scan of the course started", body = ScanStarted),
         (status = 400, description = "Unknown or malformed flags, or no library root is configured", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
         (status = 404, description = "No such course", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn rescan(
@@ -160,9 +159,8 @@ pub async fn start_scan(state: &AppState, options: ScanOptions) -> Result<ScanId
     tag = "scanner",
     responses(
         (status = 200, description = "Missing files, then empty courses and categories, purged; the counts removed", body = CleanupDone),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn cleanup(
@@ -199,8 +197,7 @@ pub struct Status {
     tag = "scanner",
     responses(
         (status = 200, description = "Always: the running scan's progress, or `running: false`", body = Status),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<Status> {
@@ -231,8 +228,7 @@ pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<Status
     tag = "scanner",
     responses(
         (status = 200, description = "Always: whether a running scan was asked to stop", body = Aborted),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn abort(State(state): State<AppState>, _admin: Admin) -> Json<Aborted> {
@@ -257,8 +253,7 @@ pub async fn abort(State(state): State<AppState>, _admin: Admin) -> Json<Aborted
     tag = "scanner",
     responses(
         (status = 200, description = "The last 100 scans and cleanups, newest first", body = [ScanRecord]),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn history(
@@ -275,9 +270,8 @@ pub async fn history(
     params(("scan_id" = i64, Path, description = "The scan's id")),
     responses(
         (status = 200, description = "The scan's record and the problems it found", body = ScanDetail),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 404, description = "No such scan", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn scan_record(

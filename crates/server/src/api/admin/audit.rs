@@ -1,6 +1,7 @@
 //! `GET /api/admin/audit`: who did what and when, newest first, a page at
 //! a time. The entries are written by [`crate::audit`].
 
+use crate::api::openapi::AdminRead;
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorEnvelope, QueryParams};
 use crate::state::AppState;
@@ -86,8 +87,7 @@ pub struct AuditList {
     responses(
         (status = 200, description = "Entries newest first, a page at a time", body = AuditList),
         (status = 400, description = "A bad time, filter, limit or `before`, `since` after `until`, or an unknown parameter", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn list(

@@ -2,6 +2,7 @@
 //! restore, delete, status. The backup folder is the truth for the list;
 //! the work is in `crate::backups`.
 
+use crate::api::openapi::AdminRead;
 use crate::auth::Admin;
 use crate::backups::{self, Job, Restored, Upload};
 use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
@@ -39,9 +40,8 @@ fn who(admin: &Admin) -> String {
     responses(
         (status = 201, description = "The finished backup", body = Object),
         (status = 400, description = "Notes too long or a malformed body", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn create(
@@ -73,8 +73,7 @@ pub async fn create(
     operation_id = "list_backups",
     responses(
         (status = 200, description = "Every archive in the backup folder, newest first: `{id, filename, file_path, file_size, backup_type, created_by, created_at, status, reason, notes, encrypted}`", body = [Object]),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn list(
@@ -105,9 +104,8 @@ fn find(state: &AppState, id: &str) -> Result<BackupRecord, ApiError> {
     params(("id" = String, Path, description = "A backup's id, or `latest`")),
     responses(
         (status = 200, description = "The archive, as an attachment (ranges work)", content_type = "application/x-tar"),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 404, description = "No such backup", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn download(
@@ -145,11 +143,10 @@ pub async fn download(
     responses(
         (status = 201, description = "The archive, verified and listed as `uploaded`", body = Object),
         (status = 400, description = "No `file` part, or a malformed multipart body", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 413, description = "Larger than the upload limit", body = ErrorEnvelope),
         (status = 422, description = "Not a sound Lectern backup: truncated, corrupt, foreign, newer, hostile, a decompression bomb, or encrypted with a secret this server lacks; its code says which", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn upload(
@@ -237,11 +234,10 @@ pub struct RestoreBody {
     responses(
         (status = 200, description = "Restored and back online; every session has ended", body = Restored),
         (status = 400, description = "Without `confirm: true`", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 404, description = "No such backup", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 422, description = "The archive is not sound, or needs a secret this server lacks; nothing changed", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn restore(
@@ -266,9 +262,8 @@ pub async fn restore(
     params(("id" = String, Path, description = "A backup's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 404, description = "No such backup", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn delete(
@@ -331,8 +326,7 @@ pub struct Status {
     operation_id = "backup_status",
     responses(
         (status = 200, description = "Lock holder, maintenance flag, last backup, running job; answers during maintenance too", body = Status),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn status(

@@ -4,6 +4,7 @@
 //! with a message saying which.
 
 use super::clean_name;
+use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::Admin;
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
@@ -89,8 +90,7 @@ async fn grant_views(store: &dyn Store, group: GroupId) -> Result<Vec<GrantView>
     operation_id = "list_groups",
     responses(
         (status = 200, description = "Every group, by name, with its member and grant counts", body = [Group]),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn list(
@@ -110,8 +110,7 @@ pub async fn list(
         (status = 201, description = "The new group", body = Group),
         (status = 400, description = "A bad name or a malformed body", body = ErrorEnvelope),
         (status = 409, description = "The name is taken", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn create(
@@ -134,8 +133,7 @@ pub async fn create(
     responses(
         (status = 200, description = "The group with its members and grants", body = GroupDetail),
         (status = 404, description = "No such group", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn show(
@@ -164,8 +162,7 @@ pub async fn show(
         (status = 400, description = "A bad name or a malformed body", body = ErrorEnvelope),
         (status = 404, description = "No such group", body = ErrorEnvelope),
         (status = 409, description = "The name is taken", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn rename(
@@ -188,8 +185,7 @@ pub async fn rename(
     responses(
         (status = 204, description = "Deleted, with its memberships and grants"),
         (status = 404, description = "No such group", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn delete(
@@ -212,8 +208,7 @@ pub async fn delete(
     responses(
         (status = 200, description = "The members, by username", body = [User]),
         (status = 404, description = "No such group", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn members(
@@ -238,8 +233,7 @@ pub async fn members(
         (status = 200, description = "The user, who was already a member", body = User),
         (status = 400, description = "No user with that id, or a malformed body", body = ErrorEnvelope),
         (status = 404, description = "No such group", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn add_member(
@@ -270,8 +264,7 @@ pub async fn add_member(
     responses(
         (status = 204, description = "No longer a member"),
         (status = 404, description = "No such group, or the user is not in it", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn remove_member(
@@ -298,8 +291,7 @@ pub async fn remove_member(
     responses(
         (status = 200, description = "What the group is granted, in the order given", body = [GrantView]),
         (status = 404, description = "No such group", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn grants(
@@ -351,8 +343,7 @@ async fn wanted_grant(store: &dyn Store, body: GrantBody) -> Result<Grant, ApiEr
         (status = 400, description = "Not exactly one of category_id and course_id, one that names nothing, or a malformed body", body = ErrorEnvelope),
         (status = 404, description = "No such group", body = ErrorEnvelope),
         (status = 409, description = "The group or what it was granted was removed meanwhile", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn add_grant(
@@ -384,8 +375,7 @@ pub async fn add_grant(
     responses(
         (status = 204, description = "The grant is gone; its members no longer see what it opened"),
         (status = 404, description = "No such group, or no such grant in it", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn remove_grant(

@@ -3,6 +3,7 @@
 //! can list; `--root`/`LECTERN_ROOT` still win over it for this process,
 //! so both the saved and the effective root are shown.
 
+use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::retention::Retention;
@@ -65,8 +66,7 @@ async fn current(state: &AppState) -> Result<Settings, ApiError> {
     operation_id = "show_settings",
     responses(
         (status = 200, description = "The saved and the effective settings", body = Settings),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn show(
@@ -86,8 +86,7 @@ pub async fn show(
     responses(
         (status = 200, description = "The settings after the change", body = Settings),
         (status = 400, description = "Nothing to change, a root path that is not an absolute, readable directory, or a malformed body; nothing is saved", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn update(

@@ -4,6 +4,7 @@
 //! only its hash is kept. Deleting it ends it at once.
 
 use super::clean_name;
+use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::{new_token, token_hash, Admin};
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
@@ -44,8 +45,7 @@ pub struct CreatedToken {
     operation_id = "list_tokens",
     responses(
         (status = 200, description = "Every API token, expired ones included, oldest first; never the token itself", body = [ApiToken]),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn list(
@@ -74,8 +74,7 @@ fn expiry(days: Option<u32>) -> Result<Option<i64>, ApiError> {
     responses(
         (status = 201, description = "The token, shown this once, and its record", body = CreatedToken),
         (status = 400, description = "A bad name or expiry, no such user, a disabled owner, or a malformed body", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn create(
@@ -116,8 +115,7 @@ pub async fn create(
     responses(
         (status = 204, description = "The token stops working at once"),
         (status = 404, description = "No such token", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn delete(

@@ -4,6 +4,7 @@
 //! 409).
 
 use super::clean_name;
+use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::{hash_password, Admin};
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
@@ -68,8 +69,7 @@ async fn new_password_hash(password: String) -> Result<String, ApiError> {
     operation_id = "list_users",
     responses(
         (status = 200, description = "Every user, by name", body = [User]),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn list(
@@ -88,8 +88,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The user", body = User),
         (status = 404, description = "No such user", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin", body = ErrorEnvelope),
+        AdminRead,
     ),
 )]
 pub async fn show(
@@ -111,8 +110,7 @@ pub async fn show(
         (status = 201, description = "The new user", body = User),
         (status = 400, description = "A bad username, role or password (8 to 1024 characters), or a malformed body", body = ErrorEnvelope),
         (status = 409, description = "The username is taken", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn create(
@@ -141,8 +139,7 @@ pub async fn create(
         (status = 400, description = "Nothing to change, a bad password or role, or a malformed body", body = ErrorEnvelope),
         (status = 404, description = "No such user", body = ErrorEnvelope),
         (status = 409, description = "It would demote or disable the last enabled admin", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn update(
@@ -185,8 +182,7 @@ pub async fn update(
         (status = 204, description = "Deleted, with their progress, sessions, memberships and tokens"),
         (status = 404, description = "No such user", body = ErrorEnvelope),
         (status = 409, description = "It is the last enabled admin", body = ErrorEnvelope),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Not an admin, or the cookie without the CSRF token", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn delete(
