@@ -4,43 +4,15 @@ use lectern_core::{CategoryId, CourseId, FileId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-pub struct UserId(pub i64);
+lectern_core::id_type!(
+    /// A person who can sign in.
+    UserId
+);
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-pub struct GroupId(pub i64);
-
-impl std::fmt::Display for UserId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+lectern_core::id_type!(
+    /// A group of people, the unit grants are given to.
+    GroupId
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -119,21 +91,10 @@ pub struct Group {
     pub grant_count: u64,
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-pub struct GrantId(pub i64);
+lectern_core::id_type!(
+    /// One grant of a category or a course to a group.
+    GrantId
+);
 
 /// One stored grant and the library path of what it opens (`Category` or
 /// `Category/Course`), so a list of grants reads without more lookups.
@@ -146,21 +107,10 @@ pub struct GrantRecord {
     pub created_at: i64,
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-pub struct ApiTokenId(pub i64);
+lectern_core::id_type!(
+    /// A long-lived API token.
+    ApiTokenId
+);
 
 /// A long-lived API token as listed: never the token or its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
