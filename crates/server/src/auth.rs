@@ -2,39 +2,15 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum_extra::extract::CookieJar;
+use lectern_app::passwords::{hash_password, token_hash, verify_password};
 use lectern_store::{Role, Session, SessionKind, User};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// Argon2id with the crate's defaults (OWASP's minimum: 19 MiB, 2 passes).
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(format!("cannot hash a password: {e}")))
-}
-
-pub fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|hash| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
 
 /// Hashing is slow on purpose; keep it off the async workers.
 pub async fn verify_password_blocking(password: String, stored: Option<String>) -> bool {
@@ -53,28 +29,6 @@ pub async fn verify_password_blocking(password: String, stored: Option<String>) 
 }
 
 static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// A password for a generated account: 20 characters people can type.
-pub fn new_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rngs::OsRng;
-    (0..20)
-        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
-        .collect()
-}
-
-/// A new random secret (session or API token): 256 bits, hex.
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// Tokens are stored only as their SHA-256: a leaked database holds no
-/// usable session.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 /// The name of the web pages' session cookie.
 pub const SESSION_COOKIE: &str = "lectern_session";
@@ -266,15 +220,6 @@ impl LoginLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_verify_only_against_their_own_hash() {
-        let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("wrong", &hash));
-        assert!(!verify_password("correct horse", "not a hash"));
-    }
 
     #[test]
     fn the_limiter_blocks_after_ten_failures_for_that_key_only() {

@@ -18,8 +18,7 @@ pub mod schedule;
 mod state;
 mod subtitles;
 
-pub use auth::{hash_password, new_password, verify_password};
-pub use backups::{send_offsite, BackupOptions};
+pub use backups::BackupOptions;
 pub use error::ApiError;
 pub use state::{AppState, ServerOptions};
 

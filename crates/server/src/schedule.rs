@@ -57,7 +57,7 @@ impl BackupPlan {
             .setting(SCHEDULE)
             .await?
             .unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
-        let retention = backups::json_setting(store, RETENTION)
+        let retention = lectern_app::settings::json_setting(store, RETENTION)
             .await?
             .unwrap_or_default();
         let drill = store
@@ -93,7 +93,7 @@ pub struct Drill {
 }
 
 pub async fn last_drill(store: &dyn Store) -> Result<Option<Drill>, StoreError> {
-    backups::json_setting(store, LAST_DRILL).await
+    lectern_app::settings::json_setting(store, LAST_DRILL).await
 }
 
 /// Restores the newest backup into a scratch database, as a real restore

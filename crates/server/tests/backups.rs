@@ -76,7 +76,7 @@ async fn scenario_c_a_deleted_user_comes_back_with_a_restore() {
     // Someone else arrives after the backup; the restore will undo that too.
     let carol = NewUser {
         username: "carol".into(),
-        password_hash: lectern_server::hash_password("carol password").unwrap(),
+        password_hash: lectern_app::passwords::hash_password("carol password").unwrap(),
         role: Role::User,
     };
     app.store.create_user(&carol).await.unwrap();

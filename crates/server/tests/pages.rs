@@ -271,7 +271,7 @@ async fn people_see_only_their_courses_and_a_hidden_one_is_a_plain_404() {
 
     let bob = lectern_store::NewUser {
         username: "bob".into(),
-        password_hash: lectern_server::hash_password("bob password").unwrap(),
+        password_hash: lectern_app::passwords::hash_password("bob password").unwrap(),
         role: lectern_store::Role::User,
     };
     app.store.create_user(&bob).await.unwrap();

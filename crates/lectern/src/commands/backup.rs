@@ -126,7 +126,7 @@ struct Created<'a> {
 /// The off-site copies of a new archive the configuration asks for.
 async fn send_offsite(ctx: &Context, record: &BackupRecord) -> Result<(), String> {
     let offsite = ctx.config.backup.offsite();
-    lectern_server::send_offsite(ctx.store.as_ref(), &offsite, &ctx.actor(), record).await
+    lectern_app::backups::send_offsite(ctx.store.as_ref(), &offsite, &ctx.actor(), record).await
 }
 
 fn list(folder: &BackupFolder, json: bool) -> Result<ExitCode, Failure> {

@@ -76,9 +76,9 @@ async fn bootstrap_admin(ctx: &Context) -> Result<(), Failure> {
     if ctx.store.count_admins().await? > 0 {
         return Ok(());
     }
-    let password = lectern_server::new_password();
+    let password = lectern_app::passwords::new_password();
     let password_hash =
-        lectern_server::hash_password(&password).map_err(|e| Failure::Io(e.to_string()))?;
+        lectern_app::passwords::hash_password(&password).map_err(|e| Failure::Io(e.to_string()))?;
     for name in ["admin", "lectern-admin"] {
         let new = NewUser {
             username: name.to_owned(),

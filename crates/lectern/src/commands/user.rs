@@ -148,5 +148,5 @@ fn read_password() -> Result<String, Failure> {
 }
 
 fn hash(password: &str) -> Result<String, Failure> {
-    lectern_server::hash_password(password).map_err(|e| Failure::Io(e.to_string()))
+    lectern_app::passwords::hash_password(password).map_err(|e| Failure::Io(e.to_string()))
 }

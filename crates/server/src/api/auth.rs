@@ -1,4 +1,5 @@
-use crate::auth::{new_token, token_hash, verify_password_blocking, Caller};
+use crate::auth::{verify_password_blocking, Caller};
+use lectern_app::passwords::{new_token, token_hash};
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};

@@ -4,7 +4,8 @@
 
 use lectern_core::CourseId;
 use lectern_scanner::{ScanOptions, ScanScope, Scanner};
-use lectern_server::{hash_password, AppState, ServerOptions};
+use lectern_app::passwords::hash_password;
+use lectern_server::{AppState, ServerOptions};
 use lectern_store::{FileRecord, Grant, NewUser, Role, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -299,6 +299,26 @@ impl From<lectern_store::LockInfo> for LockView {
     }
 }
 
+/// Why the last backup (or its off-site copy) failed.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LastFailure {
+    /// When, in ms since the epoch.
+    at: i64,
+    /// `backup.scheduled`, `backup.offsite` or `backup.drill`.
+    action: String,
+    message: String,
+}
+
+impl From<backups::Failure> for LastFailure {
+    fn from(f: backups::Failure) -> Self {
+        LastFailure {
+            at: f.at,
+            action: f.action,
+            message: f.message,
+        }
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Status {
     /// The operation lock, while someone holds it.
@@ -314,7 +334,7 @@ pub struct Status {
     next_scheduled: Option<String>,
     /// The last failure of a scheduled backup or an off-site copy, until
     /// one succeeds.
-    last_failure: Option<backups::Failure>,
+    last_failure: Option<LastFailure>,
     /// The last test restore (`drill` in the settings).
     last_drill: Option<schedule::Drill>,
 }
@@ -352,7 +372,9 @@ pub async fn status(
         last_backup,
         running: state.backup_jobs.current(),
         next_scheduled,
-        last_failure: backups::last_failure(state.store.as_ref()).await?,
+        last_failure: backups::last_failure(state.store.as_ref())
+            .await?
+            .map(LastFailure::from),
         last_drill: schedule::last_drill(state.store.as_ref()).await?,
     }))
 }

@@ -5,7 +5,8 @@
 
 use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
-use crate::auth::{new_token, token_hash, Admin};
+use crate::auth::Admin;
+use lectern_app::passwords::{new_token, token_hash};
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;

@@ -5,7 +5,8 @@
 
 use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
-use crate::auth::{hash_password, Admin};
+use crate::auth::Admin;
+use lectern_app::passwords::hash_password;
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
@@ -60,6 +61,7 @@ async fn new_password_hash(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| ApiError::Internal(format!("the password hashing task failed: {e}")))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 #[utoipa::path(

@@ -1,0 +1,17 @@
+//! Lectern's application layer: every use case once, over the store, the
+//! scanner and the backup archive. The front ends (the HTTP server's API
+//! and pages, the `lectern` command line) parse what they are given, call
+//! a use case here and map its result; none of them holds a business rule
+//! of its own, and none imports another.
+//!
+//! Use cases return [`AppError`] and announce what happened as [`Event`]s
+//! on [`Events`]; the audit log, alerts and metrics listen to those.
+
+pub mod backups;
+pub mod error;
+pub mod events;
+pub mod passwords;
+pub mod settings;
+
+pub use error::AppError;
+pub use events::{Event, Events, Listener};
