@@ -1,10 +1,17 @@
-//! Backup use cases shared by the server and the command line: how an
-//! outcome nobody waits for is recorded, and the off-site copies.
+//! Backup use cases shared by the server and the command line: making
+//! one, taking in an upload, how an outcome nobody waits for is recorded,
+//! and the off-site copies. The restore is `restore.rs`.
 
+use crate::context::App;
+use crate::error::AppError;
+use crate::events::Event;
+use crate::operation::Running;
 use crate::settings::json_setting;
-use lectern_backup::{BackupRecord, Offsite};
+use lectern_backup::{BackupRecord, BackupType, NewBackup, Offsite, Progress};
 use lectern_store::{NewAuditEntry, Outcome, Store, StoreError};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
 
 /// The setting that keeps the last backup failure until one succeeds.
 pub const LAST_FAILURE: &str = "backup_last_failure";
@@ -71,4 +78,132 @@ pub async fn send_offsite(
     let target = Some(format!("backup={}", record.id));
     record_outcome(store, actor, "backup.offsite", target, outcome.clone()).await;
     outcome
+}
+
+/// A backup made, and why its off-site copy failed when it did.
+#[derive(Debug)]
+pub struct Created {
+    pub record: BackupRecord,
+    pub offsite_error: Option<String>,
+}
+
+/// A new backup of the live database, of `backup_type`, by `who`, under
+/// the operation lock; then its off-site copies, outside the lock (a slow
+/// mirror holds up no scan). A failed copy is recorded and returned: the
+/// backup is made either way.
+pub async fn create(
+    app: &App,
+    who: &str,
+    backup_type: BackupType,
+    notes: Option<String>,
+    progress: Arc<dyn Progress>,
+) -> Result<Created, AppError> {
+    let record = create_archive(app, who, backup_type, notes, progress).await?;
+    let offsite = &app.backups.offsite;
+    let copied = send_offsite(app.store.as_ref(), offsite, who, &record).await;
+    Ok(Created {
+        record,
+        offsite_error: copied.err(),
+    })
+}
+
+/// The backup alone, without its off-site copies.
+pub async fn create_archive(
+    app: &App,
+    who: &str,
+    backup_type: BackupType,
+    notes: Option<String>,
+    progress: Arc<dyn Progress>,
+) -> Result<BackupRecord, AppError> {
+    let running = Running::start(app, "backup", who).await?;
+    let made = create_locked(app, who, backup_type, notes, running.progress(progress)).await;
+    running.finish().await;
+    made
+}
+
+/// Every archive in the backup folder, newest first.
+pub fn list(app: &App) -> Result<Vec<BackupRecord>, AppError> {
+    Ok(app.backups.folder.list()?)
+}
+
+/// Backup `id`; `latest` names the newest readable one.
+pub fn find(app: &App, id: &str) -> Result<BackupRecord, AppError> {
+    let folder = &app.backups.folder;
+    if id != "latest" {
+        return Ok(folder.find(id)?);
+    }
+    folder
+        .list()?
+        .into_iter()
+        .find(|r| r.status == lectern_backup::BackupStatus::Completed)
+        .ok_or_else(|| AppError::NotFound("there is no readable backup".into()))
+}
+
+pub fn delete(app: &App, id: &str) -> Result<(), AppError> {
+    Ok(app.backups.folder.delete(id)?)
+}
+
+/// The backup itself, for a caller that holds the lock already (a
+/// restore's or a cleanup's safety backup).
+pub(crate) async fn create_locked(
+    app: &App,
+    who: &str,
+    backup_type: BackupType,
+    notes: Option<String>,
+    progress: Arc<dyn Progress>,
+) -> Result<BackupRecord, AppError> {
+    let options = &app.backups;
+    let new = NewBackup {
+        backup_type,
+        created_by: who.to_owned(),
+        notes,
+    };
+    let store = app.store.as_ref();
+    let made =
+        lectern_backup::create(store, &options.folder, &new, &options.secrets, progress).await;
+    match made {
+        Ok(record) => {
+            app.events
+                .emit(Event::BackupCreated {
+                    id: record.id.clone(),
+                    backup_type,
+                    by: who.to_owned(),
+                })
+                .await;
+            Ok(record)
+        }
+        Err(e) => {
+            let error = AppError::from(e);
+            app.events
+                .emit(Event::BackupFailed {
+                    backup_type,
+                    by: who.to_owned(),
+                    message: error.chain(),
+                })
+                .await;
+            Err(error)
+        }
+    }
+}
+
+/// Takes an uploaded file (in the work folder) into the backup folder once
+/// it verifies completely; a bad one is refused and removed.
+pub async fn import(
+    app: &App,
+    who: &str,
+    upload: &Path,
+    progress: Arc<dyn Progress>,
+) -> Result<BackupRecord, AppError> {
+    let running = Running::start(app, "upload", who).await?;
+    let options = &app.backups;
+    let taken = lectern_backup::import(
+        upload,
+        &options.folder,
+        &options.secrets,
+        options.limits,
+        running.progress(progress),
+    )
+    .await;
+    running.finish().await;
+    Ok(taken?)
 }

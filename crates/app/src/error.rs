@@ -13,8 +13,10 @@ pub enum AppError {
     /// which, in words for the person who asked.
     #[error("{0}")]
     Invalid(String),
-    #[error("not found")]
-    NotFound,
+    /// What is missing, in words for a person; the HTTP API says only
+    /// "not found", so as not to tell what exists.
+    #[error("{0}")]
+    NotFound(String),
     /// The request clashes with what is there (a name taken, the last
     /// administrator).
     #[error("{0}")]
@@ -35,6 +37,9 @@ pub enum AppError {
     /// The live database is damaged: what was found.
     #[error("the database is damaged: {0}")]
     Damaged(String),
+    /// A person asked to confirm declined; nothing changed.
+    #[error("{0}")]
+    Declined(String),
     /// Lectern is in maintenance (a restore); the reason.
     #[error("Lectern is in maintenance ({0}); try again shortly")]
     Maintenance(String),
@@ -81,7 +86,7 @@ impl From<StoreError> for AppError {
 impl From<BackupError> for AppError {
     fn from(e: BackupError) -> Self {
         match e {
-            BackupError::NotFound(_) => AppError::NotFound,
+            e @ BackupError::NotFound(_) => AppError::NotFound(e.to_string()),
             BackupError::Invalid(message) => AppError::Invalid(message),
             BackupError::DatabaseDamaged(problems) => AppError::Damaged(problems),
             BackupError::Store(e) => e.into(),

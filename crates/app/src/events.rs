@@ -4,6 +4,9 @@
 //! none of them has to know which front end the request came through.
 
 use async_trait::async_trait;
+use lectern_backup::BackupType;
+use lectern_core::scan::ScanStatus;
+use lectern_core::ScanId;
 use std::sync::{Arc, RwLock};
 
 /// Who caused an event.
@@ -54,6 +57,38 @@ pub enum Event {
         address: Option<String>,
         /// Refused by the limiter before the password was looked at.
         limited: bool,
+    },
+    ScanFinished {
+        scan_id: ScanId,
+        status: ScanStatus,
+    },
+    BackupCreated {
+        id: String,
+        backup_type: BackupType,
+        by: String,
+    },
+    BackupFailed {
+        backup_type: BackupType,
+        by: String,
+        /// The error with its causes.
+        message: String,
+    },
+    RestoreStarted {
+        /// The archive's own id (its manifest's).
+        backup_id: String,
+        by: String,
+    },
+    RestoreFinished {
+        backup_id: String,
+        by: String,
+        /// The backup of the replaced data, when there was data to keep.
+        safety_backup_id: Option<String>,
+        schema_version: i64,
+    },
+    RestoreFailed {
+        backup_id: String,
+        by: String,
+        message: String,
     },
 }
 
@@ -116,7 +151,10 @@ mod tests {
         events.emit(failed("alice")).await;
         events.emit(failed("bob")).await;
         for seen in [a, b] {
-            assert_eq!(*seen.0.lock().unwrap(), vec![failed("alice"), failed("bob")]);
+            assert_eq!(
+                *seen.0.lock().unwrap(),
+                vec![failed("alice"), failed("bob")]
+            );
         }
     }
 }

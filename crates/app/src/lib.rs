@@ -8,10 +8,18 @@
 //! on [`Events`]; the audit log, alerts and metrics listen to those.
 
 pub mod backups;
+pub mod context;
+pub mod coordination;
 pub mod error;
 pub mod events;
+pub mod operation;
 pub mod passwords;
+pub mod restore;
+pub mod retention;
+pub mod scans;
+pub mod schedule;
 pub mod settings;
 
+pub use context::{App, BackupOptions, LibraryOptions};
 pub use error::AppError;
 pub use events::{Event, Events, Listener};

@@ -127,13 +127,13 @@ impl ArchiveName {
     }
 
     pub fn id(&self) -> String {
-        let stamp = self
-            .at
-            .format(format_description!(
-                "[year][month][day]T[hour][minute][second]Z"
-            ))
-            .unwrap_or_default();
-        format!("{stamp}-{}-{}", self.backup_type, self.tag)
+        format!("{}-{}-{}", stamp(self.at), self.backup_type, self.tag)
+    }
+
+    /// Now as a name's time stamp (`20260501T020000Z`), for other files
+    /// named the same way.
+    pub fn stamp_now() -> String {
+        stamp(OffsetDateTime::now_utc())
     }
 
     pub fn file_name(&self) -> String {
@@ -161,6 +161,14 @@ impl ArchiveName {
     pub fn parse_file_name(name: &str) -> Option<ArchiveName> {
         ArchiveName::parse_id(name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?)
     }
+}
+
+/// `20260501T020000Z`: sorts as it reads.
+fn stamp(at: OffsetDateTime) -> String {
+    at.format(format_description!(
+        "[year][month][day]T[hour][minute][second]Z"
+    ))
+    .unwrap_or_default()
 }
 
 /// The backup folder and the work folder beside it.

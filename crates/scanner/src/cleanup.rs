@@ -18,6 +18,18 @@ pub struct CleanupReport {
 /// under the operation lock, and keeps a history record of it.
 pub async fn cleanup(store: &Arc<dyn Store>, started_by: &str) -> Result<CleanupReport, ScanError> {
     let lock = LockHandle::acquire(store, "cleanup", started_by).await?;
+    let done = cleanup_locked(store.as_ref(), started_by).await;
+    lock.release().await?;
+    done
+}
+
+/// [`cleanup`] for a caller that holds the operation lock already (and
+/// took a safety backup under it first).
+pub async fn cleanup_locked(
+    store: &dyn Store,
+    started_by: &str,
+) -> Result<CleanupReport, ScanError> {
+    // With the lock held, no scan can be running.
     store.interrupt_running_scans().await?;
     let scan = NewScan {
         kind: ScanKind::Cleanup,
@@ -43,7 +55,6 @@ pub async fn cleanup(store: &Arc<dyn Store>, started_by: &str) -> Result<Cleanup
     store
         .finish_scan(id, status, reason.as_deref(), &counts)
         .await?;
-    lock.release().await?;
     outcome?;
     Ok(CleanupReport {
         scan_id: id,

@@ -12,7 +12,7 @@ mod plan;
 mod run;
 mod walk;
 
-pub use cleanup::{cleanup, CleanupReport};
+pub use cleanup::{cleanup, cleanup_locked, CleanupReport};
 pub use run::{RunningScan, ScanOptions, ScanReport, ScanScope, Scanner};
 pub use walk::{mtime_ns, IGNORE_FILE};
 

@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use lectern_app::AppError;
 use lectern_store::StoreError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -88,6 +89,32 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => ApiError::Conflict(message),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+/// The use cases' errors, as the API answers them; an internal one goes to
+/// the log with its causes, and to the client as `internal` only.
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Invalid(message) | AppError::Declined(message) => {
+                ApiError::BadRequest(message)
+            }
+            AppError::NotFound(_) => ApiError::NotFound,
+            AppError::Conflict(message) | AppError::Busy(message) => ApiError::Conflict(message),
+            AppError::BadCredentials => ApiError::BadCredentials,
+            AppError::Forbidden => ApiError::Forbidden,
+            AppError::TooManyAttempts { .. } => ApiError::TooManyAttempts,
+            AppError::Unprocessable { code, message } => ApiError::Unprocessable { code, message },
+            AppError::Maintenance(reason) => ApiError::Maintenance(reason),
+            e @ (AppError::Damaged(_) | AppError::Internal { .. }) => ApiError::Internal(e.chain()),
+        }
+    }
+}
+
+impl From<lectern_backup::BackupError> for ApiError {
+    fn from(e: lectern_backup::BackupError) -> Self {
+        AppError::from(e).into()
     }
 }
 

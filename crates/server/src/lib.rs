@@ -12,14 +12,12 @@ mod content;
 mod error;
 pub mod maintenance;
 mod pages;
-pub mod retention;
-mod scans;
-pub mod schedule;
 mod state;
 mod subtitles;
 
 pub use backups::BackupOptions;
 pub use error::ApiError;
+pub use lectern_app::App;
 pub use state::{AppState, ServerOptions};
 
 use axum::http::{self, HeaderValue};

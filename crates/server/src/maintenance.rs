@@ -1,56 +1,32 @@
-//! Maintenance mode (SPEC §3). While a restore replaces the data, every
-//! other request gets 503 with `Retry-After`, and the restore first waits
-//! for the requests already running, response bodies included, to finish.
+//! Maintenance mode (SPEC §3) at the HTTP edge. While a restore replaces
+//! the data, every other request gets 503 with `Retry-After`. The restore
+//! first waits for this instance's requests already running to finish,
+//! but only while their handler runs: a response body still streaming (a
+//! long download) reads a file, not the database, and holds nobody back.
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::body::Body;
+use async_trait::async_trait;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Routes that answer during maintenance: what tells people and monitors
 /// what is going on.
-const ALWAYS_OPEN: &[&str] = &[
-    "/api/admin/backup/status",
-    "/healthz",
-    "/readyz",
-    "/static/app.css",
-];
+const ALWAYS_OPEN: &[&str] = &["/api/admin/backup/status", "/static/app.css"];
 
+/// The requests of this instance whose handlers are running.
 #[derive(Default)]
-pub struct Maintenance {
-    on: AtomicBool,
-    reason: Mutex<Option<String>>,
+pub struct Requests {
     in_flight: AtomicUsize,
     idle: Notify,
 }
 
-impl Maintenance {
-    pub fn is_on(&self) -> bool {
-        self.on.load(Ordering::SeqCst)
-    }
-
-    /// What the maintenance notice says.
-    pub fn reason(&self) -> Option<String> {
-        self.reason.lock().ok().and_then(|r| r.clone())
-    }
-
-    /// Turns maintenance on until the returned guard is dropped, so that
-    /// every way out of a restore, a panic included, brings Lectern back.
-    pub fn begin(self: &Arc<Self>, reason: &str) -> Window {
-        if let Ok(mut slot) = self.reason.lock() {
-            *slot = Some(reason.to_owned());
-        }
-        self.on.store(true, Ordering::SeqCst);
-        Window(self.clone())
-    }
-
+impl Requests {
     /// Waits until at most `own` requests run (the caller's own request
     /// counts itself), or `limit` passes; `Err` carries how many still run.
     pub async fn drain(&self, own: usize, limit: Duration) -> Result<(), usize> {
@@ -74,20 +50,18 @@ impl Maintenance {
     }
 }
 
-/// Maintenance is on while this lives.
-pub struct Window(Arc<Maintenance>);
+/// What a restore started by a request drains: every other request.
+pub struct OtherRequests(pub Arc<Requests>);
 
-impl Drop for Window {
-    fn drop(&mut self) {
-        self.0.on.store(false, Ordering::SeqCst);
-        if let Ok(mut slot) = self.0.reason.lock() {
-            *slot = None;
-        }
+#[async_trait]
+impl lectern_app::restore::Drain for OtherRequests {
+    async fn drain(&self, limit: Duration) -> Result<(), usize> {
+        self.0.drain(1, limit).await
     }
 }
 
-/// One request in flight, until its response body is finished or dropped.
-struct Ticket(Arc<Maintenance>);
+/// One request whose handler runs, until it returns (or is dropped).
+struct Ticket(Arc<Requests>);
 
 impl Drop for Ticket {
     fn drop(&mut self) {
@@ -99,24 +73,31 @@ impl Drop for Ticket {
 /// The gate every request passes: refused during maintenance, counted
 /// otherwise.
 pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let maintenance = &state.maintenance;
-    if maintenance.is_on() && !ALWAYS_OPEN.contains(&request.uri().path()) {
-        let error = ApiError::Maintenance(maintenance.reason().unwrap_or_default());
-        return match request.uri().path().starts_with("/api/") {
-            true => error.into_response(),
-            false => crate::pages::PageError::Api(error).into_response(),
-        };
+    let path = request.uri().path();
+    if !ALWAYS_OPEN.contains(&path) {
+        if let Some(reason) = maintenance_reason(&state).await {
+            let error = ApiError::Maintenance(reason);
+            return match path.starts_with("/api/") {
+                true => error.into_response(),
+                false => crate::pages::PageError::Api(error).into_response(),
+            };
+        }
     }
-    let ticket = maintenance.enter();
-    let response = next.run(request).await;
-    // The ticket rides along with the body: a download still streaming
-    // is still in flight.
-    response.map(|body| {
-        Body::new(body.map_frame(move |frame| {
-            let _alive = &ticket;
-            frame
-        }))
-    })
+    let _ticket = state.requests.enter();
+    next.run(request).await
+}
+
+/// Why Lectern is in maintenance, on any instance; `None` when it is not.
+async fn maintenance_reason(state: &AppState) -> Option<String> {
+    match state.app.coordination.maintenance().await {
+        Ok(found) => found.map(|m| m.reason),
+        Err(e) => {
+            // Serving is safer than refusing everyone on a hiccup: the
+            // restore's replacement is one transaction either way.
+            tracing::warn!("cannot read the maintenance state: {e}");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -125,7 +106,7 @@ mod tests {
 
     #[tokio::test]
     async fn drain_waits_for_requests_in_flight_but_not_for_its_own() {
-        let m = Arc::new(Maintenance::default());
+        let m = Arc::new(Requests::default());
         let own = m.enter();
         let other = m.enter();
         let short = Duration::from_millis(20);
@@ -138,17 +119,5 @@ mod tests {
         assert_eq!(waiting.await.unwrap(), Ok(()));
         drop(own);
         assert_eq!(m.drain(0, short).await, Ok(()));
-    }
-
-    #[test]
-    fn the_window_closes_on_drop() {
-        let m = Arc::new(Maintenance::default());
-        {
-            let _window = m.begin("restoring a backup");
-            assert!(m.is_on());
-            assert_eq!(m.reason().as_deref(), Some("restoring a backup"));
-        }
-        assert!(!m.is_on());
-        assert_eq!(m.reason(), None);
     }
 }

@@ -1,11 +1,9 @@
 use crate::auth::LoginLimiter;
-use crate::backups::{BackupOptions, JobSlot};
 use crate::error::ApiError;
-use crate::maintenance::Maintenance;
-use crate::scans::ScanSlot;
+use crate::maintenance::Requests;
+use lectern_app::{App, BackupOptions, LibraryOptions};
 use lectern_backup::Secrets;
 use lectern_core::ScanId;
-use lectern_scanner::{ScanOptions, ScanScope};
 use lectern_store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,55 +33,73 @@ impl Default for ServerOptions {
     }
 }
 
+impl ServerOptions {
+    fn library(&self) -> LibraryOptions {
+        LibraryOptions {
+            root_override: self.root_override.clone(),
+            root_default: self.root_default.clone(),
+            max_missing_share: self.max_missing_share,
+        }
+    }
+}
+
 /// Shared by every request. No global state: each test's server has its own.
 #[derive(Clone)]
 pub struct AppState {
+    /// The use cases' context.
+    pub app: App,
     pub store: Arc<dyn Store>,
     pub options: Arc<ServerOptions>,
     pub(crate) limiter: Arc<LoginLimiter>,
-    pub(crate) scan: Arc<ScanSlot>,
-    pub(crate) maintenance: Arc<Maintenance>,
-    pub(crate) backup_jobs: Arc<JobSlot>,
+    /// This instance's requests in flight, which a restore drains.
+    pub(crate) requests: Arc<Requests>,
 }
 
 impl AppState {
-    /// The library root for this request: override, saved setting, default.
-    pub async fn library_root(&self) -> Result<Option<PathBuf>, lectern_store::StoreError> {
-        let options = &self.options;
-        let store = self.store.as_ref();
-        lectern_store::settings::library_root(
-            store,
-            options.root_override.as_ref(),
-            options.root_default.as_ref(),
-        )
-        .await
+    pub fn new(store: Arc<dyn Store>, options: ServerOptions) -> Self {
+        let app = App::new(store.clone(), options.library(), options.backups.clone());
+        Self::with_app(app, options)
     }
 
-    /// The maintenance switch a restore turns on (SPEC §3).
-    pub fn maintenance(&self) -> &Arc<Maintenance> {
-        &self.maintenance
+    /// Over an [`App`] built by the caller (its coordination chosen).
+    pub fn with_app(app: App, options: ServerOptions) -> Self {
+        Self {
+            store: app.store.clone(),
+            app,
+            options: Arc::new(options),
+            limiter: Arc::new(LoginLimiter::default()),
+            requests: Arc::new(Requests::default()),
+        }
+    }
+
+    /// The library root for this request: override, saved setting, default.
+    pub async fn library_root(&self) -> Result<Option<PathBuf>, lectern_store::StoreError> {
+        self.app.library_root().await
     }
 
     /// A full scan in the background, as `started_by`; the first start of
     /// a new library uses it so that there is something to browse at once.
     pub async fn start_full_scan(&self, started_by: &str) -> Result<ScanId, ApiError> {
-        let options = ScanOptions {
-            scope: ScanScope::All,
-            verify: false,
-            force: false,
-            started_by: started_by.to_owned(),
-        };
-        crate::api::scanner::start_scan(self, options).await
+        Ok(lectern_app::scans::start_full(&self.app, started_by).await?)
     }
 
-    pub fn new(store: Arc<dyn Store>, options: ServerOptions) -> Self {
-        Self {
-            store,
-            options: Arc::new(options),
-            limiter: Arc::new(LoginLimiter::default()),
-            scan: Arc::new(ScanSlot::default()),
-            maintenance: Arc::new(Maintenance::default()),
-            backup_jobs: Arc::new(JobSlot::default()),
-        }
+    /// Turns maintenance on (as a restore does) until [`end_maintenance`]
+    /// with the epoch returned.
+    ///
+    /// [`end_maintenance`]: AppState::end_maintenance
+    pub async fn begin_maintenance(&self, reason: &str) -> Result<u64, ApiError> {
+        let coordination = &self.app.coordination;
+        coordination
+            .begin_maintenance(reason)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    pub async fn end_maintenance(&self, epoch: u64) -> Result<(), ApiError> {
+        let coordination = &self.app.coordination;
+        coordination
+            .end_maintenance(epoch)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 }

@@ -11,8 +11,8 @@
 mod common;
 
 use common::*;
-use lectern_core::{CategoryId, CourseId};
 use lectern_app::passwords::hash_password;
+use lectern_core::{CategoryId, CourseId};
 use lectern_store::{
     Category, Course, FileRecord, FileRole, Grant, GrantId, GroupId, NewApiToken, NewUser, Role,
     UserId,

@@ -416,11 +416,11 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
     );
 
     // Two runs the same day: the daily rule keeps the newer one only.
-    let plan = lectern_server::schedule::BackupPlan::load(app.store.as_ref())
+    let plan = lectern_app::schedule::BackupPlan::load(app.store.as_ref())
         .await
         .unwrap();
-    lectern_server::schedule::run_once(&app.state, &plan.retention).await;
-    lectern_server::schedule::run_once(&app.state, &plan.retention).await;
+    lectern_app::schedule::run_once(&app.state.app, &plan.retention).await;
+    lectern_app::schedule::run_once(&app.state.app, &plan.retention).await;
     let manual = create_backup(&app, &admin, "kept until deleted").await;
     let list = listed(&app, &admin).await;
     let scheduled: Vec<_> = list
@@ -433,17 +433,29 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
         "manual backups are not pruned"
     );
 
-    // A failed run is recorded and shown until one succeeds.
+    // A run that finds the lock held is no failure: it waits its turn.
     let lock = lectern_store::lock::LockHandle::acquire(&app.store, "scan", "test")
         .await
         .unwrap();
-    lectern_server::schedule::run_once(&app.state, &plan.retention).await;
+    let ran = lectern_app::schedule::run_once(&app.state.app, &plan.retention).await;
+    assert_eq!(ran, lectern_app::schedule::Ran::Busy);
     let (_, status_now) = app.get("/api/admin/backup/status", &admin).await;
-    let failure = status_now["last_failure"]["message"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(failure.contains("another operation"), "{status_now}");
+    assert_eq!(status_now["last_failure"], Value::Null, "{status_now}");
     lock.release().await.unwrap();
+
+    // A failed run is recorded and shown until one succeeds: the backup
+    // folder is a plain file for this one.
+    let folder = app.dir.path().join("backups");
+    let aside = app.dir.path().join("backups-aside");
+    std::fs::rename(&folder, &aside).unwrap();
+    std::fs::write(&folder, b"not a folder").unwrap();
+    let ran = lectern_app::schedule::run_once(&app.state.app, &plan.retention).await;
+    assert_eq!(ran, lectern_app::schedule::Ran::Done);
+    let (_, status_now) = app.get("/api/admin/backup/status", &admin).await;
+    let failure = status_now["last_failure"]["action"].as_str();
+    assert_eq!(failure, Some("backup.create"), "{status_now}");
+    std::fs::remove_file(&folder).unwrap();
+    std::fs::rename(&aside, &folder).unwrap();
     let (_, audit) = app
         .get("/api/admin/audit?actor=system:scheduler", &admin)
         .await;
@@ -454,7 +466,7 @@ async fn scheduled_backups_follow_the_settings_and_keep_what_the_retention_says(
         .map(|e| e["outcome"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, ["failed", "ok", "ok"], "{audit}");
-    lectern_server::schedule::run_once(&app.state, &plan.retention).await;
+    lectern_app::schedule::run_once(&app.state.app, &plan.retention).await;
     let (_, status_now) = app.get("/api/admin/backup/status", &admin).await;
     assert_eq!(status_now["last_failure"], Value::Null, "{status_now}");
 }
@@ -501,14 +513,18 @@ async fn new_archives_go_off_site_and_a_failed_copy_is_recorded_like_a_failed_ba
 async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
     let app = spawn_app().await;
     let admin = app.token("admin", ADMIN_PW).await;
-    let drill = lectern_server::schedule::drill_once(&app.state).await;
+    let drill = lectern_app::schedule::drill_once(&app.state.app)
+        .await
+        .unwrap();
     assert!(
         !drill.ok && drill.message.contains("no backup"),
         "{drill:?}"
     );
 
     let record = create_backup(&app, &admin, "to drill").await;
-    let drill = lectern_server::schedule::drill_once(&app.state).await;
+    let drill = lectern_app::schedule::drill_once(&app.state.app)
+        .await
+        .unwrap();
     assert!(drill.ok, "{drill:?}");
     assert_eq!(drill.backup_id.as_deref(), record["id"].as_str());
     let (_, status) = app.get("/api/admin/backup/status", &admin).await;
@@ -520,7 +536,9 @@ async fn the_test_restore_drill_tries_the_newest_backup_and_keeps_the_result() {
     let at = bytes.len() - 700;
     bytes[at] ^= 0x55;
     std::fs::write(path, bytes).unwrap();
-    let drill = lectern_server::schedule::drill_once(&app.state).await;
+    let drill = lectern_app::schedule::drill_once(&app.state.app)
+        .await
+        .unwrap();
     assert!(!drill.ok, "{drill:?}");
     let (_, status) = app.get("/api/admin/backup/status", &admin).await;
     assert_eq!(status["last_drill"]["ok"], false, "{status}");

@@ -7,11 +7,12 @@ use super::{actor, open_sound, open_unchecked, Context, Failure};
 use crate::cli::BackupCommand;
 use crate::config::Config;
 use crate::output::{self, StepBar};
+use lectern_app::restore::{self, NoRequests, RestoreOutcome, RestoreRequest};
+use lectern_app::{backups, AppError, BackupOptions};
 use lectern_backup::{
-    archive, prepare_restore, BackupError, BackupFolder, BackupRecord, BackupStatus, BackupType,
-    Limits, Manifest, NewBackup, PreparedRestore, Progress, Quiet, Secrets,
+    archive, BackupFolder, BackupRecord, BackupStatus, BackupType, Limits, Manifest,
+    PreparedRestore, Secrets,
 };
-use lectern_store::lock::{LockError, LockHandle};
 use lectern_store::snapshot;
 use lectern_store::{NewAuditEntry, Store};
 use serde::Serialize;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 pub async fn run(config: Config, command: BackupCommand) -> Result<ExitCode, Failure> {
     let folder = BackupFolder::in_data(&config.data);
     match command {
-        BackupCommand::Create { notes, json } => create(config, &folder, notes, json).await,
+        BackupCommand::Create { notes, json } => create(config, notes, json).await,
         BackupCommand::List { json } => list(&folder, json),
         BackupCommand::Verify { file, json } => verify(&folder, &file, json).await,
         BackupCommand::Restore { file, yes, json } => {
@@ -32,30 +33,7 @@ pub async fn run(config: Config, command: BackupCommand) -> Result<ExitCode, Fai
     }
 }
 
-/// A safety backup before something that deletes what people made (a
-/// cleanup purges the progress kept on missing files).
-pub async fn safety_backup(ctx: &Context, why: &str) -> Result<BackupRecord, Failure> {
-    let secrets = Secrets::from_env()?;
-    let folder = BackupFolder::in_data(&ctx.config.data);
-    let lock = take_lock(&ctx.store, "backup").await?;
-    let new = NewBackup {
-        backup_type: BackupType::Safety,
-        created_by: ctx.actor(),
-        notes: Some(why.to_owned()),
-    };
-    let made = lectern_backup::create(ctx.store.as_ref(), &folder, &new, &secrets, Arc::new(Quiet))
-        .await
-        .map_err(Failure::from);
-    lock.release().await?;
-    made
-}
-
-async fn create(
-    config: Config,
-    folder: &BackupFolder,
-    notes: Option<String>,
-    json: bool,
-) -> Result<ExitCode, Failure> {
+async fn create(config: Config, notes: Option<String>, json: bool) -> Result<ExitCode, Failure> {
     let secrets = Secrets::from_env()?;
     // The snapshot is checked instead, without holding up the work.
     let ctx = Context {
@@ -63,14 +41,9 @@ async fn create(
         config,
         root_override: None,
     };
-    let lock = take_lock(&ctx.store, "backup").await?;
-    let new = NewBackup {
-        backup_type: BackupType::Manual,
-        created_by: ctx.actor(),
-        notes,
-    };
+    let app = ctx.app(secrets);
     let bar = StepBar::start();
-    let made = lectern_backup::create(ctx.store.as_ref(), folder, &new, &secrets, bar.clone())
+    let made = backups::create_archive(&app, &ctx.actor(), BackupType::Manual, notes, bar.clone())
         .await
         .map_err(Failure::from);
     bar.finish();
@@ -80,9 +53,11 @@ async fn create(
         &made,
     )
     .await;
-    lock.release().await?;
     let offsite = match &made {
-        Ok(record) => send_offsite(&ctx, record).await,
+        Ok(record) => {
+            let offsite = &app.backups.offsite;
+            backups::send_offsite(ctx.store.as_ref(), offsite, &ctx.actor(), record).await
+        }
         Err(_) => Ok(()),
     };
     ctx.store.close().await;
@@ -121,12 +96,6 @@ struct Created<'a> {
     record: &'a BackupRecord,
     #[serde(skip_serializing_if = "Option::is_none")]
     offsite_error: Option<&'a str>,
-}
-
-/// The off-site copies of a new archive the configuration asks for.
-async fn send_offsite(ctx: &Context, record: &BackupRecord) -> Result<(), String> {
-    let offsite = ctx.config.backup.offsite();
-    lectern_app::backups::send_offsite(ctx.store.as_ref(), &offsite, &ctx.actor(), record).await
 }
 
 fn list(folder: &BackupFolder, json: bool) -> Result<ExitCode, Failure> {
@@ -202,19 +171,25 @@ struct Restored {
     sessions_ended: bool,
 }
 
+impl From<restore::Restored> for Restored {
+    fn from(r: restore::Restored) -> Self {
+        Restored {
+            restored: r.manifest.id.clone(),
+            file: r.archive,
+            manifest: r.manifest,
+            schema_version: r.schema_version,
+            safety_backup: r.safety_backup,
+            damaged_file: r.damaged_file,
+            sessions_ended: true,
+        }
+    }
+}
+
 /// The database in place when a restore starts.
 enum Current {
     Sound(Arc<dyn Store>),
     /// Not a database, or failing its check: why.
     Damaged(String),
-}
-
-/// How a restore over a database that opened went.
-enum OverSound {
-    Restored(Box<Restored>),
-    /// Its safety backup found it unreadable after all: the prepared data
-    /// goes in by the damaged route instead.
-    Unreadable(Box<PreparedRestore>),
 }
 
 async fn restore(
@@ -230,12 +205,18 @@ async fn restore(
         ));
     }
     let path = resolve(folder, file)?;
-    let secrets = Secrets::from_env()?;
+    let options = super::backup_options(&config, Secrets::from_env()?);
     let db_path = sqlite_path(&config)?;
     // Cheap, and says what is about to be restored before anyone confirms.
     let manifest = archive::read_layout(&path, snapshot::latest_schema_version())?.manifest;
     if !db_path.exists() {
-        let restored = restore_fresh(&config, folder, &path, &secrets, &manifest, yes).await?;
+        let what = format!(
+            "There is no database in {} yet: the backup {} becomes it.",
+            config.data.display(),
+            describe(&manifest)
+        );
+        confirm(yes, &what)?;
+        let restored = install_file(&config, &options, &path, None).await?;
         report(&restored, json);
         return Ok(ExitCode::SUCCESS);
     }
@@ -246,18 +227,7 @@ async fn restore(
                 config,
                 root_override: None,
             };
-            let job = Job {
-                folder,
-                path: &path,
-                secrets: &secrets,
-                manifest: &manifest,
-            };
-            match restore_sound(&ctx, &job, yes).await? {
-                OverSound::Restored(restored) => *restored,
-                OverSound::Unreadable(prepared) => {
-                    install_file(&ctx.config, folder, *prepared, &path, &db_path).await?
-                }
-            }
+            restore_sound(&ctx, options, &path, &manifest.id, yes).await?
         }
         Current::Damaged(reason) => {
             eprintln!("lectern: the database is damaged ({reason})");
@@ -269,181 +239,86 @@ async fn restore(
                 describe(&manifest)
             );
             confirm(yes, &what)?;
-            let prepared = prepare_with_bar(&path, folder, &secrets).await?;
-            install_file(&config, folder, prepared, &path, &db_path).await?
+            install_file(&config, &options, &path, None).await?
         }
     };
     report(&restored, json);
     Ok(ExitCode::SUCCESS)
 }
 
-/// A restore over a database that opened, and what it needs.
-struct Job<'a> {
-    folder: &'a BackupFolder,
-    path: &'a Path,
-    secrets: &'a Secrets,
-    manifest: &'a Manifest,
-}
-
-/// A restore into a data folder with no database yet (a new machine): there
-/// is nothing to keep a copy of, and the checked file is put in place.
-async fn restore_fresh(
-    config: &Config,
-    folder: &BackupFolder,
+/// The usual restore, over a database that opened: the one restore
+/// sequence the server runs too, confirmed on the terminal. When its
+/// safety backup finds the database unreadable after all, the prepared
+/// data goes in by the damaged route instead.
+async fn restore_sound(
+    ctx: &Context,
+    options: BackupOptions,
     path: &Path,
-    secrets: &Secrets,
-    manifest: &Manifest,
+    backup_id: &str,
     yes: bool,
 ) -> Result<Restored, Failure> {
-    let what = format!(
-        "There is no database in {} yet: the backup {} becomes it.",
-        config.data.display(),
-        describe(manifest)
-    );
-    confirm(yes, &what)?;
-    let prepared = prepare_with_bar(path, folder, secrets).await?;
-    let db_path = sqlite_path(config)?;
-    install_file(config, folder, prepared, path, &db_path).await
-}
-
-async fn prepare_with_bar(
-    path: &Path,
-    folder: &BackupFolder,
-    secrets: &Secrets,
-) -> Result<PreparedRestore, Failure> {
-    let bar = StepBar::start();
-    let prepared = prepare_restore(path, folder, secrets, Limits::default(), bar.clone()).await;
-    bar.finish();
-    Ok(prepared?)
-}
-
-/// The usual restore: under the operation lock, the archive is checked and
-/// migrated, a safety backup taken, and the data replaced in one step.
-async fn restore_sound(ctx: &Context, job: &Job<'_>, yes: bool) -> Result<OverSound, Failure> {
-    let lock = take_lock(&ctx.store, "restore").await?;
-    let what = format!(
-        "This replaces all data with the backup {}.\n\
-         A safety backup of the current data is taken first.",
-        describe(job.manifest)
-    );
-    let bar = StepBar::start();
-    let done = match confirm(yes, &what) {
-        Ok(()) => replace(ctx, job, bar.clone()).await,
-        Err(declined) => Err(declined),
+    let app = ctx.app(options.secrets.clone());
+    let ask = move |m: &Manifest| {
+        let what = format!(
+            "This replaces all data with the backup {}.\n\
+             A safety backup of the current data is taken first.",
+            describe(m)
+        );
+        confirm(yes, &what).map_err(|declined| AppError::Declined(declined.to_string()))
     };
+    let bar = StepBar::start();
+    let who = ctx.actor();
+    let request = RestoreRequest {
+        archive: path,
+        who: &who,
+        confirm: &ask,
+        drain: &NoRequests,
+        progress: bar.clone(),
+    };
+    let done = restore::restore(&app, request).await;
     bar.finish();
-    let target = Some(job.manifest.id.clone());
-    match &done {
-        Ok(OverSound::Restored(restored)) => record_restore(ctx.store.as_ref(), restored).await,
-        Ok(OverSound::Unreadable(_)) | Err(Failure::Declined(_)) => {}
-        Err(_) => ctx.audit("backup.restore", target, &done).await,
-    }
-    // The lock row was carried into the restored data, so this still frees
-    // it; a damaged database may not let it, and is replaced next anyway.
-    let _ = lock.release().await;
+    let target = Some(backup_id.to_owned());
+    let restored = match done {
+        Ok(RestoreOutcome::Restored(restored)) => Restored::from(*restored),
+        Ok(RestoreOutcome::Unreadable(prepared)) => {
+            ctx.store.close().await;
+            return install_file(&ctx.config, &options, path, Some(*prepared)).await;
+        }
+        Err(e) => {
+            let failed = Err(Failure::from(e));
+            if !matches!(failed, Err(Failure::Declined(_))) {
+                ctx.audit("backup.restore", target, &failed).await;
+            }
+            ctx.store.close().await;
+            return failed;
+        }
+    };
+    record_restore(ctx.store.as_ref(), &restored).await;
     ctx.store.close().await;
-    done
+    Ok(restored)
 }
 
-async fn replace(
-    ctx: &Context,
-    job: &Job<'_>,
-    progress: Arc<StepBar>,
-) -> Result<OverSound, Failure> {
-    let (folder, secrets) = (job.folder, job.secrets);
-    let store = ctx.store.as_ref();
-    let safety = NewBackup {
-        backup_type: BackupType::Safety,
-        created_by: ctx.actor(),
-        notes: Some(format!("the data before restoring {}", file_name(job.path))),
-    };
-    let prepared = prepare_restore(
-        job.path,
-        folder,
-        secrets,
-        Limits::default(),
-        progress.clone(),
-    )
-    .await?;
-    // After the archive's checks, not beside them, so that it holds the
-    // data as close as can be to the moment it is replaced.
-    let safety =
-        match lectern_backup::create(store, folder, &safety, secrets, progress.clone()).await {
-            Ok(record) => record,
-            Err(e @ BackupError::DatabaseDamaged(_)) => {
-                eprintln!("lectern: {e}");
-                return Ok(OverSound::Unreadable(Box::new(prepared)));
-            }
-            Err(BackupError::Store(e)) if snapshot::is_damage(&e) => {
-                eprintln!("lectern: the current database cannot be read ({e})");
-                return Ok(OverSound::Unreadable(Box::new(prepared)));
-            }
-            Err(e) => return Err(e.into()),
-        };
-    progress.step("replacing the data", None);
-    store
-        .replace_with_snapshot(prepared.database(), prepared.keep_audit_after())
-        .await?;
-    Ok(OverSound::Restored(Box::new(Restored {
-        restored: prepared.manifest().id.clone(),
-        file: job.path.to_owned(),
-        manifest: prepared.manifest().clone(),
-        schema_version: prepared.migrated_to,
-        safety_backup: Some(safety),
-        damaged_file: None,
-        sessions_ended: true,
-    })))
-}
-
-/// The restore for a database that cannot be read, or is not there: it is
-/// moved aside (kept, with its journal files) and the prepared file put in
-/// its place.
+/// The restore for a database that cannot be read, or is not there: the
+/// archive prepared (unless it was), then put in place of the database
+/// by `lectern_app::restore::install`.
 async fn install_file(
     config: &Config,
-    folder: &BackupFolder,
-    prepared: PreparedRestore,
+    options: &BackupOptions,
     path: &Path,
-    db_path: &Path,
+    prepared: Option<PreparedRestore>,
 ) -> Result<Restored, Failure> {
-    snapshot::forget_sessions_and_lock(prepared.database())
-        .await
-        .map_err(BackupError::from)?;
-    folder.ensure()?;
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_default();
-    // Never over an earlier damaged file.
-    let aside = (0..)
-        .map(|n| match n {
-            0 => folder.work_dir().join(format!("damaged-{stamp}.db")),
-            n => folder.work_dir().join(format!("damaged-{stamp}-{n}.db")),
-        })
-        .find(|p| !p.exists())
-        .unwrap_or_default();
-    let io = |what: &str, e: std::io::Error| Failure::Io(format!("{what}: {e}"));
-    let moved = if db_path.exists() {
-        snapshot::move_aside(db_path, &aside)
-            .map_err(|e| io("cannot move the damaged database aside", e))?;
-        Some(aside.clone())
-    } else {
-        None
-    };
-    if let Err(e) = snapshot::install(prepared.database(), db_path) {
-        if moved.is_some() {
-            // Put back what was there: a failed restore changes nothing
-            // (but never over a database that appeared meanwhile).
-            if let Err(e) = snapshot::put_back(&aside, db_path) {
-                eprintln!(
-                    "lectern: the damaged database stays at {} ({e})",
-                    aside.display()
-                );
-            }
+    let prepared = match prepared {
+        Some(prepared) => prepared,
+        None => {
+            let bar = StepBar::start();
+            let prepared = restore::prepare(options, path, bar.clone()).await;
+            bar.finish();
+            prepared?
         }
-        return Err(io("cannot put the restored database in place", e));
-    }
-    if let Some(moved) = &moved {
+    };
+    let db_path = sqlite_path(config)?;
+    let restored = Restored::from(restore::install(options, &prepared, path, &db_path).await?);
+    if let Some(moved) = &restored.damaged_file {
         eprintln!(
             "lectern: the damaged database was moved to {}",
             moved.display()
@@ -451,15 +326,6 @@ async fn install_file(
     }
     // Checked in full before it was put there.
     let store = open_unchecked(config).await?;
-    let restored = Restored {
-        restored: prepared.manifest().id.clone(),
-        file: path.to_owned(),
-        manifest: prepared.manifest().clone(),
-        schema_version: prepared.migrated_to,
-        safety_backup: None,
-        damaged_file: moved,
-        sessions_ended: true,
-    };
     record_restore(store.as_ref(), &restored).await;
     store.close().await;
     Ok(restored)
@@ -514,15 +380,6 @@ async fn open_current(config: &Config) -> Result<Current, Failure> {
         Err(Failure::Damaged(reason)) => Ok(Current::Damaged(reason)),
         Err(other) => Err(other),
     }
-}
-
-async fn take_lock(store: &Arc<dyn Store>, operation: &str) -> Result<LockHandle, Failure> {
-    LockHandle::acquire(store, operation, &actor())
-        .await
-        .map_err(|e| match e {
-            LockError::Busy(_) => Failure::Busy(e.to_string()),
-            LockError::Store(e) => Failure::Store(e),
-        })
 }
 
 /// Asks to type `restore` on the terminal (`restore` checked there is one).
@@ -590,12 +447,6 @@ fn describe(m: &Manifest) -> String {
 
 fn rfc3339(at: &time::OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 

@@ -1,19 +1,25 @@
 use super::{Context, Failure};
 use crate::cli::JsonArg;
 use crate::output;
+use lectern_backup::{Quiet, Secrets};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub async fn run(ctx: &Context, args: JsonArg) -> Result<ExitCode, Failure> {
-    let safety = super::backup::safety_backup(ctx, "taken before a cleanup").await?;
-    if !args.json {
-        println!("safety backup {} taken first", safety.id);
-    }
-    let done = lectern_scanner::cleanup(&ctx.store, &ctx.actor())
+    let app = ctx.app(Secrets::from_env()?);
+    let done = lectern_app::scans::cleanup(&app, &ctx.actor(), Arc::new(Quiet))
         .await
         .map_err(Failure::from);
-    let target = done.as_ref().ok().map(|r| format!("scan={}", r.scan_id));
+    let target = done
+        .as_ref()
+        .ok()
+        .map(|d| format!("scan={}", d.report.scan_id));
     ctx.audit("cleanup", target, &done).await;
-    let report = done?;
+    let done = done?;
+    if !args.json {
+        println!("safety backup {} taken first", done.safety_backup.id);
+    }
+    let report = done.report;
     if args.json {
         output::json(&report);
     } else {

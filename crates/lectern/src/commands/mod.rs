@@ -12,7 +12,8 @@ mod user;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
-use lectern_backup::BackupError;
+use lectern_app::{App, AppError, BackupOptions, LibraryOptions};
+use lectern_backup::{BackupError, Secrets};
 use lectern_scanner::ScanError;
 use lectern_store::{settings, Store, StoreError};
 use std::path::PathBuf;
@@ -54,6 +55,34 @@ pub enum Failure {
     /// Someone declined to go on; nothing changed.
     #[error("{0}")]
     Declined(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Refused for what it holds (an archive that is not sound); `code`
+    /// says why.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    /// This machine's disk or database failed: the error and its causes.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The use cases' errors as the command line reports them.
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Invalid(message) => Failure::Invalid(message),
+            AppError::NotFound(message) => Failure::NotFound(message),
+            AppError::Conflict(message) => Failure::Conflict(message),
+            AppError::Busy(message) | AppError::Maintenance(message) => Failure::Busy(message),
+            AppError::Damaged(problems) => Failure::Damaged(problems),
+            AppError::Declined(message) => Failure::Declined(message),
+            AppError::Unprocessable { code, message } => Failure::Refused { code, message },
+            e @ (AppError::BadCredentials
+            | AppError::Forbidden
+            | AppError::TooManyAttempts { .. }) => Failure::Invalid(e.to_string()),
+            e @ AppError::Internal { .. } => Failure::Internal(e.chain()),
+        }
+    }
 }
 
 impl Failure {
@@ -68,6 +97,9 @@ impl Failure {
             Failure::Backup(e) => e.code(),
             Failure::Damaged(_) => "damaged",
             Failure::Declined(_) => "declined",
+            Failure::Conflict(_) => "conflict",
+            Failure::Refused { code, .. } => code,
+            Failure::Internal(_) => "internal",
         }
     }
 
@@ -81,6 +113,10 @@ impl Failure {
                 | BackupError::BadSecrets(_)
                 | BackupError::SecretMissing(..),
             ) => exit::USAGE,
+            Failure::Refused {
+                code: "bad_secrets" | "secret_missing",
+                ..
+            } => exit::USAGE,
             _ => exit::FAILURE,
         }
     }
@@ -170,6 +206,17 @@ impl Context {
         Ok(root.await?)
     }
 
+    /// The use cases' context for this command: one instance, nobody
+    /// else's requests to drain.
+    pub fn app(&self, secrets: Secrets) -> App {
+        app(
+            &self.config,
+            self.store.clone(),
+            self.root_override.clone(),
+            secrets,
+        )
+    }
+
     /// Who the CLI acts as, for the history and the operation lock.
     pub fn actor(&self) -> String {
         actor()
@@ -193,6 +240,30 @@ impl Context {
         if let Err(e) = self.store.record_audit(&entry).await {
             tracing::warn!("cannot record {action} in the audit log: {e}");
         }
+    }
+}
+
+/// The use cases' context over `store`, from the configuration.
+pub fn app(
+    config: &Config,
+    store: Arc<dyn Store>,
+    root_override: Option<PathBuf>,
+    secrets: Secrets,
+) -> App {
+    let library = LibraryOptions {
+        root_override,
+        root_default: config.root.clone(),
+        max_missing_share: config.scan.max_missing_percent / 100.0,
+    };
+    App::new(store, library, backup_options(config, secrets))
+}
+
+/// Where backups live and how they are sealed, from the configuration.
+pub fn backup_options(config: &Config, secrets: Secrets) -> BackupOptions {
+    BackupOptions {
+        offsite: config.backup.offsite(),
+        max_upload: config.backup.max_upload(),
+        ..BackupOptions::in_data(&config.data, secrets)
     }
 }
 

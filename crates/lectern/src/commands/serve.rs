@@ -38,7 +38,9 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Io(e.to_string()))?;
     let state = AppState::new(ctx.store.clone(), options);
     first_scan(ctx, &state).await?;
-    tokio::spawn(lectern_server::schedule::run(state.clone()));
+    tokio::spawn(lectern_app::schedule::run(state.app.clone()));
+    let coordination = state.app.coordination.clone();
+    tokio::spawn(lectern_app::coordination::keep_alive(coordination));
     // The last line on stdout: scripts (and the tests) wait for it.
     println!("Lectern is listening: sign in at http://{bound}/ (API under /api)");
     lectern_server::serve(listener, state, shutdown_signal())

@@ -1,10 +1,10 @@
 use crate::auth::{verify_password_blocking, Caller};
-use lectern_app::passwords::{new_token, token_hash};
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
+use lectern_app::passwords::{new_token, token_hash};
 use lectern_store::{NewSession, SessionKind, User};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;

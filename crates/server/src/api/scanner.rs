@@ -9,24 +9,14 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use lectern_backup::BackupType;
+use lectern_app::scans;
+use lectern_backup::Quiet;
 use lectern_core::scan::{ScanIssue, ScanStatus};
 use lectern_core::{CourseId, ScanId};
-use lectern_scanner::{ScanError, ScanOptions, ScanScope, Scanner};
+use lectern_scanner::{ScanOptions, ScanScope};
 use lectern_store::{CleanupCounts, ScanRecord};
 use serde::{Deserialize, Serialize};
-
-impl From<ScanError> for ApiError {
-    fn from(e: ScanError) -> Self {
-        match e {
-            ScanError::Busy(lock) => {
-                ApiError::Conflict(format!("another operation is running: {lock}"))
-            }
-            ScanError::UnknownCourse(_) => ApiError::NotFound,
-            ScanError::Store(e) => e.into(),
-        }
-    }
-}
+use std::sync::Arc;
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -128,29 +118,8 @@ async fn start(
         force: flags.force,
         started_by: format!("user:{}", caller.user().username),
     };
-    let id = start_scan(&state, options).await?;
+    let id = scans::start(&state.app, options).await?;
     Ok((StatusCode::ACCEPTED, Json(ScanStarted { scan_id: id })))
-}
-
-/// Starts a scan in the background once it holds the operation lock; its
-/// progress shows in the status endpoint until it ends.
-pub async fn start_scan(state: &AppState, options: ScanOptions) -> Result<ScanId, ApiError> {
-    let root = state
-        .library_root()
-        .await?
-        .ok_or_else(|| ApiError::BadRequest("no library root is configured".into()))?;
-    let scanner =
-        Scanner::new(state.store.clone(), root).max_missing_share(state.options.max_missing_share);
-    let running = scanner.start(options).await?;
-    let id = running.id();
-    state.scan.set(id, running.progress());
-    let slot = state.scan.clone();
-    tokio::spawn(async move {
-        let report = running.run().await;
-        tracing::info!(scan = %report.scan_id, status = %report.status, "scan ended");
-        slot.clear(id);
-    });
-    Ok(id)
 }
 
 #[utoipa::path(
@@ -168,14 +137,13 @@ pub async fn cleanup(
     Admin(caller): Admin,
 ) -> Result<Json<CleanupDone>, ApiError> {
     let who = format!("user:{}", caller.user().username);
-    let notes = Some("taken before a cleanup".to_owned());
-    let safety = crate::backups::create(&state, &who, BackupType::Safety, notes).await?;
-    let report = lectern_scanner::cleanup(&state.store, &who).await?;
+    let done = scans::cleanup(&state.app, &who, Arc::new(Quiet)).await?;
+    let report = done.report;
     Ok(Json(CleanupDone {
         scan_id: report.scan_id,
         status: report.status,
         removed: report.removed,
-        safety_backup_id: safety.id,
+        safety_backup_id: done.safety_backup.id,
     }))
 }
 
@@ -200,26 +168,29 @@ pub struct Status {
         AdminRead,
     ),
 )]
-pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<Status> {
-    let Some((id, progress)) = state.scan.current() else {
-        return Json(Status {
+pub async fn status(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Status>, ApiError> {
+    let Some((id, progress)) = scans::current(&state.app).await? else {
+        return Ok(Json(Status {
             running: false,
             scan_id: None,
             phase: None,
             files_seen: 0,
             bytes_hashed: 0,
             percent: 0.0,
-        });
+        }));
     };
     let s = progress.snapshot();
-    Json(Status {
+    Ok(Json(Status {
         running: true,
         scan_id: Some(id),
         phase: Some(s.phase),
         files_seen: s.files_seen,
         bytes_hashed: s.bytes_hashed,
         percent: s.percent,
-    })
+    }))
 }
 
 #[utoipa::path(
@@ -231,20 +202,15 @@ pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<Status
         AdminChange,
     ),
 )]
-pub async fn abort(State(state): State<AppState>, _admin: Admin) -> Json<Aborted> {
-    match state.scan.current() {
-        Some((id, progress)) => {
-            progress.cancel();
-            Json(Aborted {
-                aborted: true,
-                scan_id: Some(id),
-            })
-        }
-        None => Json(Aborted {
-            aborted: false,
-            scan_id: None,
-        }),
-    }
+pub async fn abort(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Aborted>, ApiError> {
+    let stopped = scans::abort(&state.app).await?;
+    Ok(Json(Aborted {
+        aborted: stopped.is_some(),
+        scan_id: stopped,
+    }))
 }
 
 #[utoipa::path(

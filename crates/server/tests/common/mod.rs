@@ -2,9 +2,9 @@
 //! server on port 0 with its own SQLite database and a scanned demo library.
 #![allow(dead_code)] // each test file uses its own part
 
+use lectern_app::passwords::hash_password;
 use lectern_core::CourseId;
 use lectern_scanner::{ScanOptions, ScanScope, Scanner};
-use lectern_app::passwords::hash_password;
 use lectern_server::{AppState, ServerOptions};
 use lectern_store::{FileRecord, Grant, NewUser, Role, Store};
 use reqwest::{Method, StatusCode};

@@ -4,9 +4,8 @@
 
 use crate::api::openapi::AdminRead;
 use crate::auth::Admin;
-use crate::backups::{self, Job, Restored, Upload};
+use crate::backups::{Job, Restored, Upload};
 use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
-use crate::schedule::{self, BackupPlan};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -14,8 +13,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use futures_util::{Stream, StreamExt};
-use lectern_backup::{BackupRecord, BackupStatus, BackupType};
+use lectern_app::backups;
+use lectern_app::schedule::{self, BackupPlan};
+use lectern_backup::{BackupRecord, BackupType, Quiet};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
@@ -59,11 +61,11 @@ pub async fn create(
         }
     };
     let who = who(&admin);
-    let record = backups::create(&state, &who, BackupType::Manual, notes).await?;
-    // Recorded when it fails; the backup is made either way.
-    let offsite = &state.options.backups.offsite;
-    let _ = backups::send_offsite(state.store.as_ref(), offsite, &who, &record).await;
-    Ok((StatusCode::CREATED, Json(record)))
+    let quiet = Arc::new(Quiet);
+    // A failed off-site copy is recorded (status, audit log); the backup
+    // is made either way.
+    let created = backups::create(&state.app, &who, BackupType::Manual, notes, quiet).await?;
+    Ok((StatusCode::CREATED, Json(created.record)))
 }
 
 #[utoipa::path(
@@ -80,20 +82,7 @@ pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
 ) -> Result<Json<Vec<BackupRecord>>, ApiError> {
-    Ok(Json(state.options.backups.folder.list()?))
-}
-
-/// `latest` names the newest readable archive.
-fn find(state: &AppState, id: &str) -> Result<BackupRecord, ApiError> {
-    let folder = &state.options.backups.folder;
-    if id != "latest" {
-        return Ok(folder.find(id)?);
-    }
-    folder
-        .list()?
-        .into_iter()
-        .find(|r| r.status == BackupStatus::Completed)
-        .ok_or(ApiError::NotFound)
+    Ok(Json(backups::list(&state.app)?))
 }
 
 #[utoipa::path(
@@ -114,7 +103,7 @@ pub async fn download(
     Ids(id): Ids<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let record = find(&state, &id)?;
+    let record = backups::find(&state.app, &id)?;
     let served = ServeFile::new(&record.file_path)
         .oneshot(request)
         .await
@@ -156,7 +145,7 @@ pub async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<BackupRecord>), ApiError> {
     let upload = Upload::new(&state)?;
-    let limit = state.options.backups.max_upload;
+    let limit = state.app.backups.max_upload;
     match multipart_boundary(&headers) {
         Some(boundary) => {
             let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
@@ -165,7 +154,8 @@ pub async fn upload(
         }
         None => save(body.into_data_stream(), &upload, limit).await?,
     }
-    let record = backups::import(&state, &who(&admin), &upload.path).await?;
+    let quiet = Arc::new(Quiet);
+    let record = backups::import(&state.app, &who(&admin), &upload.path, quiet).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -251,7 +241,9 @@ pub async fn restore(
             "a restore replaces all accounts, grants and progress: send {\"confirm\": true}".into(),
         ));
     }
-    Ok(Json(backups::restore(&state, &who(&admin), &id).await?))
+    Ok(Json(
+        crate::backups::restore(&state, &who(&admin), &id).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -271,7 +263,7 @@ pub async fn delete(
     _admin: Admin,
     Ids(id): Ids<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.options.backups.folder.delete(&id)?;
+    backups::delete(&state.app, &id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -336,7 +328,28 @@ pub struct Status {
     /// one succeeds.
     last_failure: Option<LastFailure>,
     /// The last test restore (`drill` in the settings).
-    last_drill: Option<schedule::Drill>,
+    last_drill: Option<LastDrill>,
+}
+
+/// The last test restore: which backup, when, and how it went.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LastDrill {
+    /// When, in ms since the epoch.
+    at: i64,
+    backup_id: Option<String>,
+    ok: bool,
+    message: String,
+}
+
+impl From<schedule::Drill> for LastDrill {
+    fn from(d: schedule::Drill) -> Self {
+        LastDrill {
+            at: d.at,
+            backup_id: d.backup_id,
+            ok: d.ok,
+            message: d.message,
+        }
+    }
 }
 
 #[utoipa::path(
@@ -359,22 +372,24 @@ pub async fn status(
         .await?
         .filter(lectern_store::lock::is_held)
         .map(LockView::from);
-    let last_backup = find(&state, "latest").ok();
-    let maintenance = state.maintenance();
+    let last_backup = backups::find(&state.app, "latest").ok();
+    let maintenance = state.app.coordination.maintenance().await.ok().flatten();
     let plan = BackupPlan::load(state.store.as_ref()).await?;
     let next_scheduled = plan
         .next_after(&chrono::Local::now())
         .map(|t| t.to_rfc3339());
     Ok(Json(Status {
         lock,
-        maintenance: maintenance.is_on(),
-        maintenance_reason: maintenance.reason(),
+        maintenance: maintenance.is_some(),
+        maintenance_reason: maintenance.map(|m| m.reason),
         last_backup,
-        running: state.backup_jobs.current(),
+        running: crate::backups::current_job(&state).await,
         next_scheduled,
         last_failure: backups::last_failure(state.store.as_ref())
             .await?
             .map(LastFailure::from),
-        last_drill: schedule::last_drill(state.store.as_ref()).await?,
+        last_drill: schedule::last_drill(state.store.as_ref())
+            .await?
+            .map(LastDrill::from),
     }))
 }

@@ -6,11 +6,11 @@
 use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
-use crate::retention::Retention;
-use crate::schedule::{parse_schedule, BackupPlan, DRILL, RETENTION, SCHEDULE};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use lectern_app::retention::Retention;
+use lectern_app::schedule::{parse_schedule, BackupPlan, DRILL, RETENTION, SCHEDULE};
 use lectern_store::settings::{library_open, LIBRARY_OPEN, LIBRARY_ROOT};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -28,9 +28,14 @@ pub struct Settings {
     root_overridden: bool,
     /// True opens the whole library to every signed-in user.
     library_open: bool,
-    /// When scheduled backups run, and how many are kept.
-    #[serde(flatten)]
-    backups: BackupPlan,
+    /// When scheduled backups run: five cron fields (minute hour day
+    /// month weekday, server local time), or `off`.
+    schedule: String,
+    /// How many scheduled backups are kept: `{daily, weekly, monthly}`.
+    #[schema(value_type = Object)]
+    retention: Retention,
+    /// When the test restore runs (cron, or `off`); monthly by default.
+    drill: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -50,12 +55,15 @@ pub struct SettingsPatch {
 async fn current(state: &AppState) -> Result<Settings, ApiError> {
     let store = state.store.as_ref();
     let effective = state.library_root().await?;
+    let plan = BackupPlan::load(store).await?;
     Ok(Settings {
         root_path: store.setting(LIBRARY_ROOT).await?,
         effective_root: effective.map(|p| p.to_string_lossy().into_owned()),
         root_overridden: state.options.root_override.is_some(),
         library_open: library_open(store).await?,
-        backups: BackupPlan::load(store).await?,
+        schedule: plan.schedule,
+        retention: plan.retention,
+        drill: plan.drill,
     })
 }
 

@@ -6,13 +6,13 @@
 use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::Admin;
-use lectern_app::passwords::{new_token, token_hash};
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use lectern_app::passwords::{new_token, token_hash};
 use lectern_store::{ApiToken, ApiTokenId, NewApiToken, UserId};
 use serde::{Deserialize, Serialize};
 

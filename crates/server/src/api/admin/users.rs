@@ -6,13 +6,13 @@
 use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::Admin;
-use lectern_app::passwords::hash_password;
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use lectern_app::passwords::hash_password;
 use lectern_store::{NewUser, Role, User, UserChanges, UserId};
 use serde::Deserialize;
 

@@ -1,14 +1,21 @@
 //! Scheduled backups (SPEC §3): a cron expression (default daily at
 //! 02:00, server local time) and grandfather-father-son retention of the
-//! scheduled backups. Both are settings, so an admin changes them at run
-//! time; the loop reads them again every tick. A failed backup is recorded
-//! in the audit log and kept as the last failure for the status and health
-//! checks.
+//! scheduled backups, and the monthly test restore. All are settings, so
+//! an admin changes them at run time; the loop reads them again every
+//! tick. A failed backup is recorded in the audit log and kept as the
+//! last failure for the status and health checks.
+//!
+//! Every instance runs the loop; for each due time exactly one of them
+//! wins it ([`Coordination::try_lead`]) and runs the job. A job that finds
+//! the operation lock held (a scan running) is not a failure: its winner
+//! tries again at the next tick until it runs.
 
 use crate::backups;
-use crate::error::ApiError;
+use crate::context::App;
+use crate::coordination::Coordination;
+use crate::error::AppError;
+use crate::operation::Running;
 use crate::retention::Retention;
-use crate::state::AppState;
 use chrono::{DateTime, Local};
 use croner::Cron;
 use lectern_backup::{BackupStatus, BackupType};
@@ -41,11 +48,10 @@ pub fn parse_schedule(expression: &str) -> Result<Option<Cron>, String> {
 }
 
 /// The schedule and retention as saved (or their defaults).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackupPlan {
     /// Five fields (minute hour day month weekday), server local time; or `off`.
     pub schedule: String,
-    #[schema(value_type = Object)]
     pub retention: Retention,
     /// When the test restore runs (cron, or `off`); monthly by default.
     pub drill: String,
@@ -57,7 +63,7 @@ impl BackupPlan {
             .setting(SCHEDULE)
             .await?
             .unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
-        let retention = lectern_app::settings::json_setting(store, RETENTION)
+        let retention = crate::settings::json_setting(store, RETENTION)
             .await?
             .unwrap_or_default();
         let drill = store
@@ -84,7 +90,7 @@ fn next_after(expression: &str, now: &DateTime<Local>) -> Option<DateTime<Local>
 }
 
 /// The last test restore: which backup, when, and how it went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drill {
     pub at: i64,
     pub backup_id: Option<String>,
@@ -93,32 +99,51 @@ pub struct Drill {
 }
 
 pub async fn last_drill(store: &dyn Store) -> Result<Option<Drill>, StoreError> {
-    lectern_app::settings::json_setting(store, LAST_DRILL).await
+    crate::settings::json_setting(store, LAST_DRILL).await
+}
+
+/// How a scheduled job went, for the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ran {
+    /// It ran (well or not: its outcome is recorded).
+    Done,
+    /// Another operation held the lock: try again at the next tick.
+    Busy,
 }
 
 /// Restores the newest backup into a scratch database, as a real restore
-/// would (unpacked, every check, migrated), and keeps the result. Nothing
-/// live changes, so no lock is needed.
-pub async fn drill_once(state: &AppState) -> Drill {
-    let options = &state.options.backups;
-    let newest = options.folder.list().map(|list| {
-        list.into_iter()
-            .find(|r| r.status == BackupStatus::Completed)
-    });
+/// would (unpacked, every check, migrated), and keeps the result. Under
+/// the operation lock, so that it never competes with a backup for the
+/// disk; nothing live changes.
+pub async fn drill_once(app: &App) -> Result<Drill, Ran> {
+    let running = match Running::start(app, "drill", ACTOR).await {
+        Ok(running) => running,
+        Err(AppError::Busy(held)) => {
+            tracing::info!("the test restore waits: {held}");
+            return Err(Ran::Busy);
+        }
+        Err(e) => {
+            tracing::warn!("cannot start the test restore: {e}");
+            return Err(Ran::Busy);
+        }
+    };
+    let drill = drill_locked(app).await;
+    running.finish().await;
+    Ok(drill)
+}
+
+async fn drill_locked(app: &App) -> Drill {
+    let options = &app.backups;
+    let newest = backups::find(app, "latest");
     let (backup_id, outcome) = match newest {
-        Err(e) => (None, Err(e.to_string())),
-        Ok(None) => (None, Err("there is no backup to test".to_owned())),
-        Ok(Some(record)) => {
-            let tried = lectern_backup::prepare_restore(
-                &record.file_path,
-                &options.folder,
-                &options.secrets,
-                options.limits,
-                std::sync::Arc::new(lectern_backup::Quiet),
-            )
-            .await
-            .map(|prepared| format!("restores cleanly into schema {}", prepared.migrated_to))
-            .map_err(|e| e.to_string());
+        Err(AppError::NotFound(_)) => (None, Err("there is no backup to test".to_owned())),
+        Err(e) => (None, Err(e.chain())),
+        Ok(record) => {
+            let quiet = std::sync::Arc::new(lectern_backup::Quiet);
+            let tried = crate::restore::prepare(options, &record.file_path, quiet)
+                .await
+                .map(|prepared| format!("restores cleanly into schema {}", prepared.migrated_to))
+                .map_err(|e| e.chain());
             (Some(record.id), tried)
         }
     };
@@ -129,27 +154,30 @@ pub async fn drill_once(state: &AppState) -> Drill {
         backup_id: backup_id.clone(),
     };
     if let Ok(json) = serde_json::to_string(&drill) {
-        if let Err(e) = state.store.set_setting(LAST_DRILL, &json).await {
+        if let Err(e) = app.store.set_setting(LAST_DRILL, &json).await {
             tracing::warn!("cannot keep the test restore's result: {e}");
         }
     }
     let target = backup_id.map(|id| format!("backup={id}"));
     let outcome = outcome.map(|_| ());
-    backups::record_outcome(state.store.as_ref(), ACTOR, "backup.drill", target, outcome).await;
+    backups::record_outcome(app.store.as_ref(), ACTOR, "backup.drill", target, outcome).await;
     drill
 }
 
 /// Runs forever (the server's lifetime): a backup each time the schedule
-/// comes due, then the retention applied.
-pub async fn run(state: AppState) {
+/// comes due, then the retention applied; the test restore on its own
+/// schedule.
+pub async fn run(app: App) {
     let mut backup_due = None;
     let mut drill_due = None;
     loop {
-        match BackupPlan::load(state.store.as_ref()).await {
+        match BackupPlan::load(app.store.as_ref()).await {
             Ok(plan) => {
-                let backup = run_once(&state, &plan.retention);
-                backup_due = tick(&plan.schedule, backup_due, backup).await;
-                drill_due = tick(&plan.drill, drill_due, drill_once(&state)).await;
+                let coordination = app.coordination.as_ref();
+                let backup = run_once(&app, &plan.retention);
+                backup_due = tick(coordination, "backup", &plan.schedule, backup_due, backup).await;
+                let drill = async { drill_once(&app).await.err().unwrap_or(Ran::Done) };
+                drill_due = tick(coordination, "drill", &plan.drill, drill_due, drill).await;
             }
             Err(e) => tracing::warn!("cannot read the backup schedule: {e}"),
         }
@@ -157,51 +185,81 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// One look at the clock for one schedule. `due` is the expression and
-/// time planned last; a changed expression plans again from now. `job`
-/// runs (is awaited) only when due.
-async fn tick<T>(
+/// The next run of one schedule, as planned at the last tick.
+pub struct Due {
+    expression: String,
+    at: DateTime<Local>,
+    /// This instance won the run at `at` and owes it.
+    won: bool,
+}
+
+/// One look at the clock for one schedule. A changed expression plans
+/// again from now. `job` runs (is awaited) only when due and won; a job
+/// that was `Busy` stays due, for the next tick.
+async fn tick(
+    coordination: &dyn Coordination,
+    name: &str,
     expression: &str,
-    due: Option<(String, DateTime<Local>)>,
-    job: impl std::future::Future<Output = T>,
-) -> Option<(String, DateTime<Local>)> {
+    due: Option<Due>,
+    job: impl std::future::Future<Output = Ran>,
+) -> Option<Due> {
     let now = Local::now();
-    let at = match due {
-        Some((planned, at)) if planned == expression => at,
-        _ => next_after(expression, &now)?,
+    let plan_next = || {
+        next_after(expression, &now).map(|at| Due {
+            expression: expression.to_owned(),
+            at,
+            won: false,
+        })
     };
-    if now < at {
-        return Some((expression.to_owned(), at));
+    let mut due = match due {
+        Some(due) if due.expression == expression => due,
+        _ => plan_next()?,
+    };
+    if now < due.at {
+        return Some(due);
     }
-    job.await;
-    next_after(expression, &now).map(|next| (expression.to_owned(), next))
+    if !due.won {
+        match coordination.try_lead(name, due.at.timestamp()).await {
+            Ok(true) => due.won = true,
+            // Another instance runs this one.
+            Ok(false) => return plan_next(),
+            Err(e) => {
+                tracing::warn!("cannot tell which instance runs the {name}: {e}");
+                return Some(due);
+            }
+        }
+    }
+    match job.await {
+        Ran::Done => plan_next(),
+        Ran::Busy => Some(due),
+    }
 }
 
 /// One scheduled backup, its off-site copy and the retention after it;
 /// the outcome goes to the audit log, a failure also to the last failure.
-pub async fn run_once(state: &AppState, retention: &Retention) {
-    let made = backups::create(state, ACTOR, BackupType::Scheduled, None).await;
-    let outcome = made.as_ref().map(|_| ()).map_err(ApiError::to_string);
+/// A held lock is no failure: the backup runs at a later tick.
+pub async fn run_once(app: &App, retention: &Retention) -> Ran {
+    let quiet = std::sync::Arc::new(lectern_backup::Quiet);
+    let made = backups::create_archive(app, ACTOR, BackupType::Scheduled, None, quiet).await;
+    if let Err(AppError::Busy(held)) = &made {
+        tracing::info!("the scheduled backup waits: {held}");
+        return Ran::Busy;
+    }
+    let outcome = made.as_ref().map(|_| ()).map_err(AppError::chain);
     let target = made.as_ref().ok().map(|r| format!("backup={}", r.id));
-    backups::record_outcome(
-        state.store.as_ref(),
-        ACTOR,
-        "backup.create",
-        target,
-        outcome,
-    )
-    .await;
-    let Ok(record) = made else { return };
-    let offsite = &state.options.backups.offsite;
-    let _ = backups::send_offsite(state.store.as_ref(), offsite, ACTOR, &record).await;
-    if let Err(e) = prune(state, retention) {
+    let store = app.store.as_ref();
+    backups::record_outcome(store, ACTOR, "backup.create", target, outcome).await;
+    let Ok(record) = made else { return Ran::Done };
+    let _ = backups::send_offsite(store, &app.backups.offsite, ACTOR, &record).await;
+    if let Err(e) = prune(app, retention) {
         tracing::error!("cannot apply the backup retention: {e}");
     }
+    Ran::Done
 }
 
 /// Deletes the scheduled backups the retention no longer keeps.
-pub fn prune(state: &AppState, retention: &Retention) -> Result<Vec<String>, ApiError> {
-    let folder = &state.options.backups.folder;
+pub fn prune(app: &App, retention: &Retention) -> Result<Vec<String>, AppError> {
+    let folder = &app.backups.folder;
     let scheduled: Vec<_> = folder
         .list()?
         .into_iter()

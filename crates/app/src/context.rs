@@ -1,0 +1,94 @@
+//! What every use case works with: the store, the coordination of the
+//! instances, the event listeners, and the options they run under. Each
+//! front end builds one [`App`] and hands it to the use cases.
+
+use crate::coordination::{Coordination, InProcess};
+use crate::events::Events;
+use lectern_backup::{BackupFolder, Limits, Offsite, Secrets};
+use lectern_store::{Store, StoreError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where backups live and how they are sealed, from the configuration.
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    pub folder: BackupFolder,
+    /// From `LECTERN_BACKUP_*` only, never from the database.
+    pub secrets: Secrets,
+    pub limits: Limits,
+    /// The largest upload taken, in bytes.
+    pub max_upload: u64,
+    /// Where new archives are copied (configuration only).
+    pub offsite: Offsite,
+}
+
+impl BackupOptions {
+    pub fn in_data(data: &Path, secrets: Secrets) -> Self {
+        Self {
+            folder: BackupFolder::in_data(data),
+            secrets,
+            limits: Limits::default(),
+            max_upload: 16 << 30,
+            offsite: Offsite::default(),
+        }
+    }
+}
+
+/// Where the library is and how scans treat it.
+#[derive(Debug, Clone)]
+pub struct LibraryOptions {
+    /// `--root` / `LECTERN_ROOT`: wins over the saved setting.
+    pub root_override: Option<PathBuf>,
+    /// The root used when none is saved (lectern.toml, or the demo library).
+    pub root_default: Option<PathBuf>,
+    /// The safety guard: a scan that would mark more than this share of
+    /// the known files missing stops instead.
+    pub max_missing_share: f64,
+}
+
+impl Default for LibraryOptions {
+    fn default() -> Self {
+        LibraryOptions {
+            root_override: None,
+            root_default: None,
+            max_missing_share: 0.5,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub coordination: Arc<dyn Coordination>,
+    pub events: Events,
+    pub library: Arc<LibraryOptions>,
+    pub backups: Arc<BackupOptions>,
+}
+
+impl App {
+    /// One instance on its own: coordination in this process's memory.
+    pub fn new(store: Arc<dyn Store>, library: LibraryOptions, backups: BackupOptions) -> Self {
+        App {
+            store,
+            coordination: Arc::new(InProcess::default()),
+            events: Events::default(),
+            library: Arc::new(library),
+            backups: Arc::new(backups),
+        }
+    }
+
+    pub fn with_coordination(mut self, coordination: Arc<dyn Coordination>) -> Self {
+        self.coordination = coordination;
+        self
+    }
+
+    /// The library root: the override, the saved setting, the default.
+    pub async fn library_root(&self) -> Result<Option<PathBuf>, StoreError> {
+        lectern_store::settings::library_root(
+            self.store.as_ref(),
+            self.library.root_override.as_ref(),
+            self.library.root_default.as_ref(),
+        )
+        .await
+    }
+}

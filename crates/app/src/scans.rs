@@ -1,0 +1,124 @@
+//! Scans and cleanups: started in the background under the operation
+//! lock, their live progress published while they run.
+
+use crate::context::App;
+use crate::coordination::{Operation, Step};
+use crate::error::AppError;
+use crate::events::Event;
+use crate::operation::Running;
+use lectern_backup::{BackupRecord, BackupType, Progress};
+use lectern_core::progress::ScanProgress;
+use lectern_core::ScanId;
+use lectern_scanner::{CleanupReport, ScanError, ScanOptions, ScanScope, Scanner};
+use std::sync::Arc;
+
+impl From<ScanError> for AppError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Busy(_) => AppError::Busy(e.to_string()),
+            ScanError::UnknownCourse(_) => AppError::NotFound(e.to_string()),
+            ScanError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Starts a scan in the background once it holds the operation lock, and
+/// returns its id; its progress is published until it ends.
+pub async fn start(app: &App, options: ScanOptions) -> Result<ScanId, AppError> {
+    let root = app
+        .library_root()
+        .await?
+        .ok_or_else(|| AppError::Invalid("no library root is configured".into()))?;
+    let scanner =
+        Scanner::new(app.store.clone(), root).max_missing_share(app.library.max_missing_share);
+    let who = options.started_by.clone();
+    let running = scanner.start(options).await?;
+    let id = running.id();
+    let scan = Some((id, running.progress()));
+    let operation = Operation::new("scan", &who, Step::new("scanning"), scan);
+    let operation_id = operation.id.clone();
+    if let Err(e) = app.coordination.publish_operation(operation).await {
+        tracing::warn!("cannot publish scan {id}: {e}");
+    }
+    let app = app.clone();
+    tokio::spawn(async move {
+        let report = running.run().await;
+        tracing::info!(scan = %report.scan_id, status = %report.status, "scan ended");
+        if let Err(e) = app.coordination.clear_operation(&operation_id).await {
+            tracing::warn!("cannot clear finished scan {id}: {e}");
+        }
+        let event = Event::ScanFinished {
+            scan_id: report.scan_id,
+            status: report.status,
+        };
+        app.events.emit(event).await;
+    });
+    Ok(id)
+}
+
+/// A full scan of everything, as `started_by` (the first start of a new
+/// library uses it, so that there is something to browse at once).
+pub async fn start_full(app: &App, started_by: &str) -> Result<ScanId, AppError> {
+    let options = ScanOptions {
+        scope: ScanScope::All,
+        verify: false,
+        force: false,
+        started_by: started_by.to_owned(),
+    };
+    start(app, options).await
+}
+
+/// The scan running now (on any instance), with its live counters.
+pub async fn current(app: &App) -> Result<Option<(ScanId, Arc<ScanProgress>)>, AppError> {
+    let operation = app
+        .coordination
+        .operation()
+        .await
+        .map_err(|e| AppError::internal("cannot read the running operation", e))?;
+    Ok(operation.and_then(|o| o.scan))
+}
+
+/// Asks the running scan to stop at its next check; its id, or `None`
+/// when no scan runs.
+pub async fn abort(app: &App) -> Result<Option<ScanId>, AppError> {
+    let current = current(app).await?;
+    Ok(current.map(|(id, progress)| {
+        progress.cancel();
+        id
+    }))
+}
+
+/// What a cleanup did, and the backup taken just before it.
+pub struct CleanupDone {
+    pub report: CleanupReport,
+    pub safety_backup: BackupRecord,
+}
+
+/// A safety backup, then the purge of missing files and empty courses
+/// and categories, under one hold of the operation lock: nothing can
+/// change the data between the two.
+pub async fn cleanup(
+    app: &App,
+    who: &str,
+    progress: Arc<dyn Progress>,
+) -> Result<CleanupDone, AppError> {
+    let running = Running::start(app, "cleanup", who).await?;
+    let done = cleanup_locked(app, who, running.progress(progress)).await;
+    running.finish().await;
+    done
+}
+
+async fn cleanup_locked(
+    app: &App,
+    who: &str,
+    progress: Arc<dyn Progress>,
+) -> Result<CleanupDone, AppError> {
+    let notes = Some("taken before a cleanup".to_owned());
+    let safety_backup =
+        crate::backups::create_locked(app, who, BackupType::Safety, notes, progress).await?;
+    let report = lectern_scanner::cleanup_locked(app.store.as_ref(), who).await?;
+    Ok(CleanupDone {
+        report,
+        safety_backup,
+    })
+}
