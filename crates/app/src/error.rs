@@ -85,7 +85,9 @@ impl From<BackupError> for AppError {
             BackupError::Invalid(message) => AppError::Invalid(message),
             BackupError::DatabaseDamaged(problems) => AppError::Damaged(problems),
             BackupError::Store(e) => e.into(),
-            e @ BackupError::Io { .. } => AppError::internal("backup", e),
+            e @ (BackupError::Io { .. } | BackupError::NoSpace { .. }) => {
+                AppError::internal("backup", e)
+            }
             other => AppError::Unprocessable {
                 code: other.code(),
                 message: other.to_string(),
