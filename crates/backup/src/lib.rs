@@ -85,8 +85,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_db_size: 64 << 30,
-            // Lectern's databases compress 3 to 10 times with zstd at
-            // level 3 (text, hashes and integers in full pages); only a
+            // A Lectern database in use compresses 3 to 12 times with zstd
+            // at level 3 (text, hashes and integers in full pages); only a
             // small, mostly empty one goes past that, and ALWAYS_ALLOWED
             // covers it. 100 times leaves a wide margin for honest archives,
             // while zeros compress over 30,000 times: a 150 KB payload that

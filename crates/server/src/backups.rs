@@ -6,11 +6,11 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+pub use lectern_app::backups::{last_failure, record_outcome, send_offsite, Failure};
 use lectern_backup::{
     BackupError, BackupFolder, BackupRecord, BackupType, Limits, NewBackup, Offsite, Progress,
     Secrets,
 };
-pub use lectern_app::backups::{last_failure, record_outcome, send_offsite, Failure};
 use lectern_store::lock::{LockError, LockHandle};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -130,6 +130,7 @@ impl From<BackupError> for ApiError {
                 ApiError::Internal(e.to_string())
             }
             BackupError::Store(e) => e.into(),
+            BackupError::NoSpace { .. } => ApiError::InsufficientStorage(e.to_string()),
             // The archive (or the secret it needs) is at fault: say which
             // way, with the backup's own code.
             other => ApiError::Unprocessable {
