@@ -40,6 +40,10 @@ pub enum AppError {
     /// A person asked to confirm declined; nothing changed.
     #[error("{0}")]
     Declined(String),
+    /// This machine's disk lacks the room for the work asked (unpacking a
+    /// backup); it may succeed once space is freed.
+    #[error("{0}")]
+    NoSpace(String),
     /// Lectern is in maintenance (a restore); the reason.
     #[error("Lectern is in maintenance ({0}); try again shortly")]
     Maintenance(String),
@@ -90,6 +94,7 @@ impl From<BackupError> for AppError {
             BackupError::Invalid(message) => AppError::Invalid(message),
             BackupError::DatabaseDamaged(problems) => AppError::Damaged(problems),
             BackupError::Store(e) => e.into(),
+            e @ BackupError::NoSpace { .. } => AppError::NoSpace(e.to_string()),
             e @ BackupError::Io { .. } => AppError::internal("backup", e),
             other => AppError::Unprocessable {
                 code: other.code(),

@@ -5,8 +5,11 @@
 //! `tar -xOf FILE manifest.json`, `tar -xOf FILE lectern.db.zst | zstd -d`.
 //!
 //! Reading trusts nothing: the layout is checked entry by entry, the payload
-//! is hashed before it is decoded, and decoding stops at the size the
-//! manifest declares, so a small file cannot expand without bound.
+//! is hashed as it is decoded, and a database is unpacked only when its
+//! declared size is within the [`Limits`] (the largest database, the
+//! payload's size times a ratio, the free space): decoding then stops at
+//! the first byte past that size, so a small file cannot expand without
+//! bound.
 
 use crate::manifest::{Encryption, Manifest};
 use crate::secrets::Secrets;
@@ -307,9 +310,11 @@ fn plain_name<R: Read>(entry: &tar::Entry<'_, R>) -> Result<String, BackupError>
 
 /// Decrypts and decompresses the payload into `dest` (a new file) in one
 /// pass that also hashes it, stopping as soon as the output would exceed
-/// the declared size; then checks both sizes and SHA-256s. When decoding
-/// fails, a payload that does not match its checksum is reported as that
-/// (it is damaged), not as whatever the decoder tripped on.
+/// the declared size; then checks both sizes and SHA-256s. A declared size
+/// over the [`Limits`] is refused first, with nothing written. When
+/// decoding fails, a payload that does not match its checksum is reported
+/// as that (it is damaged), not as whatever the decoder tripped on; `dest`
+/// then holds at most the declared size, for the caller to remove.
 pub fn decode_payload(
     path: &Path,
     layout: &Layout,
@@ -320,12 +325,7 @@ pub fn decode_payload(
 ) -> Result<(), BackupError> {
     let manifest = &layout.manifest;
     let declared = manifest.payload.db_size;
-    if declared > limits.max_db_size {
-        return Err(BackupError::TooLarge {
-            size: declared,
-            limit: limits.max_db_size,
-        });
-    }
+    within_limits(&manifest.payload, limits, dest)?;
     progress.step("decompressing", Some(manifest.payload.size));
     let mut compressed = HashingReader::new(open_payload(path, layout)?, progress);
     let identities = match secrets.identities(manifest.encryption) {
@@ -354,6 +354,74 @@ pub fn decode_payload(
         return Err(BackupError::ChecksumMismatch("database"));
     }
     Ok(())
+}
+
+/// Refuses, before anything is written, a payload whose declared database
+/// is over one of the [`Limits`]; what is declared is then the least bound,
+/// and [`decode_into`] stops at its first byte past it.
+fn within_limits(
+    payload: &crate::manifest::Payload,
+    limits: &Limits,
+    dest: &Path,
+) -> Result<(), BackupError> {
+    let declared = payload.db_size;
+    if declared > limits.max_db_size {
+        return Err(BackupError::TooLarge {
+            size: declared,
+            limit: limits.max_db_size,
+        });
+    }
+    let allowed = limits.expansion_allowed(payload.size);
+    if declared > allowed {
+        return Err(BackupError::DecompressionBomb {
+            limit: allowed,
+            bound: format!(
+                "its manifest declares {declared}, over {} times its {} compressed bytes",
+                limits.max_ratio, payload.size
+            ),
+        });
+    }
+    let folder = dest.parent().unwrap_or(Path::new("."));
+    let free = free_space(folder).map_err(BackupError::io(format!(
+        "cannot read the free space of {}",
+        folder.display()
+    )))?;
+    let available = free.saturating_sub(limits.reserve);
+    if declared > available {
+        return Err(BackupError::NoSpace {
+            needed: declared,
+            available,
+            reserve: limits.reserve,
+        });
+    }
+    Ok(())
+}
+
+/// The bytes an unprivileged process may still write on the file system
+/// that holds `dir`.
+#[cfg(unix)]
+pub fn free_space(dir: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "the path holds a NUL byte"))?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is NUL-terminated and outlives the call, and `stat`
+    // is room for one statvfs, which the call fills when it returns 0.
+    if unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: filled by the successful call above.
+    let stat = unsafe { stat.assume_init() };
+    // The fields' widths differ between platforms.
+    #[allow(clippy::unnecessary_cast)]
+    let (blocks, block_size) = (stat.f_bavail as u64, stat.f_frsize as u64);
+    Ok(blocks.saturating_mul(block_size))
+}
+
+/// Elsewhere the free space is not asked: writing fails when it runs out.
+#[cfg(not(unix))]
+pub fn free_space(_dir: &Path) -> io::Result<u64> {
+    Ok(u64::MAX)
 }
 
 /// Reads the rest of the payload through its hasher (what a decoder left
@@ -407,8 +475,13 @@ fn decode_into(
         if n == 0 {
             break;
         }
+        // Checked before the bytes are written: the file never holds
+        // more than the bound.
         if writer.count() + n as u64 > declared {
-            return Err(BackupError::DecompressionBomb { limit: declared });
+            return Err(BackupError::DecompressionBomb {
+                limit: declared,
+                bound: "the size its manifest declares".into(),
+            });
         }
         writer
             .write_all(&buf[..n])

@@ -29,11 +29,24 @@ pub enum BackupError {
     ChecksumMismatch(&'static str),
     #[error("the archive's database is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { size: u64, limit: u64 },
+    /// The payload expands, or its manifest says it would, past `limit`
+    /// bytes; `bound` says which bound that is.
     #[error(
-        "the archive's payload expands beyond the {limit} bytes its manifest declares: \
+        "the archive's payload expands beyond {limit} bytes ({bound}): \
          refused as a decompression bomb"
     )]
-    DecompressionBomb { limit: u64 },
+    DecompressionBomb { limit: u64, bound: String },
+    /// The work folder's file system lacks the room to unpack the archive:
+    /// this server's condition, not the archive's. Nothing was written.
+    #[error(
+        "not enough free space to unpack the archive: its database takes {needed} bytes, \
+         and the work folder has {available} free beyond the {reserve} kept in reserve"
+    )]
+    NoSpace {
+        needed: u64,
+        available: u64,
+        reserve: u64,
+    },
     #[error("the archive's payload is damaged: {0}")]
     Corrupt(String),
     /// The database inside is not a sound Lectern database.
@@ -78,6 +91,7 @@ impl BackupError {
             BackupError::ChecksumMismatch(_) => "checksum_mismatch",
             BackupError::TooLarge { .. } => "too_large",
             BackupError::DecompressionBomb { .. } => "decompression_bomb",
+            BackupError::NoSpace { .. } => "insufficient_storage",
             BackupError::Corrupt(_) => "corrupt",
             BackupError::BadDatabase(_) => "bad_database",
             BackupError::DatabaseDamaged(_) => "damaged",
@@ -103,6 +117,7 @@ impl BackupError {
                 | BackupError::Offsite(_)
                 | BackupError::NotFound(_)
                 | BackupError::Io { .. }
+                | BackupError::NoSpace { .. }
                 | BackupError::Store(_)
                 | BackupError::DatabaseDamaged(_)
         )

@@ -47,18 +47,54 @@ pub struct Quiet;
 
 impl Progress for Quiet {}
 
-/// Bounds on what reading an archive may cost.
+/// Bounds on what reading an archive may cost. The database an archive
+/// unpacks to is bounded by the least of: the size its manifest declares,
+/// [`Limits::max_db_size`], [`Limits::expansion_allowed`] for its payload,
+/// and the work folder's free space less [`Limits::reserve`]. The bound is
+/// checked before anything is written, and decompression stops at the
+/// first byte past it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// The largest database an archive may unpack to, whatever its
     /// manifest says.
     pub max_db_size: u64,
+    /// The most a payload may expand: database bytes per payload byte.
+    pub max_ratio: u64,
+    /// Free space on the work folder's file system that unpacking leaves
+    /// untouched, for the live database and its logs.
+    pub reserve: u64,
+}
+
+/// Databases up to this size are never refused for their ratio. A small
+/// database is mostly empty pages, which compress far beyond a big one's
+/// ratio (a 208 KiB database with a handful of rows: 37 times), and
+/// unpacking 64 MiB costs nothing worth guarding.
+const ALWAYS_ALLOWED: u64 = 64 << 20;
+
+impl Limits {
+    /// How large a database a payload of `payload_size` bytes may unpack
+    /// to: [`Limits::max_ratio`] times it, and never less than 64 MiB.
+    pub fn expansion_allowed(&self, payload_size: u64) -> u64 {
+        payload_size
+            .saturating_mul(self.max_ratio)
+            .max(ALWAYS_ALLOWED)
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_db_size: 64 << 30,
+            // A Lectern database in use compresses 3 to 12 times with zstd
+            // at level 3 (text, hashes and integers in full pages); only a
+            // small, mostly empty one goes past that, and ALWAYS_ALLOWED
+            // covers it. 100 times leaves a wide margin for honest archives,
+            // while zeros compress over 30,000 times: a 150 KB payload that
+            // could unpack to 4 GiB is held to 64 MiB.
+            max_ratio: 100,
+            // Enough for the live database's WAL and the logs to go on
+            // growing while an archive is unpacked.
+            reserve: 256 << 20,
         }
     }
 }

@@ -674,12 +674,183 @@ async fn a_decompression_bomb_stops_at_the_declared_size() {
     );
 
     // A manifest that declares more than the limit is refused unread.
-    let small = Limits { max_db_size: 1000 };
+    let small = Limits {
+        max_db_size: 1000,
+        ..Limits::default()
+    };
     let err = site
         .verify_within(&record.file_path, &Secrets::none(), small)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "too_large", "{err}");
+}
+
+/// A zstd stream of `size` zeros, made without holding them.
+fn zstd_zeros(size: u64) -> Vec<u8> {
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    std::io::copy(
+        &mut std::io::Read::take(std::io::repeat(0), size),
+        &mut encoder,
+    )
+    .unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A payload of about `len` bytes that expands to gigabytes of zeros:
+/// frames of 128 MiB of zeros, one after another, as zstd allows.
+fn bomb_payload(len: usize) -> Vec<u8> {
+    let frame = zstd_zeros(128 << 20);
+    frame.repeat(len.div_ceil(frame.len()))
+}
+
+/// Reads `archive` as a restore would and unpacks its database into a
+/// fresh folder: the error, and how many bytes the database file holds
+/// afterwards (`None` when it was never created).
+fn unpack_into_fresh_folder(archive: &Path, limits: &Limits) -> (BackupError, Option<u64>) {
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("lectern.db");
+    let latest = lectern_store::snapshot::latest_schema_version();
+    let layout = archive::read_layout(archive, latest).unwrap();
+    let secrets = Secrets::none();
+    let err = archive::decode_payload(archive, &layout, &secrets, limits, &dest, &Quiet)
+        .expect_err("the payload is refused");
+    let written = std::fs::metadata(&dest).ok().map(|m| m.len());
+    (err, written)
+}
+
+#[tokio::test]
+async fn a_huge_declared_database_from_a_small_payload_is_refused_before_anything_is_written() {
+    let site = Site::new().await;
+    let record = site.backup(&Secrets::none()).await;
+    let path = site.path("bomb.tar");
+    // 150 KB that really expands to gigabytes, declared as a 20 GiB
+    // database (under the 64 GiB limit) with a payload checksum that fits.
+    let payload = bomb_payload(150_000);
+    assert!(payload.len() < 200_000, "{}", payload.len());
+    forge_payload(
+        &path,
+        &record.file_path,
+        &payload,
+        20 << 30,
+        &"0".repeat(64),
+        |_| {},
+    );
+
+    let limits = Limits::default();
+    let (err, written) = unpack_into_fresh_folder(&path, &limits);
+    let allowed = limits.expansion_allowed(payload.len() as u64);
+    assert!(
+        matches!(err, BackupError::DecompressionBomb { limit, .. } if limit == allowed),
+        "{err}"
+    );
+    assert_eq!(written, None, "refused before the database file was made");
+    let err = site.assert_refused(&path, "decompression_bomb").await;
+    assert!(err.to_string().contains("100 times"), "{err}");
+}
+
+#[tokio::test]
+async fn a_payload_that_expands_past_its_declared_size_stops_at_the_first_byte_over() {
+    let site = Site::new().await;
+    let record = site.backup(&Secrets::none()).await;
+    let path = site.path("liar.tar");
+    // Declared 8 MiB, within every limit; the payload goes on for
+    // gigabytes.
+    let declared: u64 = 8 << 20;
+    let payload = bomb_payload(100_000);
+    forge_payload(
+        &path,
+        &record.file_path,
+        &payload,
+        declared,
+        &"0".repeat(64),
+        |_| {},
+    );
+    let started = std::time::Instant::now();
+    let (err, written) = unpack_into_fresh_folder(&path, &Limits::default());
+    assert!(
+        matches!(err, BackupError::DecompressionBomb { limit, .. } if limit == declared),
+        "{err}"
+    );
+    let written = written.expect("decoding started");
+    assert!(written <= declared, "{written} bytes written");
+    // It went right up to the bound (less than one read short of it).
+    assert!(written > declared - (64 << 10), "{written} bytes written");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "stopped at the bound, not after expanding it all"
+    );
+    site.assert_refused(&path, "decompression_bomb").await;
+}
+
+#[tokio::test]
+async fn the_ratio_bound_refuses_an_honest_looking_declared_size() {
+    let site = Site::new().await;
+    let record = site.backup(&Secrets::none()).await;
+    let path = site.path("zeros.tar");
+    // 96 MiB of zeros, declared exactly, with the right checksums: only
+    // the ratio (about 30,000 times) gives it away.
+    let size: u64 = 96 << 20;
+    let payload = zstd_zeros(size);
+    let mut hasher = Sha256::new();
+    let mebibyte = vec![0u8; 1 << 20];
+    for _ in 0..(size >> 20) {
+        hasher.update(&mebibyte);
+    }
+    let db_sha256 = hex::encode(hasher.finalize());
+    forge_payload(&path, &record.file_path, &payload, size, &db_sha256, |_| {});
+
+    let limits = Limits::default();
+    assert!(size < limits.max_db_size);
+    let (err, written) = unpack_into_fresh_folder(&path, &limits);
+    assert_eq!(err.code(), "decompression_bomb", "{err}");
+    assert_eq!(written, None, "refused before the database file was made");
+    site.assert_refused(&path, "decompression_bomb").await;
+
+    // Allowed a ratio that high, the same archive unpacks in full and is
+    // refused only for what it holds: zeros are no database.
+    let lenient = Limits {
+        max_ratio: 1_000_000,
+        ..limits
+    };
+    let err = site
+        .verify_within(&path, &Secrets::none(), lenient)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "bad_database", "{err}");
+    site.assert_no_work_files();
+}
+
+#[tokio::test]
+async fn an_archive_larger_than_the_free_space_is_refused_before_unpacking() {
+    let site = Site::new().await;
+    let record = site.backup(&Secrets::none()).await;
+    let free = archive::free_space(site.folder.work_dir()).unwrap();
+    assert!(free > 0);
+    // A reserve above what the file system has free leaves no room at all.
+    let cramped = Limits {
+        reserve: free + (1 << 30),
+        ..Limits::default()
+    };
+    let err = site
+        .verify_within(&record.file_path, &Secrets::none(), cramped)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BackupError::NoSpace { available: 0, .. }),
+        "{err}"
+    );
+    assert_eq!(err.code(), "insufficient_storage");
+    assert!(!err.is_bad_archive(), "the server's disk, not the archive");
+    assert!(err.to_string().contains("free space"), "{err}");
+    site.assert_no_work_files();
+    let (err, written) = unpack_into_fresh_folder(&record.file_path, &cramped);
+    assert_eq!(err.code(), "insufficient_storage", "{err}");
+    assert_eq!(written, None, "nothing was written");
+
+    // The same archive, with the usual reserve, verifies.
+    site.verify_within(&record.file_path, &Secrets::none(), Limits::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

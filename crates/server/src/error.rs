@@ -41,6 +41,10 @@ pub enum ApiError {
     TooManyAttempts,
     #[error("Lectern is in maintenance ({0}); try again shortly")]
     Maintenance(String),
+    /// This server's disk lacks the room for the work asked (unpacking a
+    /// backup): 503, as the request may succeed once space is freed.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -58,7 +62,9 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Maintenance(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Maintenance(_) | ApiError::InsufficientStorage(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +84,7 @@ impl ApiError {
             ApiError::RangeNotSatisfiable => "range_not_satisfiable",
             ApiError::TooManyAttempts => "too_many_attempts",
             ApiError::Maintenance(_) => "maintenance",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -107,6 +114,7 @@ impl From<AppError> for ApiError {
             AppError::TooManyAttempts { .. } => ApiError::TooManyAttempts,
             AppError::Unprocessable { code, message } => ApiError::Unprocessable { code, message },
             AppError::Maintenance(reason) => ApiError::Maintenance(reason),
+            AppError::NoSpace(message) => ApiError::InsufficientStorage(message),
             e @ (AppError::Damaged(_) | AppError::Internal { .. }) => ApiError::Internal(e.chain()),
         }
     }
@@ -129,7 +137,7 @@ pub struct ErrorBody {
     /// Stable, for programs: `bad_request`, `unauthorized`, `bad_credentials`,
     /// `forbidden`, `csrf_rejected`, `not_found`, `method_not_allowed`,
     /// `conflict`, `range_not_satisfiable`, `too_many_attempts`,
-    /// `maintenance`, `internal`.
+    /// `maintenance`, `insufficient_storage`, `internal`.
     #[schema(example = "not_found")]
     pub code: &'static str,
     /// For people; may change.

@@ -602,3 +602,131 @@ async fn a_cleanup_takes_a_safety_backup_first() {
     assert_eq!(status, StatusCode::CONFLICT);
     lock.release().await.unwrap();
 }
+
+/// A zstd payload of about `len` bytes that expands to gigabytes of
+/// zeros: frames of 128 MiB of zeros one after another, as zstd allows.
+fn bomb_payload(len: usize) -> Vec<u8> {
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    let mut zeros = std::io::Read::take(std::io::repeat(0), 128 << 20);
+    std::io::copy(&mut zeros, &mut encoder).unwrap();
+    let frame = encoder.finish().unwrap();
+    frame.repeat(len.div_ceil(frame.len()))
+}
+
+/// An archive around `payload` with the manifest of the real archive
+/// `model`, declaring a database of `db_size` bytes; the payload's own
+/// size and checksum fit, so only the expansion is wrong.
+fn forge(model: &[u8], payload: &[u8], db_size: u64) -> Vec<u8> {
+    use sha2::Digest;
+    let mut tar = tar::Archive::new(model);
+    let mut first = tar.entries().unwrap().next().unwrap().unwrap();
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut first, &mut json).unwrap();
+    drop(first);
+    let mut manifest: Value = serde_json::from_slice(&json).unwrap();
+    manifest["encryption"] = "none".into();
+    manifest["payload"] = json!({
+        "name": "lectern.db.zst", "size": payload.len(),
+        "sha256": hex::encode(sha2::Sha256::digest(payload)),
+        "db_size": db_size, "db_sha256": "0".repeat(64),
+    });
+    let json = serde_json::to_vec(&manifest).unwrap();
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data) in [("manifest.json", &json[..]), ("lectern.db.zst", payload)] {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o600);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, name, data).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// The bytes of the files under `dir`, however deep; what vanishes while
+/// it is counted counts as nothing.
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => bytes_under(&entry.path()),
+            Ok(_) => entry.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Measures a folder every millisecond on a thread of its own, from
+/// before [`Sampler::watch`] returns until stopped: the most it held, and
+/// how many times it was measured.
+struct Sampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(u64, u64)>,
+}
+
+impl Sampler {
+    fn watch(dir: &std::path::Path) -> Sampler {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stopped, dir) = (stop.clone(), dir.to_owned());
+        let (started, running) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let (mut peak, mut samples) = (bytes_under(&dir), 1);
+            let _ = started.send(());
+            while !stopped.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                peak = peak.max(bytes_under(&dir));
+                samples += 1;
+            }
+            (peak, samples)
+        });
+        running.recv().unwrap();
+        Sampler { stop, thread }
+    }
+
+    fn finish(self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decompression_bomb_upload_never_grows_the_work_folder_past_the_limit() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let record = create_backup(&app, &admin, "the model").await;
+    let model = std::fs::read(record["file_path"].as_str().unwrap()).unwrap();
+    let work = app.dir.path().join("tmp");
+    let payload = bomb_payload(150_000);
+    assert!(payload.len() < 200_000, "{}", payload.len());
+    let declared_small: u64 = 8 << 20;
+    let bombs = [
+        // Declares 20 GiB from 150 KB: refused before a byte is unpacked,
+        // so the work folder holds the upload and nothing more.
+        ("declared huge", forge(&model, &payload, 20 << 30), 0),
+        // Declares 8 MiB, within every limit: unpacked up to 8 MiB and
+        // stopped at the next byte, although it goes on for gigabytes.
+        (
+            "declared small",
+            forge(&model, &payload, declared_small),
+            declared_small,
+        ),
+    ];
+    for (what, archive, unpacked_at_most) in bombs {
+        let limit = archive.len() as u64 + unpacked_at_most;
+        let sampler = Sampler::watch(&work);
+        let (status, body) = upload(&app, &admin, archive).await;
+        let (peak, samples) = sampler.finish();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
+        assert_envelope(&body, "decompression_bomb");
+        assert!(
+            peak <= limit,
+            "{what}: the work folder held {peak} bytes, over {limit} ({samples} samples)"
+        );
+        let left: Vec<_> = std::fs::read_dir(&work).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{what}: left behind {left:?}");
+    }
+    assert_eq!(listed(&app, &admin).await.len(), 1, "no bomb was kept");
+}

@@ -77,6 +77,10 @@ impl From<AppError> for Failure {
             AppError::Damaged(problems) => Failure::Damaged(problems),
             AppError::Declined(message) => Failure::Declined(message),
             AppError::Unprocessable { code, message } => Failure::Refused { code, message },
+            AppError::NoSpace(message) => Failure::Refused {
+                code: "insufficient_storage",
+                message,
+            },
             e @ (AppError::BadCredentials
             | AppError::Forbidden
             | AppError::TooManyAttempts { .. }) => Failure::Invalid(e.to_string()),

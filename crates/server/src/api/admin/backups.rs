@@ -135,6 +135,7 @@ pub async fn download(
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 413, description = "Larger than the upload limit", body = ErrorEnvelope),
         (status = 422, description = "Not a sound Lectern backup: truncated, corrupt, foreign, newer, hostile, a decompression bomb, or encrypted with a secret this server lacks; its code says which", body = ErrorEnvelope),
+        (status = 503, description = "`insufficient_storage`: the work folder lacks the free space to unpack it; nothing was unpacked", body = ErrorEnvelope),
         AdminRead,
     ),
 )]
@@ -227,6 +228,7 @@ pub struct RestoreBody {
         (status = 404, description = "No such backup", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 422, description = "The archive is not sound, or needs a secret this server lacks; nothing changed", body = ErrorEnvelope),
+        (status = 503, description = "`insufficient_storage`: the work folder lacks the free space to unpack the archive; nothing changed", body = ErrorEnvelope),
         AdminRead,
     ),
 )]
