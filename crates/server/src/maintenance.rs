@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 /// Routes that answer during maintenance: what tells people and monitors
 /// what is going on.
-const ALWAYS_OPEN: &[&str] = &[
+pub(crate) const ALWAYS_OPEN: &[&str] = &[
     "/api/admin/backup/status",
     "/healthz",
     "/readyz",

@@ -24,7 +24,10 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(library::category))
         .routes(routes!(library::course))
         .routes(routes!(library::file))
-        .routes(routes!(crate::content::content))
+        .routes(routes!(
+            crate::content::content,
+            crate::content::content_head
+        ))
         .routes(routes!(crate::content::webvtt))
         .routes(routes!(library::progress))
         .routes(routes!(search::search))
@@ -57,7 +60,10 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(admin::audit::list))
         .routes(routes!(admin::backups::create))
         .routes(routes!(admin::backups::list))
-        .routes(routes!(admin::backups::download))
+        .routes(routes!(
+            admin::backups::download,
+            admin::backups::download_head
+        ))
         .routes(routes!(admin::backups::upload))
         .routes(routes!(admin::backups::restore))
         .routes(routes!(admin::backups::delete))

@@ -182,7 +182,7 @@ pub async fn cleanup(
 /// The running scan's progress; `running` is false (and the rest empty)
 /// when none runs.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct Status {
+pub struct ScannerStatus {
     running: bool,
     scan_id: Option<ScanId>,
     phase: Option<lectern_core::progress::Phase>,
@@ -196,13 +196,13 @@ pub struct Status {
     path = "/scanner/status",
     tag = "scanner",
     responses(
-        (status = 200, description = "Always: the running scan's progress, or `running: false`", body = Status),
+        (status = 200, description = "Always: the running scan's progress, or `running: false`", body = ScannerStatus),
         AdminRead,
     ),
 )]
-pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<Status> {
+pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<ScannerStatus> {
     let Some((id, progress)) = state.scan.current() else {
-        return Json(Status {
+        return Json(ScannerStatus {
             running: false,
             scan_id: None,
             phase: None,
@@ -212,7 +212,7 @@ pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<Status
         });
     };
     let s = progress.snapshot();
-    Json(Status {
+    Json(ScannerStatus {
         running: true,
         scan_id: Some(id),
         phase: Some(s.phase),

@@ -93,7 +93,7 @@ pub struct SearchParams {
     path = "/search",
     tag = "search",
     params(
-        ("q" = String, Query, description = "The words to find, 1 to 200 characters, not only spaces; each matches the start of a word, ignoring case and accents"),
+        ("q" = String, Query, min_length = 1, max_length = 200, pattern = r"[^\s\u0000-\u001f\u007f-\u009f]", description = "The words to find, 1 to 200 characters, not only spaces or control characters (which separate words); each matches the start of a word, ignoring case and accents"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "How many courses and files together, 1 to 100; 20 when left out"),
     ),
     responses(

@@ -25,13 +25,19 @@ pub struct AuditParams {
     since: Option<String>,
     /// Entries at or before this time: RFC 3339 or milliseconds since 1970.
     until: Option<String>,
-    /// Only this actor (`user:alice`); blank filters nothing.
+    /// Only this actor (`user:alice`); blank filters nothing. At most 200
+    /// characters, no control characters.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     actor: Option<String>,
-    /// Only this action; blank filters nothing.
+    /// Only this action; blank filters nothing. At most 200 characters, no
+    /// control characters.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     action: Option<String>,
     /// Entries per page, 1 to 1000; 100 when left out.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// Entries older than this one: the `next_before` of the page before.
+    #[param(minimum = 1)]
     before: Option<i64>,
 }
 

@@ -2,13 +2,14 @@
 //! restore, delete, status. The backup folder is the truth for the list;
 //! the work is in `crate::backups`.
 
-use crate::api::openapi::AdminRead;
+use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::Admin;
 use crate::backups::{self, Job, Restored, Upload};
-use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
+use crate::error::{body_refused, ApiError, ErrorEnvelope, Ids, JsonBody};
 use crate::schedule::{self, BackupPlan};
 use crate::state::AppState;
 use axum::body::Body;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -23,7 +24,12 @@ use tower_http::services::ServeFile;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
-    /// Up to 2000 characters, shown in the list.
+    /// Up to 2000 characters once surrounding spaces are dropped (blank is
+    /// none), shown in the list; no control characters but newlines and tabs.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     notes: Option<String>,
 }
 
@@ -36,19 +42,21 @@ fn who(admin: &Admin) -> String {
     path = "/admin/backup/create",
     tag = "backup",
     operation_id = "create_backup",
-    request_body(content = CreateBody, description = "Optional; `{}` or no body at all"),
+    request_body(content = Option<CreateBody>, description = "Optional: `{}`, `{\"notes\": …}` or no body at all"),
     responses(
         (status = 201, description = "The finished backup", body = Object),
         (status = 400, description = "Notes too long or a malformed body", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
-        AdminRead,
+        (status = 413, description = "The body is over the JSON body limit (`too_large`)", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     admin: Admin,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<BackupRecord>), ApiError> {
+    let body = body.map_err(|e| body_refused(e.status(), e.body_text()))?;
     // No body at all is fine (the seed's cron job posts none).
     let notes = match body.is_empty() {
         true => None,
@@ -101,10 +109,26 @@ fn find(state: &AppState, id: &str) -> Result<BackupRecord, ApiError> {
     path = "/admin/backup/download/{id}",
     tag = "backup",
     operation_id = "download_backup",
-    params(("id" = String, Path, description = "A backup's id, or `latest`")),
+    params(
+        ("id" = String, Path, description = "A backup's id, or `latest`"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=START-END`"),
+        ("If-Unmodified-Since" = Option<String>, Header, description = "An HTTP date: 412 when the archive was written after it"),
+        ("If-Modified-Since" = Option<String>, Header, description = "An HTTP date: 304 when the archive was not written after it"),
+    ),
     responses(
-        (status = 200, description = "The archive, as an attachment (ranges work)", content_type = "application/x-tar"),
+        (status = 200, description = "The archive, as an attachment", content_type = "application/x-tar", headers(
+            ("Content-Disposition" = String, description = "`attachment; filename=\"NAME.tar\"`"),
+            ("Content-Length" = u64, description = "The archive's size"),
+            ("Accept-Ranges" = String, description = "`bytes`"),
+            ("Last-Modified" = String, description = "When the archive was written"),
+        )),
+        (status = 206, description = "The requested range (`Range: bytes=START-END`)", content_type = "application/x-tar", headers(
+            ("Content-Range" = String, description = "`bytes START-END/SIZE`"),
+        )),
+        (status = 304, description = "`If-Modified-Since`: the client's copy is current"),
         (status = 404, description = "No such backup", body = ErrorEnvelope),
+        (status = 412, description = "`If-Unmodified-Since`: the archive was written after it (`precondition_failed`)", body = ErrorEnvelope),
+        (status = 416, description = "The range is outside the archive; `Content-Range: bytes */SIZE`", body = ErrorEnvelope),
         AdminRead,
     ),
 )]
@@ -119,6 +143,9 @@ pub async fn download(
         .oneshot(request)
         .await
         .map_err(|e| ApiError::Internal(format!("cannot send {}: {e}", record.filename)))?;
+    if let Some(refused) = crate::content::refusal(&served) {
+        return Ok(refused);
+    }
     let mut response = served.map(Body::new);
     let headers = response.headers_mut();
     headers.insert(
@@ -134,6 +161,36 @@ pub async fn download(
     Ok(response)
 }
 
+/// HEAD of [`download`]: the same headers and status, no bytes.
+#[utoipa::path(
+    head,
+    path = "/admin/backup/download/{id}",
+    tag = "backup",
+    operation_id = "download_backup_head",
+    params(
+        ("id" = String, Path, description = "A backup's id, or `latest`"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=START-END`"),
+    ),
+    responses(
+        (status = 200, description = "The headers GET would send (`Content-Type: application/x-tar`, `Content-Length`, `Content-Disposition`, `Accept-Ranges`), no body", headers(
+            ("Content-Length" = u64, description = "The archive's size"),
+            ("Accept-Ranges" = String, description = "`bytes`"),
+        )),
+        (status = 206, description = "The headers of the requested range, no body"),
+        (status = 404, description = "No such backup (the envelope's headers, no body)", body = ErrorEnvelope),
+        (status = 416, description = "The range is outside the archive (the envelope's headers, no body)", body = ErrorEnvelope),
+        AdminRead,
+    ),
+)]
+pub async fn download_head(
+    state: State<AppState>,
+    admin: Admin,
+    id: Ids<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    download(state, admin, id, request).await
+}
+
 #[utoipa::path(
     post,
     path = "/admin/backup/upload",
@@ -146,7 +203,7 @@ pub async fn download(
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 413, description = "Larger than the upload limit", body = ErrorEnvelope),
         (status = 422, description = "Not a sound Lectern backup: truncated, corrupt, foreign, newer, hostile, a decompression bomb, or encrypted with a secret this server lacks; its code says which", body = ErrorEnvelope),
-        AdminRead,
+        AdminChange,
     ),
 )]
 pub async fn upload(
@@ -237,7 +294,7 @@ pub struct RestoreBody {
         (status = 404, description = "No such backup", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 422, description = "The archive is not sound, or needs a secret this server lacks; nothing changed", body = ErrorEnvelope),
-        AdminRead,
+        AdminChange,
     ),
 )]
 pub async fn restore(
@@ -263,7 +320,7 @@ pub async fn restore(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such backup", body = ErrorEnvelope),
-        AdminRead,
+        AdminChange,
     ),
 )]
 pub async fn delete(
@@ -320,7 +377,7 @@ impl From<backups::Failure> for LastFailure {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct Status {
+pub struct BackupStatusReport {
     /// The operation lock, while someone holds it.
     lock: Option<LockView>,
     maintenance: bool,
@@ -345,14 +402,14 @@ pub struct Status {
     tag = "backup",
     operation_id = "backup_status",
     responses(
-        (status = 200, description = "Lock holder, maintenance flag, last backup, running job; answers during maintenance too", body = Status),
+        (status = 200, description = "Lock holder, maintenance flag, last backup, running job; answers during maintenance too", body = BackupStatusReport),
         AdminRead,
     ),
 )]
 pub async fn status(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Status>, ApiError> {
+) -> Result<Json<BackupStatusReport>, ApiError> {
     let lock = state
         .store
         .read_lock()
@@ -365,7 +422,7 @@ pub async fn status(
     let next_scheduled = plan
         .next_after(&chrono::Local::now())
         .map(|t| t.to_rfc3339());
-    Ok(Json(Status {
+    Ok(Json(BackupStatusReport {
         lock,
         maintenance: maintenance.is_on(),
         maintenance_reason: maintenance.reason(),

@@ -6,13 +6,13 @@
 use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::Admin;
-use lectern_app::passwords::{new_token, token_hash};
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use lectern_app::passwords::{new_token, token_hash};
 use lectern_store::{ApiToken, ApiTokenId, NewApiToken, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -24,10 +24,18 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
+    /// 1 to 100 characters once surrounding spaces are dropped, with no
+    /// control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
     /// Whose rights the token carries; the calling admin by default.
     user_id: Option<UserId>,
-    /// Never expires when absent.
+    /// 1 to 36500; never expires when absent.
+    #[schema(minimum = 1, maximum = 36500)]
     expires_in_days: Option<u32>,
 }
 

@@ -6,13 +6,13 @@
 use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
 use crate::auth::Admin;
-use lectern_app::passwords::hash_password;
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use lectern_app::passwords::hash_password;
 use lectern_store::{NewUser, Role, User, UserChanges, UserId};
 use serde::Deserialize;
 
@@ -24,7 +24,16 @@ const MAX_PASSWORD: usize = 1024;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
+    /// 1 to 64 characters once surrounding spaces are dropped, with no
+    /// control characters or slashes.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f/\\]*[^\s\u0000-\u001f\u007f-\u009f/\\][^\u0000-\u001f\u007f-\u009f/\\]*$"
+    )]
     username: String,
+    /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
     role: Role,
 }
@@ -32,6 +41,8 @@ pub struct NewUserBody {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    /// 8 to 1024 characters; ends the user's sessions.
+    #[schema(min_length = 8, max_length = 1024)]
     password: Option<String>,
     role: Option<Role>,
     disabled: Option<bool>,
