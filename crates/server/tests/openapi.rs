@@ -1290,3 +1290,94 @@ async fn the_input_limits_the_handlers_enforce_are_declared() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "q={q}");
     }
 }
+
+// ---------------------------------------------------------------------
+// The public shape, held to a committed snapshot.
+// ---------------------------------------------------------------------
+
+const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openapi.snapshot.json");
+
+/// `value` without the prose (descriptions, summaries, examples): what is
+/// left is what a client's code depends on. Under `properties` the keys
+/// are field names (a course has a `description`), kept all.
+fn without_prose(value: &Value) -> Value {
+    strip(value, false)
+}
+
+fn strip(value: &Value, names: bool) -> Value {
+    const PROSE: [&str; 4] = ["description", "summary", "example", "examples"];
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter(|(key, _)| names || !PROSE.contains(&key.as_str()))
+                .map(|(key, field)| (key.clone(), strip(field, !names && key == "properties")))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|item| strip(item, false)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The schemas by name with their properties, and every operation with
+/// its parameters, body and answers.
+fn public_shape(doc: &Value) -> Value {
+    serde_json::json!({
+        "schemas": without_prose(&doc["components"]["schemas"]),
+        "paths": without_prose(&doc["paths"]),
+    })
+}
+
+/// The API's bodies are its own types (`api::views`), not the store's
+/// models, so a store change cannot reshape an answer unnoticed: any change
+/// to the public shape shows here and is made on purpose, by running the
+/// tests once with `LECTERN_UPDATE_OPENAPI_SNAPSHOT=1` and committing the
+/// file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_shape_matches_the_committed_snapshot() {
+    let app = spawn_app().await;
+    let shape = public_shape(&document(&app).await);
+    if std::env::var_os("LECTERN_UPDATE_OPENAPI_SNAPSHOT").is_some() {
+        let text = serde_json::to_string_pretty(&shape).unwrap() + "\n";
+        std::fs::write(SNAPSHOT, text).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(SNAPSHOT).unwrap_or_else(|e| {
+        panic!("{SNAPSHOT}: {e}; make it with LECTERN_UPDATE_OPENAPI_SNAPSHOT=1")
+    });
+    let committed: Value = serde_json::from_str(&committed).expect("the snapshot is JSON");
+    let mut changed = Vec::new();
+    for part in ["schemas", "paths"] {
+        let (now, then) = (
+            shape[part].as_object().unwrap(),
+            committed[part].as_object().unwrap(),
+        );
+        let names: BTreeSet<&String> = now.keys().chain(then.keys()).collect();
+        for name in names {
+            if now.get(name) != then.get(name) {
+                changed.push(format!("{part}: {name}"));
+            }
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "the public API changed: {changed:#?}\nIf that is meant, run the tests with \
+         LECTERN_UPDATE_OPENAPI_SNAPSHOT=1 and commit tests/openapi.snapshot.json"
+    );
+}
+
+#[test]
+fn the_shape_leaves_out_only_prose() {
+    let doc = serde_json::json!({
+        "components": {"schemas": {"A": {"type": "object", "description": "words",
+            "properties": {"n": {"type": "integer", "example": 3}, "description": {"type": "string"}}}}},
+        "paths": {"/x": {"get": {"summary": "s", "operationId": "x"}}}
+    });
+    let shape = public_shape(&doc);
+    let kept = serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}, "description": {"type": "string"}}});
+    assert_eq!(shape["schemas"]["A"], kept);
+    assert_eq!(
+        shape["paths"]["/x"]["get"],
+        serde_json::json!({"operationId": "x"})
+    );
+}

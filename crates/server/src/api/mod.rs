@@ -4,6 +4,7 @@ pub mod library;
 pub mod openapi;
 pub mod scanner;
 pub mod search;
+pub mod views;
 
 use crate::state::AppState;
 use axum::{Extension, Router};

@@ -3,6 +3,9 @@
 //! 409 when another operation holds it.
 
 use crate::api::openapi::{AdminChange, AdminRead};
+use crate::api::views::{
+    self, CleanupCountsView, Phase, ScanIssueView, ScanRecordView, ScanStatus,
+};
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorEnvelope, Ids, QueryParams};
 use crate::state::AppState;
@@ -10,10 +13,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use lectern_backup::BackupType;
-use lectern_core::scan::{ScanIssue, ScanStatus};
 use lectern_core::{CourseId, ScanId};
 use lectern_scanner::{ScanError, ScanOptions, ScanScope, Scanner};
-use lectern_store::{CleanupCounts, ScanRecord};
 use serde::{Deserialize, Serialize};
 
 impl From<ScanError> for ApiError {
@@ -45,6 +46,7 @@ pub struct ScanFlags {
 /// A scan started in the background; follow it with `GET /api/scanner/status`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ScanStarted {
+    #[schema(value_type = i64)]
     scan_id: ScanId,
 }
 
@@ -52,23 +54,25 @@ pub struct ScanStarted {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Aborted {
     aborted: bool,
+    #[schema(value_type = Option<i64>)]
     scan_id: Option<ScanId>,
 }
 
 /// One history record and the per-path problems its scan found.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ScanDetail {
-    scan: ScanRecord,
-    issues: Vec<ScanIssue>,
+    scan: ScanRecordView,
+    issues: Vec<ScanIssueView>,
 }
 
 /// What a cleanup removed, and its history record's id and status.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CleanupDone {
+    #[schema(value_type = i64)]
     scan_id: ScanId,
     status: ScanStatus,
     #[serde(flatten)]
-    removed: CleanupCounts,
+    removed: CleanupCountsView,
     /// The backup taken just before: cleanup deletes the progress people
     /// kept on the purged files.
     safety_backup_id: String,
@@ -173,8 +177,8 @@ pub async fn cleanup(
     let report = lectern_scanner::cleanup(&state.store, &who).await?;
     Ok(Json(CleanupDone {
         scan_id: report.scan_id,
-        status: report.status,
-        removed: report.removed,
+        status: report.status.into(),
+        removed: report.removed.into(),
         safety_backup_id: safety.id,
     }))
 }
@@ -184,8 +188,9 @@ pub async fn cleanup(
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ScannerStatus {
     running: bool,
+    #[schema(value_type = Option<i64>)]
     scan_id: Option<ScanId>,
-    phase: Option<lectern_core::progress::Phase>,
+    phase: Option<Phase>,
     files_seen: u64,
     bytes_hashed: u64,
     percent: f64,
@@ -215,7 +220,7 @@ pub async fn status(State(state): State<AppState>, _admin: Admin) -> Json<Scanne
     Json(ScannerStatus {
         running: true,
         scan_id: Some(id),
-        phase: Some(s.phase),
+        phase: Some(s.phase.into()),
         files_seen: s.files_seen,
         bytes_hashed: s.bytes_hashed,
         percent: s.percent,
@@ -252,15 +257,15 @@ pub async fn abort(State(state): State<AppState>, _admin: Admin) -> Json<Aborted
     path = "/scanner/history",
     tag = "scanner",
     responses(
-        (status = 200, description = "The last 100 scans and cleanups, newest first", body = [ScanRecord]),
+        (status = 200, description = "The last 100 scans and cleanups, newest first", body = [ScanRecordView]),
         AdminRead,
     ),
 )]
 pub async fn history(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Vec<ScanRecord>>, ApiError> {
-    Ok(Json(state.store.scans(100).await?))
+) -> Result<Json<Vec<ScanRecordView>>, ApiError> {
+    Ok(Json(views::all(state.store.scans(100).await?)))
 }
 
 #[utoipa::path(
@@ -282,5 +287,8 @@ pub async fn scan_record(
     let id = ScanId(id);
     let scan = state.store.scan(id).await?.ok_or(ApiError::NotFound)?;
     let issues = state.store.scan_issues(id).await?;
-    Ok(Json(ScanDetail { scan, issues }))
+    Ok(Json(ScanDetail {
+        scan: scan.into(),
+        issues: views::all(issues),
+    }))
 }

@@ -3,6 +3,7 @@
 //! what the caller may see (SPEC §2, §4).
 
 use crate::api::library::visibility;
+use crate::api::views::HitKind;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
@@ -10,7 +11,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use lectern_core::{CategoryId, CourseId};
-use lectern_store::{HitKind, SearchHit, SearchQuery};
+use lectern_store::{SearchHit, SearchQuery};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -30,7 +31,9 @@ pub struct SearchResult {
     pub kind: HitKind,
     pub id: i64,
     pub name: String,
+    #[schema(value_type = i64)]
     pub category_id: CategoryId,
+    #[schema(value_type = i64)]
     pub course_id: CourseId,
     pub course_name: String,
     /// A file's path inside its course; null for a course.
@@ -42,7 +45,7 @@ pub struct SearchResult {
 impl From<SearchHit> for SearchResult {
     fn from(hit: SearchHit) -> Self {
         Self {
-            kind: hit.kind,
+            kind: hit.kind.into(),
             id: hit.file_id.map_or(hit.course_id.0, |f| f.0),
             name: hit.name,
             category_id: hit.category_id,

@@ -2,12 +2,13 @@
 //! a time. The entries are written by [`crate::audit`].
 
 use crate::api::openapi::AdminRead;
+use crate::api::views::Outcome;
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorEnvelope, QueryParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use lectern_store::{AuditEntry, AuditQuery, Outcome, UserId, MAX_AUDIT_PAGE};
+use lectern_store::{AuditEntry, AuditQuery, UserId, MAX_AUDIT_PAGE};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -47,6 +48,7 @@ pub struct EntryView {
     id: i64,
     created_at: i64,
     actor: String,
+    #[schema(value_type = Option<i64>)]
     actor_id: Option<UserId>,
     action: String,
     target: Option<String>,
@@ -70,7 +72,7 @@ impl From<AuditEntry> for EntryView {
             action: e.action,
             target: e.target,
             detail,
-            outcome: e.outcome,
+            outcome: e.outcome.into(),
             status: e.status,
             address: e.address,
         }

@@ -3,8 +3,9 @@
 //! the work is in `crate::backups`.
 
 use crate::api::openapi::{AdminChange, AdminRead};
+use crate::api::views::{self, BackupView, RestoredView};
 use crate::auth::Admin;
-use crate::backups::{self, Job, Restored, Upload};
+use crate::backups::{self, Job, Upload};
 use crate::error::{body_refused, ApiError, ErrorEnvelope, Ids, JsonBody};
 use crate::schedule::{self, BackupPlan};
 use crate::state::AppState;
@@ -44,7 +45,7 @@ fn who(admin: &Admin) -> String {
     operation_id = "create_backup",
     request_body(content = Option<CreateBody>, description = "Optional: `{}`, `{\"notes\": …}` or no body at all"),
     responses(
-        (status = 201, description = "The finished backup", body = Object),
+        (status = 201, description = "The finished backup", body = BackupView),
         (status = 400, description = "Notes too long or a malformed body", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 413, description = "The body is over the JSON body limit (`too_large`)", body = ErrorEnvelope),
@@ -55,7 +56,7 @@ pub async fn create(
     State(state): State<AppState>,
     admin: Admin,
     body: Result<axum::body::Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<BackupRecord>), ApiError> {
+) -> Result<(StatusCode, Json<BackupView>), ApiError> {
     let body = body.map_err(|e| body_refused(e.status(), e.body_text()))?;
     // No body at all is fine (the seed's cron job posts none).
     let notes = match body.is_empty() {
@@ -71,7 +72,7 @@ pub async fn create(
     // Recorded when it fails; the backup is made either way.
     let offsite = &state.options.backups.offsite;
     let _ = backups::send_offsite(state.store.as_ref(), offsite, &who, &record).await;
-    Ok((StatusCode::CREATED, Json(record)))
+    Ok((StatusCode::CREATED, Json(record.into())))
 }
 
 #[utoipa::path(
@@ -80,15 +81,15 @@ pub async fn create(
     tag = "backup",
     operation_id = "list_backups",
     responses(
-        (status = 200, description = "Every archive in the backup folder, newest first: `{id, filename, file_path, file_size, backup_type, created_by, created_at, status, reason, notes, encrypted}`", body = [Object]),
+        (status = 200, description = "Every archive in the backup folder, newest first", body = [BackupView]),
         AdminRead,
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Vec<BackupRecord>>, ApiError> {
-    Ok(Json(state.options.backups.folder.list()?))
+) -> Result<Json<Vec<BackupView>>, ApiError> {
+    Ok(Json(views::all(state.options.backups.folder.list()?)))
 }
 
 /// `latest` names the newest readable archive.
@@ -198,7 +199,7 @@ pub async fn download_head(
     operation_id = "upload_backup",
     request_body(content = Vec<u8>, description = "The archive: `multipart/form-data` with the part `file`, or the raw bytes as `application/octet-stream`", content_type = "application/octet-stream"),
     responses(
-        (status = 201, description = "The archive, verified and listed as `uploaded`", body = Object),
+        (status = 201, description = "The archive, verified and listed as `uploaded`", body = BackupView),
         (status = 400, description = "No `file` part, or a malformed multipart body", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 413, description = "Larger than the upload limit", body = ErrorEnvelope),
@@ -211,7 +212,7 @@ pub async fn upload(
     admin: Admin,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<BackupRecord>), ApiError> {
+) -> Result<(StatusCode, Json<BackupView>), ApiError> {
     let upload = Upload::new(&state)?;
     let limit = state.options.backups.max_upload;
     match multipart_boundary(&headers) {
@@ -223,7 +224,7 @@ pub async fn upload(
         None => save(body.into_data_stream(), &upload, limit).await?,
     }
     let record = backups::import(&state, &who(&admin), &upload.path).await?;
-    Ok((StatusCode::CREATED, Json(record)))
+    Ok((StatusCode::CREATED, Json(record.into())))
 }
 
 fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
@@ -289,7 +290,7 @@ pub struct RestoreBody {
     params(("id" = String, Path, description = "A backup's id")),
     request_body = RestoreBody,
     responses(
-        (status = 200, description = "Restored and back online; every session has ended", body = Restored),
+        (status = 200, description = "Restored and back online; every session has ended", body = RestoredView),
         (status = 400, description = "Without `confirm: true`", body = ErrorEnvelope),
         (status = 404, description = "No such backup", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
@@ -302,13 +303,15 @@ pub async fn restore(
     admin: Admin,
     Ids(id): Ids<String>,
     JsonBody(body): JsonBody<RestoreBody>,
-) -> Result<Json<Restored>, ApiError> {
+) -> Result<Json<RestoredView>, ApiError> {
     if body.confirm != Some(true) {
         return Err(ApiError::BadRequest(
             "a restore replaces all accounts, grants and progress: send {\"confirm\": true}".into(),
         ));
     }
-    Ok(Json(backups::restore(&state, &who(&admin), &id).await?))
+    Ok(Json(
+        backups::restore(&state, &who(&admin), &id).await?.into(),
+    ))
 }
 
 #[utoipa::path(
@@ -383,8 +386,7 @@ pub struct BackupStatusReport {
     maintenance: bool,
     maintenance_reason: Option<String>,
     /// The newest readable backup.
-    #[schema(value_type = Option<Object>)]
-    last_backup: Option<BackupRecord>,
+    last_backup: Option<BackupView>,
     /// The backup, upload or restore running in this process.
     running: Option<Job>,
     /// When the next scheduled backup runs (RFC 3339), unless off.
@@ -416,7 +418,7 @@ pub async fn status(
         .await?
         .filter(lectern_store::lock::is_held)
         .map(LockView::from);
-    let last_backup = find(&state, "latest").ok();
+    let last_backup = find(&state, "latest").ok().map(BackupView::from);
     let maintenance = state.maintenance();
     let plan = BackupPlan::load(state.store.as_ref()).await?;
     let next_scheduled = plan
