@@ -1,6 +1,6 @@
 /// A database id as its own type: `id_type!(/// doc \n Name)`. Exported
 /// for the store's own ids (users, groups, grants, tokens); the crate using
-/// it needs `serde` and `utoipa`.
+/// it needs `serde`. The API describes ids as `i64`.
 #[macro_export]
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -16,7 +16,6 @@ macro_rules! id_type {
             Ord,
             ::serde::Serialize,
             ::serde::Deserialize,
-            ::utoipa::ToSchema,
         )]
         #[serde(transparent)]
         pub struct $name(pub i64);

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanKind {
     Full,
@@ -12,7 +12,7 @@ pub enum ScanKind {
 }
 
 /// How a scan ended (or `Running` while it runs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanStatus {
     Running,
@@ -66,7 +66,7 @@ text_enum!(ScanStatus {
 text_enum!(IssueKind { Warning => "warning", Error => "error", Integrity => "integrity" });
 
 /// The counts every scan reports and keeps in its history record.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanCounts {
     pub added: u64,
     /// Files whose content (size or hash) changed.
@@ -80,7 +80,7 @@ pub struct ScanCounts {
     pub hashed_bytes: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueKind {
     /// Something skipped on purpose and worth knowing (a stray file, a link out of ROOT).
@@ -93,7 +93,7 @@ pub enum IssueKind {
 
 /// One per-path problem found by a scan. `path` is lossy for names that are
 /// not valid UTF-8, since those cannot be indexed but must still be reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanIssue {
     pub kind: IssueKind,
     pub path: String,

@@ -25,15 +25,28 @@ use tower_http::services::ServeFile;
         ("id" = i64, Path, description = "The file's id"),
         ("Range" = Option<String>, Header, description = "One byte range, `bytes=START-END`"),
         ("If-Range" = Option<String>, Header, description = "The ETag the client holds: the range applies only to that version"),
+        ("If-Match" = Option<String>, Header, description = "ETags (or `*`): 412 unless the file is one of them; a file that changed on disk since the last scan has no ETag and matches only `*`"),
         ("If-None-Match" = Option<String>, Header, description = "ETags the client holds: 304 when one matches"),
+        ("If-Unmodified-Since" = Option<String>, Header, description = "An HTTP date: 412 when the file was modified after it"),
+        ("If-Modified-Since" = Option<String>, Header, description = "An HTTP date: 304 when the file was not modified after it"),
     ),
     responses(
-        (status = 200, description = "The bytes, with the indexed `Content-Type`; `ETag` (the quoted SHA-256) while the file still matches the index, and `Last-Modified`. HEAD gives the headers only. HTML, XML and SVG come as an attachment with a sandbox CSP.", content_type = "application/octet-stream", body = String),
-        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = String),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        (status = 200, description = "The bytes, as the indexed type (any media type: the file's own); `ETag` (the quoted SHA-256) while the file still matches the index, `Last-Modified`, `Accept-Ranges: bytes`. HTML, XML and SVG come as an attachment with a sandbox CSP.", headers(
+            ("Content-Type" = String, description = "The file's indexed type"),
+            ("Content-Length" = u64, description = "The file's size"),
+            ("Accept-Ranges" = String, description = "`bytes`"),
+            ("ETag" = String, description = "The quoted SHA-256, while the file matches the index"),
+            ("Last-Modified" = String, description = "The file's modification time"),
+        ), content_type = "*/*"),
+        (status = 206, description = "The requested range", headers(
+            ("Content-Range" = String, description = "`bytes START-END/SIZE`"),
+            ("Content-Length" = u64, description = "The range's length"),
+        ), content_type = "*/*"),
+        (status = 304, description = "The client's copy (`If-None-Match`, `If-Modified-Since`) is current"),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 404, description = "No such present file, its course is not granted, or it is gone from the disk", body = ErrorEnvelope),
-        (status = 416, description = "The range is outside the file", body = ErrorEnvelope),
+        (status = 412, description = "`If-Match` or `If-Unmodified-Since` names another version (`precondition_failed`)", body = ErrorEnvelope),
+        (status = 416, description = "The range is outside the file; `Content-Range: bytes */SIZE`", body = ErrorEnvelope),
     ),
 )]
 pub async fn content(
@@ -47,6 +60,9 @@ pub async fn content(
     let etag = fresh.then(|| format!("\"{}\"", file.sha256));
 
     let (mut parts, body) = request.into_parts();
+    if !if_match_passes(&parts.headers, etag.as_deref()) {
+        return Ok(ApiError::PreconditionFailed.into_response());
+    }
     if let Some(etag) = &etag {
         if matches_any(&parts.headers, header::IF_NONE_MATCH, etag) {
             let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
@@ -68,20 +84,83 @@ pub async fn content(
         .oneshot(Request::from_parts(parts, body))
         .await
         .map_err(|e| ApiError::Internal(format!("cannot serve {}: {e}", file.path)))?;
-    if served.status() == StatusCode::RANGE_NOT_SATISFIABLE {
-        // The envelope, like every other error, and the size the client
-        // needs to ask again (`bytes */SIZE`, from tower-http).
-        let mut refused = ApiError::RangeNotSatisfiable.into_response();
-        if let Some(range) = served.headers().get(header::CONTENT_RANGE) {
-            refused
-                .headers_mut()
-                .insert(header::CONTENT_RANGE, range.clone());
-        }
+    if let Some(refused) = refusal(&served) {
         return Ok(refused);
     }
     let mut response = served.map(Body::new);
     decorate(response.headers_mut(), &file.mime, etag.as_deref());
     Ok(response)
+}
+
+/// HEAD of [`content`]: the same headers and status, no bytes.
+#[utoipa::path(
+    head,
+    path = "/files/{id}/content",
+    tag = "library",
+    operation_id = "content_head",
+    params(
+        ("id" = i64, Path, description = "The file's id"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=START-END`"),
+        ("If-Match" = Option<String>, Header, description = "As for GET"),
+        ("If-None-Match" = Option<String>, Header, description = "As for GET"),
+    ),
+    responses(
+        (status = 200, description = "The headers GET would send (`Content-Type`, `Content-Length`, `Accept-Ranges`, `ETag`, `Last-Modified`), no body", headers(
+            ("Content-Type" = String, description = "The file's indexed type"),
+            ("Content-Length" = u64, description = "The file's size"),
+            ("Accept-Ranges" = String, description = "`bytes`"),
+            ("ETag" = String, description = "The quoted SHA-256, while the file matches the index"),
+        )),
+        (status = 206, description = "The headers of the requested range, no body"),
+        (status = 304, description = "The client's copy is current"),
+        (status = 401, description = "Not signed in (the envelope's headers, no body)", body = ErrorEnvelope),
+        (status = 404, description = "No such present file, or its course is not granted (the envelope's headers, no body)", body = ErrorEnvelope),
+        (status = 412, description = "`If-Match` or `If-Unmodified-Since` names another version (the envelope's headers, no body)", body = ErrorEnvelope),
+        (status = 416, description = "The range is outside the file (the envelope's headers, no body)", body = ErrorEnvelope),
+    ),
+)]
+pub async fn content_head(
+    state: State<AppState>,
+    caller: Caller,
+    ids: Ids<i64>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    content(state, caller, ids, request).await
+}
+
+/// `If-Match` (RFC 9110 §13.1.1): `*`, or the current ETag by strong
+/// comparison; without an ETag (the file changed since the scan) only `*`.
+fn if_match_passes(headers: &HeaderMap, etag: Option<&str>) -> bool {
+    let mut given = headers
+        .get_all(header::IF_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .peekable();
+    if given.peek().is_none() {
+        return true;
+    }
+    given.any(|tag| tag == "*" || Some(tag) == etag)
+}
+
+/// The file service's own refusals, as the envelope like every other
+/// error: 416 with the size the client needs to ask again (`bytes */SIZE`),
+/// and 412 for `If-Unmodified-Since`.
+pub(crate) fn refusal<B>(served: &axum::http::Response<B>) -> Option<Response> {
+    match served.status() {
+        StatusCode::RANGE_NOT_SATISFIABLE => {
+            let mut refused = ApiError::RangeNotSatisfiable.into_response();
+            if let Some(range) = served.headers().get(header::CONTENT_RANGE) {
+                refused
+                    .headers_mut()
+                    .insert(header::CONTENT_RANGE, range.clone());
+            }
+            Some(refused)
+        }
+        StatusCode::PRECONDITION_FAILED => Some(ApiError::PreconditionFailed.into_response()),
+        _ => None,
+    }
 }
 
 const DOWNLOAD_CHUNK: usize = 1 << 20;

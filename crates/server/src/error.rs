@@ -35,6 +35,9 @@ pub enum ApiError {
     /// not sound); `code` says why.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// `If-Match` or `If-Unmodified-Since` named another version.
+    #[error("the file is not the version the request names")]
+    PreconditionFailed,
     #[error("the requested range is not satisfiable")]
     RangeNotSatisfiable,
     #[error("too many failed sign-ins; try again in a minute")]
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Maintenance(_) | ApiError::InsufficientStorage(_) => {
@@ -81,6 +85,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "too_large",
             ApiError::Unprocessable { code, .. } => code,
+            ApiError::PreconditionFailed => "precondition_failed",
             ApiError::RangeNotSatisfiable => "range_not_satisfiable",
             ApiError::TooManyAttempts => "too_many_attempts",
             ApiError::Maintenance(_) => "maintenance",
@@ -136,8 +141,10 @@ pub struct ErrorEnvelope {
 pub struct ErrorBody {
     /// Stable, for programs: `bad_request`, `unauthorized`, `bad_credentials`,
     /// `forbidden`, `csrf_rejected`, `not_found`, `method_not_allowed`,
-    /// `conflict`, `range_not_satisfiable`, `too_many_attempts`,
-    /// `maintenance`, `insufficient_storage`, `internal`.
+    /// `conflict`, `too_large`, `precondition_failed`,
+    /// `range_not_satisfiable`, `too_many_attempts`, `maintenance`,
+    /// `insufficient_storage`, `internal`, and for a refused backup
+    /// archive the reason (see the operation).
     #[schema(example = "not_found")]
     pub code: &'static str,
     /// For people; may change.
@@ -177,7 +184,8 @@ impl ApiError {
 }
 
 /// JSON bodies that do not parse are the client's mistake: 400 with the
-/// envelope, not axum's plain-text 422.
+/// envelope, not axum's plain-text 422; one over the body limit is 413
+/// `too_large`.
 pub struct JsonBody<T>(pub T);
 
 impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
@@ -190,8 +198,17 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+            Err(rejection) => Err(body_refused(rejection.status(), rejection.body_text())),
         }
+    }
+}
+
+/// A body axum would not take: too large (axum's `LengthLimitError`,
+/// which it answers 413) or else malformed.
+pub(crate) fn body_refused(status: StatusCode, text: String) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(text),
+        _ => ApiError::BadRequest(text),
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 /// Routes that answer during maintenance: what tells people and monitors
 /// what is going on.
-const ALWAYS_OPEN: &[&str] = &["/api/admin/backup/status", "/static/app.css"];
+pub(crate) const ALWAYS_OPEN: &[&str] = &["/api/admin/backup/status", "/static/app.css"];
 
 /// The requests of this instance whose handlers are running.
 #[derive(Default)]

@@ -333,6 +333,26 @@ fn rows(f: &Fixture) -> Vec<Row> {
             format!("/api/files/{none}/content"),
             "missing",
         ),
+        row(
+            M::HEAD,
+            "/api/files/{id}/content",
+            format!("/api/files/{gf}/content"),
+            "granted",
+        )
+        .expect(GRANTED),
+        row(
+            M::HEAD,
+            "/api/files/{id}/content",
+            format!("/api/files/{hf}/content"),
+            "hidden",
+        )
+        .expect(HIDDEN),
+        row(
+            M::HEAD,
+            "/api/files/{id}/content",
+            format!("/api/files/{none}/content"),
+            "missing",
+        ),
         // Rust Basics has no subtitles: its lesson is no subtitle file for anyone.
         row(
             M::GET,
@@ -409,6 +429,13 @@ fn rows(f: &Fixture) -> Vec<Row> {
             "missing",
         )
         .expect(admin_only(&[404])),
+        row(
+            M::HEAD,
+            "/api/admin/backup/download/{id}",
+            "/api/admin/backup/download/latest".into(),
+            "latest",
+        )
+        .expect(admin_only(&[200])),
         row(
             M::POST,
             "/api/admin/backup/upload",
@@ -949,10 +976,12 @@ async fn every_route_answers_each_kind_of_caller_as_expected_and_leaks_nothing()
                     String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
                 ));
             }
-            // Every refusal is the envelope, never a file's bytes.
+            // Every refusal is the envelope, never a file's bytes (HEAD
+            // sends the envelope's headers and no body at all).
             if status >= 400 {
                 let envelope: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-                if envelope["error"]["code"].as_str().is_none() {
+                let head = row.method == Method::HEAD && answer.body.is_empty();
+                if !head && envelope["error"]["code"].as_str().is_none() {
                     wrong.push(format!(
                         "{context} as {}: {status} without the envelope",
                         WHO[who]

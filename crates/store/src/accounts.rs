@@ -14,7 +14,7 @@ lectern_core::id_type!(
     GroupId
 );
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -23,7 +23,7 @@ pub enum Role {
 
 lectern_core::text_enum!(Role { Admin => "admin", User => "user" });
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: UserId,
     pub username: String,
@@ -82,7 +82,7 @@ pub enum Grant {
 }
 
 /// A group with how many members and grants it has.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Group {
     pub id: GroupId,
     pub name: String,
@@ -113,7 +113,7 @@ lectern_core::id_type!(
 );
 
 /// A long-lived API token as listed: never the token or its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiToken {
     pub id: ApiTokenId,
     pub name: String,
@@ -193,7 +193,7 @@ pub struct CourseOverview {
     pub completed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Progress {
     pub file_id: FileId,
     pub position_seconds: Option<f64>,

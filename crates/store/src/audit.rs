@@ -8,7 +8,7 @@ use serde::Serialize;
 /// The most entries one query returns.
 pub const MAX_AUDIT_PAGE: u32 = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Ok,

@@ -25,7 +25,7 @@ pub struct Course {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileState {
     Present,
@@ -33,7 +33,7 @@ pub enum FileState {
 }
 
 /// What a file is to its course, decided from its name and place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileRole {
     /// A lesson or any other material.
@@ -175,7 +175,7 @@ pub struct NewScan {
     pub forced: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanRecord {
     pub id: ScanId,
     pub kind: ScanKind,
@@ -191,7 +191,7 @@ pub struct ScanRecord {
     pub counts: ScanCounts,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CleanupCounts {
     pub files: u64,
     pub courses: u64,

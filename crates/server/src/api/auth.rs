@@ -1,3 +1,4 @@
+use crate::api::views::UserView;
 use crate::auth::{verify_password_blocking, Caller};
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
@@ -5,7 +6,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use lectern_app::passwords::{new_token, token_hash};
-use lectern_store::{NewSession, SessionKind, User};
+use lectern_store::{NewSession, SessionKind};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
@@ -20,7 +21,7 @@ pub struct Login {
 pub struct LoggedIn {
     pub token: String,
     pub expires_at: i64,
-    pub user: User,
+    pub user: UserView,
 }
 
 #[utoipa::path(
@@ -91,7 +92,7 @@ pub async fn sign_in(
     Ok(LoggedIn {
         token,
         expires_at,
-        user,
+        user: user.into(),
     })
 }
 
@@ -115,10 +116,10 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Sta
     path = "/auth/me",
     tag = "auth",
     responses(
-        (status = 200, description = "The signed-in user", body = User),
+        (status = 200, description = "The signed-in user", body = UserView),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
     ),
 )]
-pub async fn me(caller: Caller) -> Json<User> {
-    Json(caller.session.user)
+pub async fn me(caller: Caller) -> Json<UserView> {
+    Json(caller.session.user.into())
 }

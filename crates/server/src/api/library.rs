@@ -2,6 +2,7 @@
 //! Everything outside the caller's grants answers 404, exactly as if it did
 //! not exist, so neither titles nor ids leak.
 
+use crate::api::views::{self, ProgressView};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
 use crate::state::AppState;
@@ -9,7 +10,7 @@ use axum::extract::State;
 use axum::Json;
 use lectern_core::{CategoryId, CourseId, FileId};
 use lectern_store::settings::library_open;
-use lectern_store::{Course, FileRecord, FileRole, FileState, Progress, Store, Visibility};
+use lectern_store::{Course, FileRecord, FileRole, FileState, Store, Visibility};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -48,6 +49,7 @@ pub async fn visible_file(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CategorySummary {
+    #[schema(value_type = i64)]
     id: CategoryId,
     name: String,
     course_count: usize,
@@ -55,7 +57,9 @@ pub struct CategorySummary {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CourseSummary {
+    #[schema(value_type = i64)]
     pub id: CourseId,
+    #[schema(value_type = i64)]
     pub category_id: CategoryId,
     pub name: String,
     pub description: Option<String>,
@@ -123,6 +127,7 @@ pub async fn categories(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CategoryDetail {
+    #[schema(value_type = i64)]
     id: CategoryId,
     name: String,
     courses: Vec<CourseSummary>,
@@ -163,7 +168,9 @@ pub async fn category(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct FileView {
+    #[schema(value_type = i64)]
     id: FileId,
+    #[schema(value_type = i64)]
     course_id: CourseId,
     name: String,
     /// Inside the course: `01 Intro/01 Welcome.mp4`.
@@ -172,14 +179,15 @@ pub struct FileView {
     modified_at: String,
     sha256: String,
     mime: String,
-    role: FileRole,
-    state: FileState,
+    role: views::FileRole,
+    state: views::FileState,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subtitles: Vec<SubtitleView>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SubtitleView {
+    #[schema(value_type = i64)]
     pub id: FileId,
     pub lang: Option<String>,
 }
@@ -196,8 +204,8 @@ impl FileView {
             modified_at: rfc3339(f.mtime_ns),
             sha256: f.sha256,
             mime: f.mime,
-            role: f.role,
-            state: f.state,
+            role: f.role.into(),
+            state: f.state.into(),
             subtitles,
         }
     }
@@ -301,13 +309,14 @@ pub struct CourseProgress {
     pub completed: usize,
     pub total: usize,
     pub percent: f64,
-    pub files: Vec<Progress>,
+    pub files: Vec<ProgressView>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CourseDetail {
     #[serde(flatten)]
     pub course: CourseSummary,
+    #[schema(value_type = Option<i64>)]
     pub cover_file_id: Option<FileId>,
     pub tree: Vec<Node>,
     pub progress: CourseProgress,
@@ -383,7 +392,7 @@ async fn course_progress(
         completed,
         total,
         percent,
-        files: progress,
+        files: views::all(progress),
     })
 }
 
@@ -401,7 +410,7 @@ pub struct ProgressUpdate {
     params(("id" = i64, Path, description = "The file's id")),
     request_body = ProgressUpdate,
     responses(
-        (status = 200, description = "The caller's stored progress on the file", body = Progress),
+        (status = 200, description = "The caller's stored progress on the file", body = ProgressView),
         (status = 400, description = "Neither field given, a negative or non-finite position, or a malformed body", body = ErrorEnvelope),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Signed in with the cookie but without the CSRF token (`csrf_rejected`)", body = ErrorEnvelope),
@@ -413,7 +422,7 @@ pub async fn progress(
     caller: Caller,
     Ids(id): Ids<i64>,
     JsonBody(update): JsonBody<ProgressUpdate>,
-) -> Result<Json<Progress>, ApiError> {
+) -> Result<Json<ProgressView>, ApiError> {
     if update.position_seconds.is_none() && update.completed.is_none() {
         return Err(ApiError::BadRequest(
             "give position_seconds, completed, or both".into(),
@@ -437,5 +446,5 @@ pub async fn progress(
             update.completed,
         )
         .await?;
-    Ok(Json(saved))
+    Ok(Json(saved.into()))
 }

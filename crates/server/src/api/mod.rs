@@ -4,6 +4,7 @@ pub mod library;
 pub mod openapi;
 pub mod scanner;
 pub mod search;
+pub mod views;
 
 use crate::state::AppState;
 use axum::{Extension, Router};
@@ -24,7 +25,10 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(library::category))
         .routes(routes!(library::course))
         .routes(routes!(library::file))
-        .routes(routes!(crate::content::content))
+        .routes(routes!(
+            crate::content::content,
+            crate::content::content_head
+        ))
         .routes(routes!(crate::content::webvtt))
         .routes(routes!(library::progress))
         .routes(routes!(search::search))
@@ -57,7 +61,10 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(admin::audit::list))
         .routes(routes!(admin::backups::create))
         .routes(routes!(admin::backups::list))
-        .routes(routes!(admin::backups::download))
+        .routes(routes!(
+            admin::backups::download,
+            admin::backups::download_head
+        ))
         .routes(routes!(admin::backups::upload))
         .routes(routes!(admin::backups::restore))
         .routes(routes!(admin::backups::delete))

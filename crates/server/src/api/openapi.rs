@@ -5,10 +5,14 @@
 //! `GET /api/openapi.json`.
 
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
+use crate::maintenance::ALWAYS_OPEN;
 use axum::{Extension, Json};
 use std::sync::Arc;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 /// What the document says before the routes add their paths: title,
@@ -66,9 +70,96 @@ impl Modify for SignIn {
 }
 
 /// The document for routes registered at `paths` (relative to `/api`),
-/// with their paths as clients call them.
+/// with their paths as clients call them, and on every operation the
+/// answers that come from outside its handler.
 pub fn document(paths: Document) -> Document {
-    ApiDoc::openapi().nest("/api", paths)
+    let mut doc = ApiDoc::openapi().nest("/api", paths);
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let always_open = ALWAYS_OPEN.contains(&path.as_str());
+        for operation in operations(item) {
+            add_outside_answers(operation, always_open);
+        }
+    }
+    doc
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.head,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// The answers every operation can get before its handler runs: hyper's
+/// limits on the request head (414 and 431, with no body; the connection is
+/// closed), the JSON body limit where it takes JSON (413), and maintenance
+/// (503, see `crate::maintenance`) unless it is one of the routes that
+/// stay open.
+fn add_outside_answers(operation: &mut Operation, always_open: bool) {
+    let answers = &mut operation.responses.responses;
+    let takes_json = operation
+        .request_body
+        .as_ref()
+        .is_some_and(|body| body.content.contains_key("application/json"));
+    if takes_json {
+        answers.entry("413".into()).or_insert_with(|| {
+            envelope("The JSON body is over the body limit (2 MiB) (`too_large`)")
+        });
+    }
+    answers.entry("414".into()).or_insert_with(|| {
+        bare(
+            "The request target (path and query) is over 65,534 bytes; no body, and the \
+             connection is closed",
+        )
+    });
+    answers.entry("431".into()).or_insert_with(|| {
+        bare(
+            "The request head (request line and headers) has more than 100 headers, or is over \
+             the 408 KiB read buffer (checked while the head is incomplete, so one a little \
+             larger may still be read); no body, and the connection is closed",
+        )
+    });
+    if !always_open {
+        let mut busy = ResponseBuilder::new()
+            .description(
+                "Lectern is in maintenance (a restore is replacing the data) (`maintenance`); \
+                 try again after `Retry-After`",
+            )
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("Seconds to wait"))
+                    .build(),
+            );
+        busy = busy.content("application/json", envelope_content());
+        answers
+            .entry("503".into())
+            .or_insert_with(|| RefOr::T(busy.build()));
+    }
+}
+
+fn envelope_content() -> Content {
+    Content::new(Some(Ref::from_schema_name("ErrorEnvelope")))
+}
+
+fn envelope(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", envelope_content())
+            .build(),
+    )
+}
+
+fn bare(description: &str) -> RefOr<Response> {
+    RefOr::T(Response::new(description))
 }
 
 /// The document itself, handed to the handler by `api::routes`.
@@ -92,7 +183,7 @@ pub async fn openapi_json(Extension(doc): Extension<Shared>) -> Json<Document> {
 pub enum AdminRead {
     #[response(status = 401, description = "Not signed in")]
     NotSignedIn(crate::error::ErrorEnvelope),
-    #[response(status = 403, description = "Not an admin")]
+    #[response(status = 403, description = "Not an admin (`forbidden`)")]
     NotAdmin(crate::error::ErrorEnvelope),
 }
 
@@ -106,7 +197,8 @@ pub enum AdminChange {
     NotSignedIn(crate::error::ErrorEnvelope),
     #[response(
         status = 403,
-        description = "Not an admin, or the cookie without the CSRF token"
+        description = "Not an admin (`forbidden`), or signed in with the cookie but without the \
+            session's CSRF token in `x-csrf-token` or from another origin (`csrf_rejected`)"
     )]
     NotAdmin(crate::error::ErrorEnvelope),
 }

@@ -3,6 +3,9 @@
 //! 409 when another operation holds it.
 
 use crate::api::openapi::{AdminChange, AdminRead};
+use crate::api::views::{
+    self, CleanupCountsView, Phase, ScanIssueView, ScanRecordView, ScanStatus,
+};
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorEnvelope, Ids, QueryParams};
 use crate::state::AppState;
@@ -11,10 +14,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use lectern_app::scans;
 use lectern_backup::Quiet;
-use lectern_core::scan::{ScanIssue, ScanStatus};
 use lectern_core::{CourseId, ScanId};
 use lectern_scanner::{ScanOptions, ScanScope};
-use lectern_store::{CleanupCounts, ScanRecord};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub struct ScanFlags {
 /// A scan started in the background; follow it with `GET /api/scanner/status`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ScanStarted {
+    #[schema(value_type = i64)]
     scan_id: ScanId,
 }
 
@@ -42,23 +44,25 @@ pub struct ScanStarted {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Aborted {
     aborted: bool,
+    #[schema(value_type = Option<i64>)]
     scan_id: Option<ScanId>,
 }
 
 /// One history record and the per-path problems its scan found.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ScanDetail {
-    scan: ScanRecord,
-    issues: Vec<ScanIssue>,
+    scan: ScanRecordView,
+    issues: Vec<ScanIssueView>,
 }
 
 /// What a cleanup removed, and its history record's id and status.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CleanupDone {
+    #[schema(value_type = i64)]
     scan_id: ScanId,
     status: ScanStatus,
     #[serde(flatten)]
-    removed: CleanupCounts,
+    removed: CleanupCountsView,
     /// The backup taken just before: cleanup deletes the progress people
     /// kept on the purged files.
     safety_backup_id: String,
@@ -141,8 +145,8 @@ pub async fn cleanup(
     let report = done.report;
     Ok(Json(CleanupDone {
         scan_id: report.scan_id,
-        status: report.status,
-        removed: report.removed,
+        status: report.status.into(),
+        removed: report.removed.into(),
         safety_backup_id: done.safety_backup.id,
     }))
 }
@@ -150,10 +154,11 @@ pub async fn cleanup(
 /// The running scan's progress; `running` is false (and the rest empty)
 /// when none runs.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct Status {
+pub struct ScannerStatus {
     running: bool,
+    #[schema(value_type = Option<i64>)]
     scan_id: Option<ScanId>,
-    phase: Option<lectern_core::progress::Phase>,
+    phase: Option<Phase>,
     files_seen: u64,
     bytes_hashed: u64,
     percent: f64,
@@ -164,16 +169,16 @@ pub struct Status {
     path = "/scanner/status",
     tag = "scanner",
     responses(
-        (status = 200, description = "Always: the running scan's progress, or `running: false`", body = Status),
+        (status = 200, description = "Always: the running scan's progress, or `running: false`", body = ScannerStatus),
         AdminRead,
     ),
 )]
 pub async fn status(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Status>, ApiError> {
+) -> Result<Json<ScannerStatus>, ApiError> {
     let Some((id, progress)) = scans::current(&state.app).await? else {
-        return Ok(Json(Status {
+        return Ok(Json(ScannerStatus {
             running: false,
             scan_id: None,
             phase: None,
@@ -183,10 +188,10 @@ pub async fn status(
         }));
     };
     let s = progress.snapshot();
-    Ok(Json(Status {
+    Ok(Json(ScannerStatus {
         running: true,
         scan_id: Some(id),
-        phase: Some(s.phase),
+        phase: Some(s.phase.into()),
         files_seen: s.files_seen,
         bytes_hashed: s.bytes_hashed,
         percent: s.percent,
@@ -218,15 +223,15 @@ pub async fn abort(
     path = "/scanner/history",
     tag = "scanner",
     responses(
-        (status = 200, description = "The last 100 scans and cleanups, newest first", body = [ScanRecord]),
+        (status = 200, description = "The last 100 scans and cleanups, newest first", body = [ScanRecordView]),
         AdminRead,
     ),
 )]
 pub async fn history(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Vec<ScanRecord>>, ApiError> {
-    Ok(Json(state.store.scans(100).await?))
+) -> Result<Json<Vec<ScanRecordView>>, ApiError> {
+    Ok(Json(views::all(state.store.scans(100).await?)))
 }
 
 #[utoipa::path(
@@ -248,5 +253,8 @@ pub async fn scan_record(
     let id = ScanId(id);
     let scan = state.store.scan(id).await?.ok_or(ApiError::NotFound)?;
     let issues = state.store.scan_issues(id).await?;
-    Ok(Json(ScanDetail { scan, issues }))
+    Ok(Json(ScanDetail {
+        scan: scan.into(),
+        issues: views::all(issues),
+    }))
 }

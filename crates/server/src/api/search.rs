@@ -3,6 +3,7 @@
 //! what the caller may see (SPEC §2, §4).
 
 use crate::api::library::visibility;
+use crate::api::views::HitKind;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
@@ -10,7 +11,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use lectern_core::{CategoryId, CourseId};
-use lectern_store::{HitKind, SearchHit, SearchQuery};
+use lectern_store::{SearchHit, SearchQuery};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -30,7 +31,9 @@ pub struct SearchResult {
     pub kind: HitKind,
     pub id: i64,
     pub name: String,
+    #[schema(value_type = i64)]
     pub category_id: CategoryId,
+    #[schema(value_type = i64)]
     pub course_id: CourseId,
     pub course_name: String,
     /// A file's path inside its course; null for a course.
@@ -42,7 +45,7 @@ pub struct SearchResult {
 impl From<SearchHit> for SearchResult {
     fn from(hit: SearchHit) -> Self {
         Self {
-            kind: hit.kind,
+            kind: hit.kind.into(),
             id: hit.file_id.map_or(hit.course_id.0, |f| f.0),
             name: hit.name,
             category_id: hit.category_id,
@@ -93,7 +96,7 @@ pub struct SearchParams {
     path = "/search",
     tag = "search",
     params(
-        ("q" = String, Query, description = "The words to find, 1 to 200 characters, not only spaces; each matches the start of a word, ignoring case and accents"),
+        ("q" = String, Query, min_length = 1, max_length = 200, pattern = r"[^\s\u0000-\u001f\u007f-\u009f]", description = "The words to find, 1 to 200 characters, not only spaces or control characters (which separate words); each matches the start of a word, ignoring case and accents"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "How many courses and files together, 1 to 100; 20 when left out"),
     ),
     responses(

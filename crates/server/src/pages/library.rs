@@ -9,6 +9,7 @@ use crate::api::library::{
     course_detail, subtitles_of, visible_courses, visible_file, CourseDetail,
 };
 use crate::api::search::search_visible;
+use crate::api::views::HitKind;
 use crate::auth::Caller;
 use crate::content::read_head;
 use crate::error::ApiError;
@@ -16,7 +17,7 @@ use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{Html, Redirect};
 use lectern_core::{CategoryId, CourseId, FileId};
-use lectern_store::{Category, Course, FileRecord, FileRole, FileState, HitKind};
+use lectern_store::{Category, Course, FileRecord, FileRole, FileState};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

@@ -2,12 +2,13 @@
 //! a time. The entries are written by [`crate::audit`].
 
 use crate::api::openapi::AdminRead;
+use crate::api::views::Outcome;
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorEnvelope, QueryParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use lectern_store::{AuditEntry, AuditQuery, Outcome, UserId, MAX_AUDIT_PAGE};
+use lectern_store::{AuditEntry, AuditQuery, UserId, MAX_AUDIT_PAGE};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -25,13 +26,19 @@ pub struct AuditParams {
     since: Option<String>,
     /// Entries at or before this time: RFC 3339 or milliseconds since 1970.
     until: Option<String>,
-    /// Only this actor (`user:alice`); blank filters nothing.
+    /// Only this actor (`user:alice`); blank filters nothing. At most 200
+    /// characters, no control characters.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     actor: Option<String>,
-    /// Only this action; blank filters nothing.
+    /// Only this action; blank filters nothing. At most 200 characters, no
+    /// control characters.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     action: Option<String>,
     /// Entries per page, 1 to 1000; 100 when left out.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// Entries older than this one: the `next_before` of the page before.
+    #[param(minimum = 1)]
     before: Option<i64>,
 }
 
@@ -41,6 +48,7 @@ pub struct EntryView {
     id: i64,
     created_at: i64,
     actor: String,
+    #[schema(value_type = Option<i64>)]
     actor_id: Option<UserId>,
     action: String,
     target: Option<String>,
@@ -64,7 +72,7 @@ impl From<AuditEntry> for EntryView {
             action: e.action,
             target: e.target,
             detail,
-            outcome: e.outcome,
+            outcome: e.outcome.into(),
             status: e.status,
             address: e.address,
         }

@@ -2,12 +2,14 @@
 //! restore, delete, status. The backup folder is the truth for the list;
 //! the work is in `crate::backups`.
 
-use crate::api::openapi::AdminRead;
+use crate::api::openapi::{AdminChange, AdminRead};
+use crate::api::views::{self, BackupView, RestoredView};
 use crate::auth::Admin;
-use crate::backups::{Job, Restored, Upload};
-use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
+use crate::backups::{Job, Upload};
+use crate::error::{body_refused, ApiError, ErrorEnvelope, Ids, JsonBody};
 use crate::state::AppState;
 use axum::body::Body;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -15,7 +17,7 @@ use axum::Json;
 use futures_util::{Stream, StreamExt};
 use lectern_app::backups;
 use lectern_app::schedule::{self, BackupPlan};
-use lectern_backup::{BackupRecord, BackupType, Quiet};
+use lectern_backup::{BackupType, Quiet};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
@@ -25,7 +27,12 @@ use tower_http::services::ServeFile;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
-    /// Up to 2000 characters, shown in the list.
+    /// Up to 2000 characters once surrounding spaces are dropped (blank is
+    /// none), shown in the list; no control characters but newlines and tabs.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$"
+    )]
     notes: Option<String>,
 }
 
@@ -38,19 +45,21 @@ fn who(admin: &Admin) -> String {
     path = "/admin/backup/create",
     tag = "backup",
     operation_id = "create_backup",
-    request_body(content = CreateBody, description = "Optional; `{}` or no body at all"),
+    request_body(content = Option<CreateBody>, description = "Optional: `{}`, `{\"notes\": …}` or no body at all"),
     responses(
-        (status = 201, description = "The finished backup", body = Object),
+        (status = 201, description = "The finished backup", body = BackupView),
         (status = 400, description = "Notes too long or a malformed body", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
-        AdminRead,
+        (status = 413, description = "The body is over the JSON body limit (`too_large`)", body = ErrorEnvelope),
+        AdminChange,
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     admin: Admin,
-    body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<BackupRecord>), ApiError> {
+    body: Result<axum::body::Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<BackupView>), ApiError> {
+    let body = body.map_err(|e| body_refused(e.status(), e.body_text()))?;
     // No body at all is fine (the seed's cron job posts none).
     let notes = match body.is_empty() {
         true => None,
@@ -65,7 +74,7 @@ pub async fn create(
     // A failed off-site copy is recorded (status, audit log); the backup
     // is made either way.
     let created = backups::create(&state.app, &who, BackupType::Manual, notes, quiet).await?;
-    Ok((StatusCode::CREATED, Json(created.record)))
+    Ok((StatusCode::CREATED, Json(created.record.into())))
 }
 
 #[utoipa::path(
@@ -74,15 +83,15 @@ pub async fn create(
     tag = "backup",
     operation_id = "list_backups",
     responses(
-        (status = 200, description = "Every archive in the backup folder, newest first: `{id, filename, file_path, file_size, backup_type, created_by, created_at, status, reason, notes, encrypted}`", body = [Object]),
+        (status = 200, description = "Every archive in the backup folder, newest first", body = [BackupView]),
         AdminRead,
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Vec<BackupRecord>>, ApiError> {
-    Ok(Json(backups::list(&state.app)?))
+) -> Result<Json<Vec<BackupView>>, ApiError> {
+    Ok(Json(views::all(backups::list(&state.app)?)))
 }
 
 #[utoipa::path(
@@ -90,10 +99,26 @@ pub async fn list(
     path = "/admin/backup/download/{id}",
     tag = "backup",
     operation_id = "download_backup",
-    params(("id" = String, Path, description = "A backup's id, or `latest`")),
+    params(
+        ("id" = String, Path, description = "A backup's id, or `latest`"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=START-END`"),
+        ("If-Unmodified-Since" = Option<String>, Header, description = "An HTTP date: 412 when the archive was written after it"),
+        ("If-Modified-Since" = Option<String>, Header, description = "An HTTP date: 304 when the archive was not written after it"),
+    ),
     responses(
-        (status = 200, description = "The archive, as an attachment (ranges work)", content_type = "application/x-tar"),
+        (status = 200, description = "The archive, as an attachment", content_type = "application/x-tar", headers(
+            ("Content-Disposition" = String, description = "`attachment; filename=\"NAME.tar\"`"),
+            ("Content-Length" = u64, description = "The archive's size"),
+            ("Accept-Ranges" = String, description = "`bytes`"),
+            ("Last-Modified" = String, description = "When the archive was written"),
+        )),
+        (status = 206, description = "The requested range (`Range: bytes=START-END`)", content_type = "application/x-tar", headers(
+            ("Content-Range" = String, description = "`bytes START-END/SIZE`"),
+        )),
+        (status = 304, description = "`If-Modified-Since`: the client's copy is current"),
         (status = 404, description = "No such backup", body = ErrorEnvelope),
+        (status = 412, description = "`If-Unmodified-Since`: the archive was written after it (`precondition_failed`)", body = ErrorEnvelope),
+        (status = 416, description = "The range is outside the archive; `Content-Range: bytes */SIZE`", body = ErrorEnvelope),
         AdminRead,
     ),
 )]
@@ -108,6 +133,9 @@ pub async fn download(
         .oneshot(request)
         .await
         .map_err(|e| ApiError::Internal(format!("cannot send {}: {e}", record.filename)))?;
+    if let Some(refused) = crate::content::refusal(&served) {
+        return Ok(refused);
+    }
     let mut response = served.map(Body::new);
     let headers = response.headers_mut();
     headers.insert(
@@ -123,6 +151,36 @@ pub async fn download(
     Ok(response)
 }
 
+/// HEAD of [`download`]: the same headers and status, no bytes.
+#[utoipa::path(
+    head,
+    path = "/admin/backup/download/{id}",
+    tag = "backup",
+    operation_id = "download_backup_head",
+    params(
+        ("id" = String, Path, description = "A backup's id, or `latest`"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=START-END`"),
+    ),
+    responses(
+        (status = 200, description = "The headers GET would send (`Content-Type: application/x-tar`, `Content-Length`, `Content-Disposition`, `Accept-Ranges`), no body", headers(
+            ("Content-Length" = u64, description = "The archive's size"),
+            ("Accept-Ranges" = String, description = "`bytes`"),
+        )),
+        (status = 206, description = "The headers of the requested range, no body"),
+        (status = 404, description = "No such backup (the envelope's headers, no body)", body = ErrorEnvelope),
+        (status = 416, description = "The range is outside the archive (the envelope's headers, no body)", body = ErrorEnvelope),
+        AdminRead,
+    ),
+)]
+pub async fn download_head(
+    state: State<AppState>,
+    admin: Admin,
+    id: Ids<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    download(state, admin, id, request).await
+}
+
 #[utoipa::path(
     post,
     path = "/admin/backup/upload",
@@ -130,13 +188,13 @@ pub async fn download(
     operation_id = "upload_backup",
     request_body(content = Vec<u8>, description = "The archive: `multipart/form-data` with the part `file`, or the raw bytes as `application/octet-stream`", content_type = "application/octet-stream"),
     responses(
-        (status = 201, description = "The archive, verified and listed as `uploaded`", body = Object),
+        (status = 201, description = "The archive, verified and listed as `uploaded`", body = BackupView),
         (status = 400, description = "No `file` part, or a malformed multipart body", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 413, description = "Larger than the upload limit", body = ErrorEnvelope),
         (status = 422, description = "Not a sound Lectern backup: truncated, corrupt, foreign, newer, hostile, a decompression bomb, or encrypted with a secret this server lacks; its code says which", body = ErrorEnvelope),
         (status = 503, description = "`insufficient_storage`: the work folder lacks the free space to unpack it; nothing was unpacked", body = ErrorEnvelope),
-        AdminRead,
+        AdminChange,
     ),
 )]
 pub async fn upload(
@@ -144,7 +202,7 @@ pub async fn upload(
     admin: Admin,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<BackupRecord>), ApiError> {
+) -> Result<(StatusCode, Json<BackupView>), ApiError> {
     let upload = Upload::new(&state)?;
     let limit = state.app.backups.max_upload;
     match multipart_boundary(&headers) {
@@ -157,7 +215,7 @@ pub async fn upload(
     }
     let quiet = Arc::new(Quiet);
     let record = backups::import(&state.app, &who(&admin), &upload.path, quiet).await?;
-    Ok((StatusCode::CREATED, Json(record)))
+    Ok((StatusCode::CREATED, Json(record.into())))
 }
 
 fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
@@ -223,13 +281,13 @@ pub struct RestoreBody {
     params(("id" = String, Path, description = "A backup's id")),
     request_body = RestoreBody,
     responses(
-        (status = 200, description = "Restored and back online; every session has ended", body = Restored),
+        (status = 200, description = "Restored and back online; every session has ended", body = RestoredView),
         (status = 400, description = "Without `confirm: true`", body = ErrorEnvelope),
         (status = 404, description = "No such backup", body = ErrorEnvelope),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
         (status = 422, description = "The archive is not sound, or needs a secret this server lacks; nothing changed", body = ErrorEnvelope),
         (status = 503, description = "`insufficient_storage`: the work folder lacks the free space to unpack the archive; nothing changed", body = ErrorEnvelope),
-        AdminRead,
+        AdminChange,
     ),
 )]
 pub async fn restore(
@@ -237,14 +295,16 @@ pub async fn restore(
     admin: Admin,
     Ids(id): Ids<String>,
     JsonBody(body): JsonBody<RestoreBody>,
-) -> Result<Json<Restored>, ApiError> {
+) -> Result<Json<RestoredView>, ApiError> {
     if body.confirm != Some(true) {
         return Err(ApiError::BadRequest(
             "a restore replaces all accounts, grants and progress: send {\"confirm\": true}".into(),
         ));
     }
     Ok(Json(
-        crate::backups::restore(&state, &who(&admin), &id).await?,
+        crate::backups::restore(&state, &who(&admin), &id)
+            .await?
+            .into(),
     ))
 }
 
@@ -257,7 +317,7 @@ pub async fn restore(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such backup", body = ErrorEnvelope),
-        AdminRead,
+        AdminChange,
     ),
 )]
 pub async fn delete(
@@ -314,14 +374,13 @@ impl From<backups::Failure> for LastFailure {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct Status {
+pub struct BackupStatusReport {
     /// The operation lock, while someone holds it.
     lock: Option<LockView>,
     maintenance: bool,
     maintenance_reason: Option<String>,
     /// The newest readable backup.
-    #[schema(value_type = Option<Object>)]
-    last_backup: Option<BackupRecord>,
+    last_backup: Option<BackupView>,
     /// The backup, upload or restore running in this process.
     running: Option<Job>,
     /// When the next scheduled backup runs (RFC 3339), unless off.
@@ -360,27 +419,29 @@ impl From<schedule::Drill> for LastDrill {
     tag = "backup",
     operation_id = "backup_status",
     responses(
-        (status = 200, description = "Lock holder, maintenance flag, last backup, running job; answers during maintenance too", body = Status),
+        (status = 200, description = "Lock holder, maintenance flag, last backup, running job; answers during maintenance too", body = BackupStatusReport),
         AdminRead,
     ),
 )]
 pub async fn status(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Status>, ApiError> {
+) -> Result<Json<BackupStatusReport>, ApiError> {
     let lock = state
         .store
         .read_lock()
         .await?
         .filter(lectern_store::lock::is_held)
         .map(LockView::from);
-    let last_backup = backups::find(&state.app, "latest").ok();
+    let last_backup = backups::find(&state.app, "latest")
+        .ok()
+        .map(BackupView::from);
     let maintenance = state.app.coordination.maintenance().await.ok().flatten();
     let plan = BackupPlan::load(state.store.as_ref()).await?;
     let next_scheduled = plan
         .next_after(&chrono::Local::now())
         .map(|t| t.to_rfc3339());
-    Ok(Json(Status {
+    Ok(Json(BackupStatusReport {
         lock,
         maintenance: maintenance.is_some(),
         maintenance_reason: maintenance.map(|m| m.reason),

@@ -5,6 +5,7 @@
 
 use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
+use crate::api::views::{self, GroupView, UserView};
 use crate::auth::Admin;
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
@@ -13,7 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use lectern_core::{CategoryId, CourseId};
-use lectern_store::{Grant, GrantId, GrantRecord, Group, GroupId, Store, User, UserId};
+use lectern_store::{Grant, GrantId, GrantRecord, Group, GroupId, Store, UserId};
 use serde::{Deserialize, Serialize};
 
 const MAX_GROUP_NAME: usize = 100;
@@ -21,28 +22,42 @@ const MAX_GROUP_NAME: usize = 100;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupBody {
+    /// 1 to 100 characters once surrounding spaces are dropped, with no
+    /// control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
+    #[schema(value_type = i64)]
     user_id: UserId,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
+    #[schema(value_type = Option<i64>)]
     category_id: Option<CategoryId>,
+    #[schema(value_type = Option<i64>)]
     course_id: Option<CourseId>,
 }
 
 /// A grant as the API shows it: both keys always present, one of them null.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct GrantView {
+    #[schema(value_type = i64)]
     id: GrantId,
+    #[schema(value_type = i64)]
     group_id: GroupId,
+    #[schema(value_type = Option<i64>)]
     category_id: Option<CategoryId>,
+    #[schema(value_type = Option<i64>)]
     course_id: Option<CourseId>,
     /// What it opens: `Category` or `Category/Course`.
     path: String,
@@ -69,8 +84,8 @@ impl From<GrantRecord> for GrantView {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct GroupDetail {
     #[serde(flatten)]
-    group: Group,
-    members: Vec<User>,
+    group: GroupView,
+    members: Vec<UserView>,
     grants: Vec<GrantView>,
 }
 
@@ -89,15 +104,15 @@ async fn grant_views(store: &dyn Store, group: GroupId) -> Result<Vec<GrantView>
     tag = "admin",
     operation_id = "list_groups",
     responses(
-        (status = 200, description = "Every group, by name, with its member and grant counts", body = [Group]),
+        (status = 200, description = "Every group, by name, with its member and grant counts", body = [GroupView]),
         AdminRead,
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Vec<Group>>, ApiError> {
-    Ok(Json(state.store.groups().await?))
+) -> Result<Json<Vec<GroupView>>, ApiError> {
+    Ok(Json(views::all(state.store.groups().await?)))
 }
 
 #[utoipa::path(
@@ -107,7 +122,7 @@ pub async fn list(
     operation_id = "create_group",
     request_body = GroupBody,
     responses(
-        (status = 201, description = "The new group", body = Group),
+        (status = 201, description = "The new group", body = GroupView),
         (status = 400, description = "A bad name or a malformed body", body = ErrorEnvelope),
         (status = 409, description = "The name is taken", body = ErrorEnvelope),
         AdminChange,
@@ -117,11 +132,11 @@ pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
     JsonBody(body): JsonBody<GroupBody>,
-) -> Result<(StatusCode, Json<Group>), ApiError> {
+) -> Result<(StatusCode, Json<GroupView>), ApiError> {
     let name = clean_name(&body.name, "group name", MAX_GROUP_NAME)?;
     let id = state.store.create_group(&name).await?;
     let group = existing(state.store.as_ref(), id.0).await?;
-    Ok((StatusCode::CREATED, Json(group)))
+    Ok((StatusCode::CREATED, Json(group.into())))
 }
 
 #[utoipa::path(
@@ -144,9 +159,9 @@ pub async fn show(
     let store = state.store.as_ref();
     let group = existing(store, id).await?;
     Ok(Json(GroupDetail {
-        members: store.group_members(group.id).await?,
+        members: views::all(store.group_members(group.id).await?),
         grants: grant_views(store, group.id).await?,
-        group,
+        group: group.into(),
     }))
 }
 
@@ -158,7 +173,7 @@ pub async fn show(
     params(("id" = i64, Path, description = "The group's id")),
     request_body = GroupBody,
     responses(
-        (status = 200, description = "The renamed group", body = Group),
+        (status = 200, description = "The renamed group", body = GroupView),
         (status = 400, description = "A bad name or a malformed body", body = ErrorEnvelope),
         (status = 404, description = "No such group", body = ErrorEnvelope),
         (status = 409, description = "The name is taken", body = ErrorEnvelope),
@@ -170,10 +185,10 @@ pub async fn rename(
     _admin: Admin,
     Ids(id): Ids<i64>,
     JsonBody(body): JsonBody<GroupBody>,
-) -> Result<Json<Group>, ApiError> {
+) -> Result<Json<GroupView>, ApiError> {
     let name = clean_name(&body.name, "group name", MAX_GROUP_NAME)?;
     let group = state.store.rename_group(GroupId(id), &name).await?;
-    Ok(Json(group.ok_or(ApiError::NotFound)?))
+    Ok(Json(group.ok_or(ApiError::NotFound)?.into()))
 }
 
 #[utoipa::path(
@@ -206,7 +221,7 @@ pub async fn delete(
     operation_id = "list_members",
     params(("id" = i64, Path, description = "The group's id")),
     responses(
-        (status = 200, description = "The members, by username", body = [User]),
+        (status = 200, description = "The members, by username", body = [UserView]),
         (status = 404, description = "No such group", body = ErrorEnvelope),
         AdminRead,
     ),
@@ -215,9 +230,9 @@ pub async fn members(
     State(state): State<AppState>,
     _admin: Admin,
     Ids(id): Ids<i64>,
-) -> Result<Json<Vec<User>>, ApiError> {
+) -> Result<Json<Vec<UserView>>, ApiError> {
     let group = existing(state.store.as_ref(), id).await?;
-    Ok(Json(state.store.group_members(group.id).await?))
+    Ok(Json(views::all(state.store.group_members(group.id).await?)))
 }
 
 /// 201 with the user when they join, 200 when they were already a member.
@@ -229,8 +244,8 @@ pub async fn members(
     params(("id" = i64, Path, description = "The group's id")),
     request_body = MemberBody,
     responses(
-        (status = 201, description = "The user, now a member", body = User),
-        (status = 200, description = "The user, who was already a member", body = User),
+        (status = 201, description = "The user, now a member", body = UserView),
+        (status = 200, description = "The user, who was already a member", body = UserView),
         (status = 400, description = "No user with that id, or a malformed body", body = ErrorEnvelope),
         (status = 404, description = "No such group", body = ErrorEnvelope),
         AdminChange,
@@ -241,7 +256,7 @@ pub async fn add_member(
     _admin: Admin,
     Ids(id): Ids<i64>,
     JsonBody(body): JsonBody<MemberBody>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let store = state.store.as_ref();
     let group = existing(store, id).await?;
     let user = store.user(body.user_id).await?.ok_or_else(|| {
@@ -249,10 +264,10 @@ pub async fn add_member(
     })?;
     let members = store.group_members(group.id).await?;
     if members.iter().any(|m| m.id == user.id) {
-        return Ok((StatusCode::OK, Json(user)));
+        return Ok((StatusCode::OK, Json(user.into())));
     }
     store.add_member(group.id, user.id).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 #[utoipa::path(

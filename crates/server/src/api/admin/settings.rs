@@ -41,6 +41,13 @@ pub struct Settings {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
+    /// An absolute path (1 to 4096 bytes, no control characters) to a
+    /// directory Lectern can list.
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^/[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     root_path: Option<String>,
     library_open: Option<bool>,
     /// A cron expression (minute hour day month weekday, server local

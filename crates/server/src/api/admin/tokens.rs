@@ -5,6 +5,7 @@
 
 use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
+use crate::api::views::{self, ApiTokenView};
 use crate::auth::Admin;
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
@@ -13,7 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use lectern_app::passwords::{new_token, token_hash};
-use lectern_store::{ApiToken, ApiTokenId, NewApiToken, UserId};
+use lectern_store::{ApiTokenId, NewApiToken, UserId};
 use serde::{Deserialize, Serialize};
 
 const MAX_TOKEN_NAME: usize = 100;
@@ -24,10 +25,19 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
+    /// 1 to 100 characters once surrounding spaces are dropped, with no
+    /// control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
     /// Whose rights the token carries; the calling admin by default.
+    #[schema(value_type = Option<i64>)]
     user_id: Option<UserId>,
-    /// Never expires when absent.
+    /// 1 to 36500; never expires when absent.
+    #[schema(minimum = 1, maximum = 36500)]
     expires_in_days: Option<u32>,
 }
 
@@ -36,7 +46,7 @@ pub struct NewTokenBody {
 pub struct CreatedToken {
     token: String,
     #[serde(flatten)]
-    record: ApiToken,
+    record: ApiTokenView,
 }
 
 #[utoipa::path(
@@ -45,15 +55,15 @@ pub struct CreatedToken {
     tag = "admin",
     operation_id = "list_tokens",
     responses(
-        (status = 200, description = "Every API token, expired ones included, oldest first; never the token itself", body = [ApiToken]),
+        (status = 200, description = "Every API token, expired ones included, oldest first; never the token itself", body = [ApiTokenView]),
         AdminRead,
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Vec<ApiToken>>, ApiError> {
-    Ok(Json(state.store.api_tokens().await?))
+) -> Result<Json<Vec<ApiTokenView>>, ApiError> {
+    Ok(Json(views::all(state.store.api_tokens().await?)))
 }
 
 fn expiry(days: Option<u32>) -> Result<Option<i64>, ApiError> {
@@ -104,6 +114,7 @@ pub async fn create(
         expires_at,
     };
     let record = state.store.create_api_token(&new).await?;
+    let record = record.into();
     Ok((StatusCode::CREATED, Json(CreatedToken { token, record })))
 }
 

@@ -5,6 +5,7 @@
 
 use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
+use crate::api::views::{self, Role, UserView};
 use crate::auth::Admin;
 use crate::error::Ids;
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
@@ -13,7 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use lectern_app::passwords::hash_password;
-use lectern_store::{NewUser, Role, User, UserChanges, UserId};
+use lectern_store::{NewUser, UserChanges, UserId};
 use serde::Deserialize;
 
 const MIN_PASSWORD: usize = 8;
@@ -24,7 +25,16 @@ const MAX_PASSWORD: usize = 1024;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
+    /// 1 to 64 characters once surrounding spaces are dropped, with no
+    /// control characters or slashes.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f/\\]*[^\s\u0000-\u001f\u007f-\u009f/\\][^\u0000-\u001f\u007f-\u009f/\\]*$"
+    )]
     username: String,
+    /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
     role: Role,
 }
@@ -32,6 +42,8 @@ pub struct NewUserBody {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    /// 8 to 1024 characters; ends the user's sessions.
+    #[schema(min_length = 8, max_length = 1024)]
     password: Option<String>,
     role: Option<Role>,
     disabled: Option<bool>,
@@ -70,15 +82,15 @@ async fn new_password_hash(password: String) -> Result<String, ApiError> {
     tag = "admin",
     operation_id = "list_users",
     responses(
-        (status = 200, description = "Every user, by name", body = [User]),
+        (status = 200, description = "Every user, by name", body = [UserView]),
         AdminRead,
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(state.store.users().await?))
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    Ok(Json(views::all(state.store.users().await?)))
 }
 
 #[utoipa::path(
@@ -88,7 +100,7 @@ pub async fn list(
     operation_id = "show_user",
     params(("id" = i64, Path, description = "The user's id")),
     responses(
-        (status = 200, description = "The user", body = User),
+        (status = 200, description = "The user", body = UserView),
         (status = 404, description = "No such user", body = ErrorEnvelope),
         AdminRead,
     ),
@@ -97,9 +109,9 @@ pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
     Ids(id): Ids<i64>,
-) -> Result<Json<User>, ApiError> {
+) -> Result<Json<UserView>, ApiError> {
     let user = state.store.user(UserId(id)).await?;
-    Ok(Json(user.ok_or(ApiError::NotFound)?))
+    Ok(Json(user.ok_or(ApiError::NotFound)?.into()))
 }
 
 #[utoipa::path(
@@ -109,7 +121,7 @@ pub async fn show(
     operation_id = "create_user",
     request_body = NewUserBody,
     responses(
-        (status = 201, description = "The new user", body = User),
+        (status = 201, description = "The new user", body = UserView),
         (status = 400, description = "A bad username, role or password (8 to 1024 characters), or a malformed body", body = ErrorEnvelope),
         (status = 409, description = "The username is taken", body = ErrorEnvelope),
         AdminChange,
@@ -119,14 +131,14 @@ pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
     JsonBody(body): JsonBody<NewUserBody>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let new = NewUser {
         username: username(&body.username)?,
         password_hash: new_password_hash(body.password).await?,
-        role: body.role,
+        role: body.role.into(),
     };
     let user = state.store.create_user(&new).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 #[utoipa::path(
@@ -137,7 +149,7 @@ pub async fn create(
     params(("id" = i64, Path, description = "The user's id")),
     request_body = UserPatch,
     responses(
-        (status = 200, description = "The changed user; a new password or disabling ends their sessions", body = User),
+        (status = 200, description = "The changed user; a new password or disabling ends their sessions", body = UserView),
         (status = 400, description = "Nothing to change, a bad password or role, or a malformed body", body = ErrorEnvelope),
         (status = 404, description = "No such user", body = ErrorEnvelope),
         (status = 409, description = "It would demote or disable the last enabled admin", body = ErrorEnvelope),
@@ -149,7 +161,7 @@ pub async fn update(
     _admin: Admin,
     Ids(id): Ids<i64>,
     JsonBody(patch): JsonBody<UserPatch>,
-) -> Result<Json<User>, ApiError> {
+) -> Result<Json<UserView>, ApiError> {
     if patch.password.is_none() && patch.role.is_none() && patch.disabled.is_none() {
         return Err(ApiError::BadRequest(
             "nothing to change: give password, role or disabled".into(),
@@ -162,7 +174,7 @@ pub async fn update(
     let ends_sessions = password_hash.is_some() || patch.disabled == Some(true);
     let changes = UserChanges {
         password_hash,
-        role: patch.role,
+        role: patch.role.map(Into::into),
         disabled: patch.disabled,
     };
     let id = UserId(id);
@@ -171,7 +183,7 @@ pub async fn update(
     if ends_sessions {
         state.store.delete_user_sessions(id).await?;
     }
-    Ok(Json(user))
+    Ok(Json(user.into()))
 }
 
 #[utoipa::path(
