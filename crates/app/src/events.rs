@@ -4,6 +4,7 @@
 //! none of them has to know which front end the request came through.
 
 use async_trait::async_trait;
+use lectern_store::SessionKind;
 use std::sync::{Arc, RwLock};
 
 /// Who caused an event.
@@ -48,11 +49,15 @@ pub enum Event {
         user_id: i64,
         username: String,
         address: Option<String>,
+        /// A web session (the login page) or an API one.
+        kind: SessionKind,
     },
     SignInFailed {
+        /// As typed.
         username: String,
         address: Option<String>,
-        /// Refused by the limiter before the password was looked at.
+        /// Refused before the password was looked at: by the limits, or
+        /// because the hashing queue was full.
         limited: bool,
     },
 }
@@ -116,7 +121,10 @@ mod tests {
         events.emit(failed("alice")).await;
         events.emit(failed("bob")).await;
         for seen in [a, b] {
-            assert_eq!(*seen.0.lock().unwrap(), vec![failed("alice"), failed("bob")]);
+            assert_eq!(
+                *seen.0.lock().unwrap(),
+                vec![failed("alice"), failed("bob")]
+            );
         }
     }
 }

@@ -7,11 +7,17 @@
 //! Use cases return [`AppError`] and announce what happened as [`Event`]s
 //! on [`Events`]; the audit log, alerts and metrics listen to those.
 
+pub mod audit;
 pub mod backups;
 pub mod error;
 pub mod events;
+pub mod hashing;
+pub mod login_limits;
 pub mod passwords;
 pub mod settings;
+pub mod sign_in;
 
 pub use error::AppError;
 pub use events::{Event, Events, Listener};
+pub use login_limits::LoginLimits;
+pub use sign_in::{sign_in, SignIn, SignInGuard, SignedIn};

@@ -36,8 +36,10 @@ pub enum ApiError {
     Unprocessable { code: &'static str, message: String },
     #[error("the requested range is not satisfiable")]
     RangeNotSatisfiable,
-    #[error("too many failed sign-ins; try again in a minute")]
-    TooManyAttempts,
+    /// Too many sign-ins for this account or address, or too many at once
+    /// for this server: try again after `retry_after`.
+    #[error("too many sign-ins; try again in {} s", retry_seconds(*retry_after))]
+    TooManyAttempts { retry_after: std::time::Duration },
     #[error("Lectern is in maintenance ({0}); try again shortly")]
     Maintenance(String),
     #[error("internal error")]
@@ -56,7 +58,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
-            ApiError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Maintenance(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -75,7 +77,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::Unprocessable { code, .. } => code,
             ApiError::RangeNotSatisfiable => "range_not_satisfiable",
-            ApiError::TooManyAttempts => "too_many_attempts",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::Maintenance(_) => "maintenance",
             ApiError::Internal(_) => "internal",
         }
@@ -130,15 +132,22 @@ impl ApiError {
     /// When trying again makes sense, say when (seconds).
     pub(crate) fn add_retry_after(&self, response: &mut Response) {
         let seconds = match self {
-            ApiError::TooManyAttempts => "60",
-            ApiError::Maintenance(_) => "30",
+            ApiError::TooManyAttempts { retry_after } => retry_seconds(*retry_after),
+            ApiError::Maintenance(_) => 30,
             _ => return,
         };
         response.headers_mut().insert(
             axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static(seconds),
+            axum::http::HeaderValue::from(seconds),
         );
     }
+}
+
+/// Whole seconds, rounded up, at least one: `Retry-After: 0` would invite
+/// an immediate retry that is refused again.
+fn retry_seconds(wait: std::time::Duration) -> u64 {
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.max(1)
 }
 
 /// JSON bodies that do not parse are the client's mistake: 400 with the

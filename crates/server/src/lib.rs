@@ -18,8 +18,10 @@ pub mod schedule;
 mod state;
 mod subtitles;
 
+pub use auth::parse_trusted_proxies;
 pub use backups::BackupOptions;
 pub use error::ApiError;
+pub use ipnet::IpNet;
 pub use state::{AppState, ServerOptions};
 
 use axum::http::{self, HeaderValue};

@@ -1,8 +1,10 @@
-use crate::auth::LoginLimiter;
 use crate::backups::{BackupOptions, JobSlot};
 use crate::error::ApiError;
 use crate::maintenance::Maintenance;
 use crate::scans::ScanSlot;
+use ipnet::IpNet;
+use lectern_app::audit::AuditListener;
+use lectern_app::{Events, SignInGuard};
 use lectern_backup::Secrets;
 use lectern_core::ScanId;
 use lectern_scanner::{ScanOptions, ScanScope};
@@ -21,6 +23,9 @@ pub struct ServerOptions {
     pub session_ttl: Duration,
     pub max_missing_share: f64,
     pub backups: BackupOptions,
+    /// Proxies whose `X-Forwarded-For` names the client (addresses or
+    /// CIDR ranges); none by default, when the peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for ServerOptions {
@@ -31,6 +36,7 @@ impl Default for ServerOptions {
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             max_missing_share: 0.5,
             backups: BackupOptions::in_data(Path::new("data"), Secrets::none()),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -40,7 +46,10 @@ impl Default for ServerOptions {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub options: Arc<ServerOptions>,
-    pub(crate) limiter: Arc<LoginLimiter>,
+    /// What the use cases announce; the audit log listens.
+    pub events: Events,
+    /// The sign-in limits and the password-hashing queue.
+    pub sign_in: SignInGuard,
     pub(crate) scan: Arc<ScanSlot>,
     pub(crate) maintenance: Arc<Maintenance>,
     pub(crate) backup_jobs: Arc<JobSlot>,
@@ -77,10 +86,13 @@ impl AppState {
     }
 
     pub fn new(store: Arc<dyn Store>, options: ServerOptions) -> Self {
+        let events = Events::default();
+        events.subscribe(Arc::new(AuditListener::new(store.clone())));
         Self {
             store,
             options: Arc::new(options),
-            limiter: Arc::new(LoginLimiter::default()),
+            events,
+            sign_in: SignInGuard::default(),
             scan: Arc::new(ScanSlot::default()),
             maintenance: Arc::new(Maintenance::default()),
             backup_jobs: Arc::new(JobSlot::default()),
