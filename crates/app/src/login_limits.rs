@@ -69,8 +69,9 @@ pub trait LoginLimits: Send + Sync {
 }
 
 /// How one kind of key is limited: `burst` attempts at once, then one for
-/// every `per` that passes; a key at its burst is refused for `lock`, which
-/// doubles with each attempt beyond the burst when `backoff` is on (up to
+/// every `per` that passes; an attempt beyond that is refused and locks
+/// the key for `lock`, after which one try is let through. With `backoff`
+/// the lock doubles with each attempt let through beyond the burst (up to
 /// `max_lock`).
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
@@ -149,7 +150,7 @@ impl InProcessLimits {
         let pair = pair_key(attempt);
         let address = address_key(attempt.address);
         // Refused by any rule: nothing is counted (a refused attempt costs
-        // no hashing, and must not lengthen a lock of its own).
+        // no hashing, so it need not count).
         let mut wait = self.pair.refusal(&pair, now);
         if !attempt.known_good {
             wait = wait.max(self.address.refusal(&address, now));
@@ -250,14 +251,35 @@ impl<K: Hash + Eq + Clone> Table<K> {
         self.tallies.lock().map(|t| t.len()).unwrap_or(0)
     }
 
-    /// How long `key` is refused now, if it is.
+    /// How long `key` is refused now, if it is. A key whose bucket is full
+    /// is locked from now; once a lock has passed, one try is let through
+    /// whatever the level, and the next lock of a back-off rule is longer.
     fn refusal(&self, key: &K, now: Instant) -> Option<Duration> {
-        let tallies = self.tallies.lock().ok()?;
-        let until = tallies.get(key)?.until?;
-        (until > now).then(|| until - now)
+        let mut tallies = self.tallies.lock().ok()?;
+        let rule = self.rule;
+        let tally = tallies.get_mut(key)?;
+        *tally = tally.drained(&rule, now);
+        match tally.until {
+            Some(until) if until > now => return Some(until - now),
+            Some(_) => return None,
+            None => {}
+        }
+        let burst = f64::from(rule.burst);
+        if tally.level + 1.0 <= burst + 1e-9 {
+            return None;
+        }
+        // Rounded: the bucket has drained a little since the last try.
+        let beyond = if rule.backoff {
+            (tally.level - burst).round().clamp(0.0, 30.0) as u32
+        } else {
+            0
+        };
+        let lock = rule.lock.saturating_mul(1 << beyond).min(rule.max_lock);
+        tally.until = Some(now + lock);
+        Some(lock)
     }
 
-    /// Counts one attempt; the one that fills the bucket sets the lock.
+    /// Counts one attempt that was let through.
     fn count(&self, key: K, now: Instant) {
         let Ok(mut tallies) = self.tallies.lock() else {
             return;
@@ -274,17 +296,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
         let tally = tallies.entry(key).or_insert(fresh);
         *tally = tally.drained(&rule, now);
         tally.level += 1.0;
-        let burst = f64::from(rule.burst);
-        if tally.level + 1e-9 >= burst {
-            // Rounded: the bucket has drained a little since the last one.
-            let beyond = if rule.backoff {
-                (tally.level - burst).round().clamp(0.0, 30.0) as u32
-            } else {
-                0
-            };
-            let lock = rule.lock.saturating_mul(1 << beyond).min(rule.max_lock);
-            tally.until = Some(now + lock);
-        }
+        tally.until = None;
     }
 
     /// Takes one counted attempt back: it turned out right.
@@ -296,7 +308,7 @@ impl<K: Hash + Eq + Clone> Table<K> {
         if let Some(tally) = tallies.get_mut(key) {
             *tally = tally.drained(&rule, now);
             tally.level = (tally.level - 1.0).max(0.0);
-            if tally.level + 1e-9 < f64::from(rule.burst) {
+            if tally.level + 1.0 <= f64::from(rule.burst) + 1e-9 {
                 tally.until = None;
             }
         }
@@ -366,6 +378,19 @@ mod tests {
             Ok(()),
             "one more, a minute on"
         );
+    }
+
+    #[test]
+    fn ten_failures_a_little_apart_lock_all_the_same() {
+        let limits = InProcessLimits::default();
+        let start = Instant::now();
+        let alice = attempt("alice", "192.0.2.1");
+        for i in 0..10 {
+            let now = start + Duration::from_millis(300 * i);
+            assert_eq!(limits.check_at(&alice, now), Ok(()), "attempt {i}");
+        }
+        let now = start + Duration::from_secs(3);
+        assert_eq!(limits.check_at(&alice, now), Err(PAIR.lock));
     }
 
     #[test]
