@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use lectern_backup::BackupType;
 use lectern_core::scan::ScanStatus;
 use lectern_core::ScanId;
+use lectern_store::SessionKind;
 use std::sync::{Arc, RwLock};
 
 /// Who caused an event.
@@ -51,11 +52,15 @@ pub enum Event {
         user_id: i64,
         username: String,
         address: Option<String>,
+        /// A web session (the login page) or an API one.
+        kind: SessionKind,
     },
     SignInFailed {
+        /// As typed.
         username: String,
         address: Option<String>,
-        /// Refused by the limiter before the password was looked at.
+        /// Refused before the password was looked at: by the limits, or
+        /// because the hashing queue was full.
         limited: bool,
     },
     ScanFinished {

@@ -58,6 +58,17 @@ pub struct ServerConfig {
     pub bind: std::net::IpAddr,
     /// How long a sign-in lasts, in hours.
     pub session_hours: u64,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For`
+    /// names the client; none by default.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+impl ServerConfig {
+    /// The trusted proxies, checked.
+    pub fn trusted_proxies(&self) -> Result<Vec<lectern_server::IpNet>, ConfigError> {
+        lectern_server::parse_trusted_proxies(&self.trusted_proxies).map_err(ConfigError::BadProxy)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +91,7 @@ impl Default for Config {
                 port: 8000,
                 bind: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
                 session_hours: 24 * 7,
+                trusted_proxies: Vec::new(),
             },
             backup: BackupConfig::default(),
         }
@@ -106,6 +118,8 @@ pub enum ConfigError {
     BadShare(f64),
     #[error("backup.max_upload_gib must be at least 1")]
     BadUploadLimit,
+    #[error("server.trusted_proxies: {0}")]
+    BadProxy(String),
 }
 
 impl Config {
@@ -133,6 +147,7 @@ impl Config {
         if config.backup.max_upload_gib == Some(0) {
             return Err(ConfigError::BadUploadLimit);
         }
+        config.server.trusted_proxies()?;
         Ok(config)
     }
 

@@ -173,3 +173,119 @@ async fn serve_bootstraps_one_admin_serves_the_demo_and_stops_on_sigterm() {
         "{lines:?}"
     );
 }
+
+/// The peak resident memory of a process so far, in KiB (`VmHWM`).
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/PID/status");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn first_admin_password(lines: &[String]) -> String {
+    let shown = lines
+        .iter()
+        .find(|l| l.contains("first administrator"))
+        .expect("a one-time password");
+    let password = shown.split("password \"").nth(1).unwrap();
+    password.trim_end_matches('"').to_owned()
+}
+
+async fn login(http: &reqwest::Client, url: &str, password: &str) -> reqwest::StatusCode {
+    let body = serde_json::json!({ "username": "admin", "password": password });
+    let response = http
+        .post(format!("{url}/api/auth/login"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response.status()
+}
+
+/// A login storm against the real binary: 300 wrong passwords for the
+/// admin sent at once from one address (127.0.0.2) are counted before any
+/// is hashed, so only a few get as far as a 401 and the rest get 429 at
+/// once; memory stays flat; and the admin, from its known-good address
+/// (127.0.0.1, where it signed in before), still signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_storm_is_refused_cheaply_and_the_admin_still_signs_in_from_home() {
+    let sb = Sandbox::new();
+    let (server, url, lines) = serve(&sb);
+    let password = first_admin_password(&lines);
+    let home = reqwest::Client::new();
+    assert_eq!(
+        login(&home, &url, &password).await,
+        200,
+        "now 127.0.0.1 is known-good"
+    );
+    let before = peak_memory_kib(server.0.id());
+
+    let stranger = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let storm: Vec<_> = (0..300)
+        .map(|i| {
+            let (http, url) = (stranger.clone(), url.clone());
+            tokio::spawn(async move {
+                let response = http
+                    .post(format!("{url}/api/auth/login"))
+                    .json(&serde_json::json!({ "username": "admin", "password": format!("guess {i}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                let retry = response.headers().contains_key("retry-after");
+                (response.status().as_u16(), retry)
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in storm {
+        answers.push(task.await.unwrap());
+    }
+    let unauthorized = answers.iter().filter(|a| a.0 == 401).count();
+    let limited = answers.iter().filter(|a| a.0 == 429 && a.1).count();
+    assert!(
+        unauthorized <= 36,
+        "{unauthorized} got as far as the password check"
+    );
+    assert_eq!(
+        unauthorized + limited,
+        300,
+        "only 401s and 429s with Retry-After: {answers:?}"
+    );
+
+    let peak = peak_memory_kib(server.0.id());
+    println!(
+        "peak memory: {} MiB before the storm, {} MiB after",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(peak < 300 * 1024, "peak memory {} MiB", peak / 1024);
+    assert_eq!(
+        login(&home, &url, &password).await,
+        200,
+        "the admin, from home"
+    );
+    assert_eq!(
+        login(&stranger, &url, &password).await,
+        429,
+        "the stranger's address stays locked"
+    );
+}
+
+#[test]
+fn serve_refuses_a_trusted_proxy_that_is_not_an_address() {
+    let sb = Sandbox::new();
+    let out = sb
+        .cmd()
+        .env("LECTERN_SERVER__TRUSTED_PROXIES", "[\"proxy.example\"]")
+        .args(["serve", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a configuration error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("trusted_proxies"), "{stderr}");
+}

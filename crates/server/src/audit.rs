@@ -1,23 +1,23 @@
-//! The audit log's writer (SPEC §4 `GET /api/admin/audit`): a middleware
-//! that records every request that may change something under
+//! The audit log's writer for admin actions (SPEC §4 `GET /api/admin/audit`):
+//! a middleware that records every request that may change something under
 //! `/api/admin/` and `/api/scanner/` by a signed-in caller, whatever its
-//! outcome, and every sign-in, with the username tried.
+//! outcome. Sign-ins are recorded by the app's `AuditListener`, from the
+//! events the sign-in use case emits.
 //!
 //! It never records a request body: the entry says who (the caller), what
 //! (a stable dotted action named from the route), on what (the ids in the
 //! path, and the id a creation answered with), how it ended (status and
 //! outcome, and the error code) and from where (the peer address). Only
 //! the `id`/`scan_id` and `error.code` fields of a small JSON answer are
-//! read, so a created token's secret never reaches the log; the username
-//! of a sign-in is read from the request and its password is not kept.
+//! read, so a created token's secret never reaches the log.
 //!
 //! Recording is bookkeeping: when it fails the request still gets its
 //! answer and the failure goes to the log.
 
-use crate::auth::Caller;
+use crate::auth::{client_address, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -29,11 +29,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::net::SocketAddr;
 
-/// Bodies larger than this are never read: an answer to a change is a
-/// small record, and a sign-in a username and a password.
+/// Answers larger than this are never read: an answer to a change is a
+/// small record.
 const PEEK_LIMIT: usize = 64 * 1024;
-/// The longest id or username kept in a target; a hostile path or login
-/// cannot fill the log.
+/// The longest id kept in a target; a hostile path cannot fill the log.
 const MAX_VALUE: usize = 64;
 /// The longest unmatched path kept in an action.
 const MAX_PATH: usize = 200;
@@ -188,16 +187,10 @@ const ROUTES: &[Route] = &[
     ),
 ];
 
-/// The action of every sign-in, through the API or the login page.
-pub const LOGIN_ACTION: &str = "session.login";
-
 /// The middleware; `lib.rs` puts it around every route.
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let method = request.method();
-    if method == Method::POST && (path == "/api/auth/login" || path == "/login") {
-        return sign_in(state, request, next).await;
-    }
     let admin_area = path.starts_with("/api/admin/") || path.starts_with("/api/scanner/");
     if admin_area && !method.is_safe() {
         return admin_action(state, request, next).await;
@@ -224,43 +217,12 @@ async fn admin_action(state: AppState, request: Request, next: Next) -> Response
     let (action, target) = describe(&parts, params);
     let mut entry = NewAuditEntry::now(format!("user:{}", user.username), action);
     entry.actor_id = Some(user.id);
-    entry.address = address(&parts);
+    entry.address = address(&parts, &state);
     let response = next.run(Request::from_parts(parts, body)).await;
     let (response, answer) = peek::<Answer>(response).await;
     let answer = answer.unwrap_or_default();
     entry.target = target.read(answer.new_id());
     finish(&mut entry, response.status(), answer.error);
-    save(&state, &entry).await;
-    response
-}
-
-async fn sign_in(state: AppState, request: Request, next: Next) -> Response {
-    let page = request.uri().path() == "/login";
-    let (parts, body) = request.into_parts();
-    let mut entry = NewAuditEntry::now("anonymous", LOGIN_ACTION);
-    entry.address = address(&parts);
-    let (response, tried) = match read_small(body).await {
-        Ok((body, bytes)) => {
-            let tried = bytes.and_then(|b| username(&b, page));
-            let response = next.run(Request::from_parts(parts, body)).await;
-            (response, tried)
-        }
-        Err(error) => (error.into_response(), None),
-    };
-    let ok = response.status().is_success() || response.status().is_redirection();
-    if let (true, Some(name)) = (ok, &tried) {
-        match state.store.user_login(name).await {
-            Ok(Some((user, _))) => {
-                entry.actor = format!("user:{}", user.username);
-                entry.actor_id = Some(user.id);
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!("audit: cannot look up who signed in: {e}"),
-        }
-    }
-    entry.target = tried.map(|name| format!("username={}", clip(&name, MAX_VALUE)));
-    let (response, answer) = peek::<Answer>(response).await;
-    finish(&mut entry, response.status(), answer.and_then(|a| a.error));
     save(&state, &entry).await;
     response
 }
@@ -391,35 +353,10 @@ async fn path_params(parts: &mut Parts) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn address(parts: &Parts) -> Option<String> {
+fn address(parts: &Parts, state: &AppState) -> Option<String> {
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
-    Some(peer.0.ip().to_string())
-}
-
-/// The username of a sign-in: a JSON body for the API, a form for the page.
-fn username(body: &[u8], page: bool) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Tried {
-        username: String,
-    }
-    let tried: Tried = if page {
-        serde_urlencoded::from_bytes(body).ok()?
-    } else {
-        serde_json::from_slice(body).ok()?
-    };
-    Some(tried.username)
-}
-
-/// A request body of a known, small size, read so that it can be looked at
-/// and handed on; any other body is handed on unread (`None`).
-async fn read_small(body: Body) -> Result<(Body, Option<Bytes>), ApiError> {
-    if !is_small(&body) {
-        return Ok((body, None));
-    }
-    let bytes = axum::body::to_bytes(body, PEEK_LIMIT)
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
-    Ok((Body::from(bytes.clone()), Some(bytes)))
+    let trusted = &state.options.trusted_proxies;
+    Some(client_address(peer.0.ip(), &parts.headers, trusted).to_string())
 }
 
 fn is_small(body: &Body) -> bool {

@@ -1,34 +1,16 @@
-//! Passwords, tokens, who is asking, and the login limiter.
+//! Tokens, who is asking, and from which address.
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use axum::extract::ConnectInfo;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum_extra::extract::CookieJar;
-use lectern_app::passwords::{hash_password, token_hash, verify_password};
+use ipnet::IpNet;
+use lectern_app::passwords::token_hash;
 use lectern_store::{Role, Session, SessionKind, User};
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// Hashing is slow on purpose; keep it off the async workers.
-pub async fn verify_password_blocking(password: String, stored: Option<String>) -> bool {
-    // An unknown user still costs one verification, so timing does not
-    // tell which usernames exist.
-    tokio::task::spawn_blocking(move || {
-        let dummy = || {
-            DUMMY_HASH
-                .get_or_init(|| hash_password("").unwrap_or_default())
-                .clone()
-        };
-        verify_password(&password, &stored.unwrap_or_else(dummy))
-    })
-    .await
-    .unwrap_or(false)
-}
-
-static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+use std::net::{IpAddr, SocketAddr};
 
 /// The name of the web pages' session cookie.
 pub const SESSION_COOKIE: &str = "lectern_session";
@@ -180,40 +162,63 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Counts failed sign-ins per account and per address; more than
-/// `MAX_FAILURES` within `WINDOW` blocks further tries until they age out.
-/// Successful sign-ins are never counted, so normal use is never limited.
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+/// The client behind a request: the peer, or, when the peer is a trusted
+/// proxy, the address it says it forwarded for (`X-Forwarded-For`, read
+/// from the right: each trusted hop vouches for the one before it). An
+/// untrusted peer's header is ignored, so nobody can pick their own
+/// address to dodge the sign-in limits.
+pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
 }
 
-const MAX_FAILURES: usize = 10;
-const WINDOW: Duration = Duration::from_secs(60);
-
-impl LoginLimiter {
-    pub fn blocked(&self, keys: &[String]) -> bool {
-        let Ok(mut failures) = self.failures.lock() else {
-            return false;
-        };
-        keys.iter().any(|key| {
-            let list = failures.entry(key.clone()).or_default();
-            while list.front().is_some_and(|t| t.elapsed() > WINDOW) {
-                list.pop_front();
-            }
-            list.len() >= MAX_FAILURES
+/// Trusted proxies from the configuration: addresses (`192.0.2.1`) or
+/// ranges (`10.0.0.0/8`, `fd00::/8`).
+pub fn parse_trusted_proxies<S: AsRef<str>>(list: &[S]) -> Result<Vec<IpNet>, String> {
+    list.iter()
+        .map(|item| {
+            let text = item.as_ref().trim();
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{text:?} is not an IP address or CIDR range"))
         })
-    }
+        .collect()
+}
 
-    pub fn failed(&self, keys: &[String]) {
-        if let Ok(mut failures) = self.failures.lock() {
-            for key in keys {
-                failures
-                    .entry(key.clone())
-                    .or_default()
-                    .push_back(Instant::now());
-            }
-        }
+/// The client's address (see [`client_address`]), for handlers.
+pub struct ClientAddress(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .ok_or_else(|| ApiError::Internal("the server runs without peer addresses".into()))?;
+        let trusted = &state.options.trusted_proxies;
+        Ok(ClientAddress(client_address(peer, &parts.headers, trusted)))
     }
 }
 
@@ -221,15 +226,65 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_limiter_blocks_after_ten_failures_for_that_key_only() {
-        let limiter = LoginLimiter::default();
-        let alice = vec!["user:alice".to_owned()];
-        for _ in 0..MAX_FAILURES {
-            assert!(!limiter.blocked(&alice));
-            limiter.failed(&alice);
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", v.parse().unwrap());
         }
-        assert!(limiter.blocked(&alice));
-        assert!(!limiter.blocked(&["user:bob".to_owned()]));
+        headers
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_forwarded_address_counts_only_from_a_trusted_proxy() {
+        let trusted = parse_trusted_proxies(&["10.0.0.0/8", "192.0.2.1"]).unwrap();
+        let header = forwarded(&["203.0.113.5"]);
+        assert_eq!(
+            client_address(ip("198.51.100.1"), &header, &trusted),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_address(ip("192.0.2.1"), &header, &trusted),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            client_address(ip("192.0.2.1"), &header, &[]),
+            ip("192.0.2.1"),
+            "none by default"
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &HeaderMap::new(), &trusted),
+            ip("10.1.2.3")
+        );
+    }
+
+    #[test]
+    fn forwarded_hops_are_read_from_the_right_up_to_the_first_untrusted_one() {
+        let trusted = parse_trusted_proxies(&["10.0.0.0/8"]).unwrap();
+        // The client made up the first entry; the proxies appended the rest.
+        let header = forwarded(&["1.1.1.1, 203.0.113.5", "10.0.0.2"]);
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &header, &trusted),
+            ip("203.0.113.5")
+        );
+        let garbage = forwarded(&["203.0.113.5, not-an-address"]);
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &garbage, &trusted),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_must_be_addresses_or_ranges() {
+        assert_eq!(
+            parse_trusted_proxies(&["::1", "fd00::/8"]).unwrap().len(),
+            2
+        );
+        let err = parse_trusted_proxies(&["proxy.example"]).unwrap_err();
+        assert!(err.contains("proxy.example"), "{err}");
+        assert!(parse_trusted_proxies(&["10.0.0.0/33"]).is_err());
     }
 }

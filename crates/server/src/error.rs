@@ -40,8 +40,10 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("the requested range is not satisfiable")]
     RangeNotSatisfiable,
-    #[error("too many failed sign-ins; try again in a minute")]
-    TooManyAttempts,
+    /// Too many sign-ins for this account or address, or too many at once
+    /// for this server: try again after `retry_after`.
+    #[error("too many sign-ins; try again in {} s", retry_seconds(*retry_after))]
+    TooManyAttempts { retry_after: std::time::Duration },
     #[error("Lectern is in maintenance ({0}); try again shortly")]
     Maintenance(String),
     /// This server's disk lacks the room for the work asked (unpacking a
@@ -65,7 +67,7 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
-            ApiError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Maintenance(_) | ApiError::InsufficientStorage(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -87,7 +89,7 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => code,
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::RangeNotSatisfiable => "range_not_satisfiable",
-            ApiError::TooManyAttempts => "too_many_attempts",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::Maintenance(_) => "maintenance",
             ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::Internal(_) => "internal",
@@ -116,7 +118,7 @@ impl From<AppError> for ApiError {
             AppError::Conflict(message) | AppError::Busy(message) => ApiError::Conflict(message),
             AppError::BadCredentials => ApiError::BadCredentials,
             AppError::Forbidden => ApiError::Forbidden,
-            AppError::TooManyAttempts { .. } => ApiError::TooManyAttempts,
+            AppError::TooManyAttempts { retry_after } => ApiError::TooManyAttempts { retry_after },
             AppError::Unprocessable { code, message } => ApiError::Unprocessable { code, message },
             AppError::Maintenance(reason) => ApiError::Maintenance(reason),
             AppError::NoSpace(message) => ApiError::InsufficientStorage(message),
@@ -172,15 +174,22 @@ impl ApiError {
     /// When trying again makes sense, say when (seconds).
     pub(crate) fn add_retry_after(&self, response: &mut Response) {
         let seconds = match self {
-            ApiError::TooManyAttempts => "60",
-            ApiError::Maintenance(_) => "30",
+            ApiError::TooManyAttempts { retry_after } => retry_seconds(*retry_after),
+            ApiError::Maintenance(_) => 30,
             _ => return,
         };
         response.headers_mut().insert(
             axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static(seconds),
+            axum::http::HeaderValue::from(seconds),
         );
     }
+}
+
+/// Whole seconds, rounded up, at least one: `Retry-After: 0` would invite
+/// an immediate retry that is refused again.
+fn retry_seconds(wait: std::time::Duration) -> u64 {
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.max(1)
 }
 
 /// JSON bodies that do not parse are the client's mistake: 400 with the

@@ -15,8 +15,10 @@ mod pages;
 mod state;
 mod subtitles;
 
+pub use auth::parse_trusted_proxies;
 pub use backups::BackupOptions;
 pub use error::ApiError;
+pub use ipnet::IpNet;
 pub use lectern_app::App;
 pub use state::{AppState, ServerOptions};
 

@@ -1,7 +1,8 @@
-use crate::auth::LoginLimiter;
 use crate::error::ApiError;
 use crate::maintenance::Requests;
-use lectern_app::{App, BackupOptions, LibraryOptions};
+use ipnet::IpNet;
+use lectern_app::audit::AuditListener;
+use lectern_app::{App, BackupOptions, Events, LibraryOptions, SignInGuard};
 use lectern_backup::Secrets;
 use lectern_core::ScanId;
 use lectern_store::Store;
@@ -19,6 +20,9 @@ pub struct ServerOptions {
     pub session_ttl: Duration,
     pub max_missing_share: f64,
     pub backups: BackupOptions,
+    /// Proxies whose `X-Forwarded-For` names the client (addresses or
+    /// CIDR ranges); none by default, when the peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for ServerOptions {
@@ -29,6 +33,7 @@ impl Default for ServerOptions {
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             max_missing_share: 0.5,
             backups: BackupOptions::in_data(Path::new("data"), Secrets::none()),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -50,7 +55,11 @@ pub struct AppState {
     pub app: App,
     pub store: Arc<dyn Store>,
     pub options: Arc<ServerOptions>,
-    pub(crate) limiter: Arc<LoginLimiter>,
+    /// What the use cases announce (the app's own listeners); the audit
+    /// log listens.
+    pub events: Events,
+    /// The sign-in limits and the password-hashing queue.
+    pub sign_in: SignInGuard,
     /// This instance's requests in flight, which a restore drains.
     pub(crate) requests: Arc<Requests>,
 }
@@ -63,11 +72,14 @@ impl AppState {
 
     /// Over an [`App`] built by the caller (its coordination chosen).
     pub fn with_app(app: App, options: ServerOptions) -> Self {
+        let events = app.events.clone();
+        events.subscribe(Arc::new(AuditListener::new(app.store.clone())));
         Self {
             store: app.store.clone(),
             app,
             options: Arc::new(options),
-            limiter: Arc::new(LoginLimiter::default()),
+            events,
+            sign_in: SignInGuard::default(),
             requests: Arc::new(Requests::default()),
         }
     }

@@ -200,3 +200,7 @@ pub struct Progress {
     pub completed: bool,
     pub updated_at: i64,
 }
+
+/// The most recent sign-in addresses kept per account
+/// ([`crate::Store::remember_address`]).
+pub const MAX_KNOWN_ADDRESSES: i64 = 50;

@@ -134,6 +134,14 @@ pub trait Store: Send + Sync {
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
     async fn delete_user_sessions(&self, user: UserId) -> Result<()>;
 
+    /// Notes that `user` signed in from `address` now. Addresses last seen
+    /// before `forget_before` (ms) are forgotten, and only the
+    /// [`MAX_KNOWN_ADDRESSES`] most recent are kept per account.
+    async fn remember_address(&self, user: UserId, address: &str, forget_before: i64)
+        -> Result<()>;
+    /// Whether `user` signed in from `address` at or after `since` (ms).
+    async fn known_address(&self, user: UserId, address: &str, since: i64) -> Result<bool>;
+
     /// Sets what is given, keeps the rest; returns the stored progress.
     async fn set_progress(
         &self,
@@ -150,6 +158,13 @@ pub trait Store: Send + Sync {
     // --- the audit log -----------------------------------------------------
     /// Appends one entry; returns its id.
     async fn record_audit(&self, entry: &NewAuditEntry) -> Result<i64>;
+    /// Counts `entry` in the entry made at or after `since` (ms) with the
+    /// same action, actor, target, address and outcome: that entry's
+    /// `detail` becomes `entry.detail` with `"count"` one higher, and its
+    /// status the new one. With no such entry, `entry` is appended with
+    /// `"count": 1`. Returns the entry's id. A storm of failed sign-ins
+    /// grows the log by one entry per key and period, not per attempt.
+    async fn record_audit_counted(&self, entry: &NewAuditEntry, since: i64) -> Result<i64>;
     /// Matching entries, newest first, one page at a time.
     async fn audit(&self, query: &AuditQuery) -> Result<AuditPage>;
 

@@ -43,6 +43,8 @@ macro_rules! backends {
             story!(api_tokens_act_as_sessions_until_expired_revoked_or_their_owner_is_disabled);
             story!(search_finds_names_descriptions_and_prefixes_within_what_is_visible);
             story!(the_audit_log_lists_newest_first_filters_and_pages);
+            story!(counted_audit_entries_grow_one_entry_per_key_and_period);
+            story!(known_addresses_are_kept_per_account_and_forgotten_when_old);
         })*
     };
 }
@@ -917,4 +919,151 @@ async fn the_audit_log_lists_newest_first_filters_and_pages(store: &Arc<dyn Stor
     );
     query.limit = 10_000;
     assert_eq!(query.page_size(), MAX_AUDIT_PAGE);
+}
+
+async fn counted_audit_entries_grow_one_entry_per_key_and_period(store: &Arc<dyn Store>) {
+    let failed = |at: i64, target: &str, address: Option<&str>, status: u16| NewAuditEntry {
+        created_at: at,
+        target: Some(target.into()),
+        detail: Some(format!(r#"{{"error":"e{status}"}}"#)),
+        outcome: Outcome::Failed,
+        status: Some(status),
+        address: address.map(str::to_owned),
+        ..NewAuditEntry::now("anonymous", "session.login")
+    };
+    let alice = "username=alice";
+    let here = Some("10.0.0.1");
+    let first = store
+        .record_audit_counted(&failed(60_000, alice, here, 401), 60_000)
+        .await
+        .unwrap();
+    for status in [401, 429] {
+        let same = failed(70_000, alice, here, status);
+        assert_eq!(
+            store.record_audit_counted(&same, 60_000).await.unwrap(),
+            first
+        );
+    }
+    // Another target, another address (or none), the next period: each
+    // its own entry.
+    let others = [
+        (failed(70_000, "username=bob", here, 401), 60_000),
+        (failed(70_000, alice, Some("10.0.0.2"), 401), 60_000),
+        (failed(70_000, alice, None, 401), 60_000),
+        (failed(70_000, alice, None, 401), 60_000),
+        (failed(120_000, alice, here, 401), 120_000),
+    ];
+    for (entry, since) in &others {
+        store.record_audit_counted(entry, *since).await.unwrap();
+    }
+    let all = store.audit(&AuditQuery::default()).await.unwrap().entries;
+    let seen: Vec<(Option<&str>, Option<&str>, Option<&str>, Option<u16>)> = all
+        .iter()
+        .map(|e| {
+            (
+                e.target.as_deref(),
+                e.address.as_deref(),
+                e.detail.as_deref(),
+                e.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                Some(alice),
+                here,
+                Some(r#"{"error":"e401","count":1}"#),
+                Some(401)
+            ),
+            (
+                Some(alice),
+                None,
+                Some(r#"{"error":"e401","count":2}"#),
+                Some(401)
+            ),
+            (
+                Some(alice),
+                Some("10.0.0.2"),
+                Some(r#"{"error":"e401","count":1}"#),
+                Some(401)
+            ),
+            (
+                Some("username=bob"),
+                here,
+                Some(r#"{"error":"e401","count":1}"#),
+                Some(401)
+            ),
+            (
+                Some(alice),
+                here,
+                Some(r#"{"error":"e429","count":3}"#),
+                Some(429)
+            ),
+        ],
+        "newest first; the first entry counted three and took the last status"
+    );
+    assert_eq!(all[4].id, first);
+    assert_eq!(all[4].created_at, 60_000, "an entry keeps when it began");
+}
+
+async fn known_addresses_are_kept_per_account_and_forgotten_when_old(store: &Arc<dyn Store>) {
+    let alice = person(store, "alice", Role::User).await.id;
+    let bob = person(store, "bob", Role::User).await.id;
+    let now = now_ms();
+    assert!(!store.known_address(alice, "10.0.0.1", 0).await.unwrap());
+    store.remember_address(alice, "10.0.0.1", 0).await.unwrap();
+    assert!(store.known_address(alice, "10.0.0.1", now).await.unwrap());
+    assert!(
+        !store.known_address(bob, "10.0.0.1", 0).await.unwrap(),
+        "per account"
+    );
+    assert!(!store.known_address(alice, "10.0.0.2", 0).await.unwrap());
+    assert!(
+        !store
+            .known_address(alice, "10.0.0.1", now_ms() + 1_000)
+            .await
+            .unwrap(),
+        "not seen since then"
+    );
+
+    // Only the newest MAX_KNOWN_ADDRESSES stay for one account.
+    for i in 0..MAX_KNOWN_ADDRESSES {
+        store
+            .remember_address(bob, &format!("10.1.0.{i}"), 0)
+            .await
+            .unwrap();
+    }
+    store.remember_address(bob, "10.2.0.1", 0).await.unwrap();
+    assert!(store.known_address(bob, "10.2.0.1", 0).await.unwrap());
+    let kept = {
+        let mut n = 0;
+        for i in 0..MAX_KNOWN_ADDRESSES {
+            n += i64::from(
+                store
+                    .known_address(bob, &format!("10.1.0.{i}"), 0)
+                    .await
+                    .unwrap(),
+            );
+        }
+        n
+    };
+    assert_eq!(kept, MAX_KNOWN_ADDRESSES - 1);
+    assert!(
+        store.known_address(alice, "10.0.0.1", 0).await.unwrap(),
+        "alice keeps hers"
+    );
+
+    // Addresses last seen before the cut-off are forgotten, every account's
+    // (alice's was last seen before the cut, bob's is seen after it).
+    let cut = now_ms() + 1;
+    while now_ms() < cut {
+        tokio::task::yield_now().await;
+    }
+    store.remember_address(bob, "10.2.0.1", cut).await.unwrap();
+    assert!(!store.known_address(alice, "10.0.0.1", 0).await.unwrap());
+    assert!(store.known_address(bob, "10.2.0.1", 0).await.unwrap());
+    store.delete_user(bob).await.unwrap();
+    assert!(!store.known_address(bob, "10.2.0.1", 0).await.unwrap());
 }

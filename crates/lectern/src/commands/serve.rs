@@ -25,6 +25,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
             max_upload: ctx.config.backup.max_upload(),
             ..BackupOptions::in_data(&ctx.config.data, Secrets::from_env()?)
         },
+        trusted_proxies: ctx.config.server.trusted_proxies()?,
     };
     let addr = SocketAddr::new(
         args.bind.unwrap_or(ctx.config.server.bind),

@@ -1,14 +1,13 @@
 use crate::api::views::UserView;
-use crate::auth::{verify_password_blocking, Caller};
+use crate::auth::{Caller, ClientAddress};
 use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use lectern_app::passwords::{new_token, token_hash};
-use lectern_store::{NewSession, SessionKind};
+use lectern_app::{AppError, SignIn, SignedIn};
+use lectern_store::SessionKind;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
@@ -34,66 +33,45 @@ pub struct LoggedIn {
         (status = 200, description = "Signed in: the token, when it expires (ms since the epoch) and the user", body = LoggedIn),
         (status = 400, description = "The body is not `{username, password}`", body = ErrorEnvelope),
         (status = 401, description = "Wrong username or password, or a disabled account (`bad_credentials`)", body = ErrorEnvelope),
-        (status = 429, description = "Too many failed sign-ins for this account or address; see `Retry-After`", body = ErrorEnvelope),
+        (status = 429, description = "Too many failed sign-ins for this account from this address (or from this address, or for this account from unknown addresses), or too many sign-ins at once for the server; see `Retry-After`", body = ErrorEnvelope),
     ),
 )]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(address): ClientAddress,
     JsonBody(login): JsonBody<Login>,
 ) -> Result<Json<LoggedIn>, ApiError> {
-    let session = sign_in(
-        &state,
-        peer,
-        &login.username,
-        login.password,
-        SessionKind::Api,
-    )
-    .await?;
-    Ok(Json(session))
+    let request = SignIn {
+        username: login.username,
+        password: login.password,
+        address,
+        kind: SessionKind::Api,
+        session_ttl: state.options.session_ttl,
+    };
+    let signed_in = sign_in(&state, request).await?;
+    Ok(Json(LoggedIn {
+        token: signed_in.token,
+        expires_at: signed_in.expires_at,
+        user: signed_in.user.into(),
+    }))
 }
 
-/// Checks a password and opens a session; the API's login and the login
-/// page both come here, so both are limited the same way.
-pub async fn sign_in(
-    state: &AppState,
-    peer: SocketAddr,
-    username: &str,
-    password: String,
-    kind: SessionKind,
-) -> Result<LoggedIn, ApiError> {
-    let keys = [
-        format!("user:{}", username.to_lowercase()),
-        format!("addr:{}", peer.ip()),
-    ];
-    if state.limiter.blocked(&keys) {
-        return Err(ApiError::TooManyAttempts);
+/// The sign-in use case over this server's state; the API's login and the
+/// login page both come here.
+pub async fn sign_in(state: &AppState, request: SignIn) -> Result<SignedIn, ApiError> {
+    let store = state.store.as_ref();
+    lectern_app::sign_in(store, &state.sign_in, &state.events, request)
+        .await
+        .map_err(api_error)
+}
+
+/// What a sign-in's failure answers.
+fn api_error(error: AppError) -> ApiError {
+    match error {
+        AppError::BadCredentials => ApiError::BadCredentials,
+        AppError::TooManyAttempts { retry_after } => ApiError::TooManyAttempts { retry_after },
+        other => ApiError::Internal(other.chain()),
     }
-    let found = state.store.user_login(username).await?;
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let password_ok = verify_password_blocking(password, hash).await;
-    let Some(user) = user.filter(|u| password_ok && !u.disabled) else {
-        state.limiter.failed(&keys);
-        return Err(ApiError::BadCredentials);
-    };
-    let token = new_token();
-    let expires_at = lectern_store::now_ms() + state.options.session_ttl.as_millis() as i64;
-    let session = NewSession {
-        token_hash: token_hash(&token),
-        user_id: user.id,
-        kind,
-        csrf_token: new_token(),
-        expires_at,
-    };
-    state.store.create_session(&session).await?;
-    Ok(LoggedIn {
-        token,
-        expires_at,
-        user: user.into(),
-    })
 }
 
 #[utoipa::path(

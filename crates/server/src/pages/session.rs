@@ -4,20 +4,20 @@
 
 use super::render::{local_path, render, sign_in_redirect, PageError};
 use crate::api::auth::sign_in;
-use crate::auth::{same_origin, Caller, SESSION_COOKIE};
+use crate::auth::{same_origin, Caller, ClientAddress, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use lectern_app::SignIn;
 use lectern_store::SessionKind;
 use minijinja::context;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 /// The signed-in person looking at a page; anyone else is sent to sign in.
 pub struct Reader(pub Caller);
@@ -120,7 +120,7 @@ pub struct LoginForm {
 /// only on success.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     jar: CookieJar,
     body: Bytes,
@@ -132,27 +132,28 @@ pub async fn login(
     }
     let form: LoginForm = parse_form(&body)?;
     let next = form.next.as_deref().and_then(local_path).unwrap_or("/");
-    match sign_in(
-        &state,
-        peer,
-        &form.username,
-        form.password,
-        SessionKind::Web,
-    )
-    .await
-    {
+    let request = SignIn {
+        username: form.username.clone(),
+        password: form.password,
+        address,
+        kind: SessionKind::Web,
+        session_ttl: state.options.session_ttl,
+    };
+    match sign_in(&state, request).await {
         Ok(session) => {
             let cookie = session_cookie(&headers, session.token, &state);
             Ok((jar.add(cookie), Redirect::to(next)).into_response())
         }
-        Err(error @ (ApiError::BadCredentials | ApiError::TooManyAttempts)) => {
+        Err(error @ (ApiError::BadCredentials | ApiError::TooManyAttempts { .. })) => {
             let status = error.status();
             let message = error.to_string();
             let page = render(
                 "login.html",
                 context! { next, username => form.username, error => message },
             )?;
-            Ok((status, page).into_response())
+            let mut response = (status, page).into_response();
+            error.add_retry_after(&mut response);
+            Ok(response)
         }
         Err(other) => Err(other.into()),
     }

@@ -4,7 +4,7 @@ use crate::accounts::*;
 use crate::{now_ms, Result, StoreError};
 use lectern_core::{CategoryId, CourseId, FileId};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use std::collections::HashSet;
 
 pub(super) const USER_COLUMNS: &str = "id, username, role, disabled, created_at";
@@ -326,4 +326,54 @@ pub async fn course_progress(
     .fetch_all(pool)
     .await?;
     rows.iter().map(progress).collect()
+}
+
+pub async fn remember_address(
+    tx: &mut Transaction<'_, Sqlite>,
+    user: UserId,
+    address: &str,
+    forget_before: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO known_addresses (user_id, address, last_seen) VALUES (?, ?, ?)
+         ON CONFLICT (user_id, address) DO UPDATE SET last_seen = excluded.last_seen",
+    )
+    .bind(user.0)
+    .bind(address)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    // Old addresses of every account go, and this account keeps only its
+    // newest: a roaming phone cannot grow the table without bound.
+    sqlx::query("DELETE FROM known_addresses WHERE last_seen < ?")
+        .bind(forget_before)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "DELETE FROM known_addresses WHERE user_id = ?1 AND address NOT IN (
+             SELECT address FROM known_addresses WHERE user_id = ?1
+             ORDER BY last_seen DESC, address LIMIT ?2)",
+    )
+    .bind(user.0)
+    .bind(MAX_KNOWN_ADDRESSES)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn known_address(
+    pool: &SqlitePool,
+    user: UserId,
+    address: &str,
+    since: i64,
+) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM known_addresses WHERE user_id = ? AND address = ? AND last_seen >= ?",
+    )
+    .bind(user.0)
+    .bind(address)
+    .bind(since)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
 }

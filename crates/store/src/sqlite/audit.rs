@@ -4,9 +4,16 @@ use crate::accounts::UserId;
 use crate::audit::*;
 use crate::{Result, StoreError};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 pub async fn record(pool: &SqlitePool, entry: &NewAuditEntry) -> Result<i64> {
+    insert(pool, entry).await
+}
+
+async fn insert<'e>(
+    db: impl sqlx::Executor<'e, Database = Sqlite>,
+    entry: &NewAuditEntry,
+) -> Result<i64> {
     let id = sqlx::query_scalar(
         "INSERT INTO audit_log
              (created_at, actor, actor_id, action, target, detail, outcome, status, address)
@@ -21,9 +28,51 @@ pub async fn record(pool: &SqlitePool, entry: &NewAuditEntry) -> Result<i64> {
     .bind(entry.outcome.as_str())
     .bind(entry.status.map(i64::from))
     .bind(&entry.address)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
     Ok(id)
+}
+
+/// See [`crate::Store::record_audit_counted`]. `IS` compares NULLs as
+/// equal: a sign-in with no address is one key too.
+pub async fn record_counted(
+    tx: &mut Transaction<'_, Sqlite>,
+    entry: &NewAuditEntry,
+    since: i64,
+) -> Result<i64> {
+    let detail = entry.detail.as_deref().unwrap_or("{}");
+    let updated: Option<i64> = sqlx::query_scalar(
+        "UPDATE audit_log
+         SET detail = json_set(?1, '$.count', coalesce(json_extract(detail, '$.count'), 1) + 1),
+             status = ?2
+         WHERE id = (SELECT id FROM audit_log
+                     WHERE created_at >= ?3 AND action = ?4 AND actor = ?5
+                       AND target IS ?6 AND address IS ?7 AND outcome = ?8
+                     ORDER BY id DESC LIMIT 1)
+         RETURNING id",
+    )
+    .bind(detail)
+    .bind(entry.status.map(i64::from))
+    .bind(since)
+    .bind(&entry.action)
+    .bind(&entry.actor)
+    .bind(&entry.target)
+    .bind(&entry.address)
+    .bind(entry.outcome.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(id) = updated {
+        return Ok(id);
+    }
+    let first: String = sqlx::query_scalar("SELECT json_set(?, '$.count', 1)")
+        .bind(detail)
+        .fetch_one(&mut **tx)
+        .await?;
+    let entry = NewAuditEntry {
+        detail: Some(first),
+        ..entry.clone()
+    };
+    insert(&mut **tx, &entry).await
 }
 
 /// A filter left out binds NULL and matches everything. One more row than

@@ -435,6 +435,22 @@ impl Store for SqliteStore {
         accounts::delete_user_sessions(&self.pool, user).await
     }
 
+    async fn remember_address(
+        &self,
+        user: UserId,
+        address: &str,
+        forget_before: i64,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        accounts::remember_address(&mut tx, user, address, forget_before).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn known_address(&self, user: UserId, address: &str, since: i64) -> Result<bool> {
+        accounts::known_address(&self.pool, user, address, since).await
+    }
+
     async fn set_progress(
         &self,
         user: UserId,
@@ -455,6 +471,13 @@ impl Store for SqliteStore {
 
     async fn record_audit(&self, entry: &NewAuditEntry) -> Result<i64> {
         audit::record(&self.pool, entry).await
+    }
+
+    async fn record_audit_counted(&self, entry: &NewAuditEntry, since: i64) -> Result<i64> {
+        let mut tx = self.write().await?;
+        let id = audit::record_counted(&mut tx, entry, since).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<AuditPage> {
