@@ -82,6 +82,9 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(message) => AppError::Conflict(message),
+            StoreError::NotFound => AppError::NotFound("not found".into()),
+            StoreError::Damaged { message, .. } => AppError::Damaged(message),
+            // The store's error stays the source, with its own cause below.
             other => AppError::internal("database", other),
         }
     }

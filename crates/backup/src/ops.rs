@@ -80,7 +80,7 @@ pub async fn create(
         SnapshotError::Store(e) => BackupError::Store(e),
         // Readable, but not as Lectern leaves it: worth a look, not a
         // reason to treat it as lost.
-        other => BackupError::Store(StoreError::Snapshot(format!(
+        other => BackupError::Store(StoreError::other(format!(
             "the snapshot of this database fails its checks: {other}"
         ))),
     })?;

@@ -83,7 +83,7 @@ impl Scanner {
                     .await?
                     .ok_or(ScanError::UnknownCourse(id))?;
                 let path = LibraryPath::parse(&course.path)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    .map_err(|e| StoreError::damaged(e.to_string()))?;
                 Some((id, path))
             }
         };
@@ -176,7 +176,7 @@ type HashResults = tokio::sync::mpsc::Receiver<Vec<(HashJob, Result<Hashed, Hash
 
 async fn joined(task: tokio::task::JoinHandle<()>) -> Result<(), StoreError> {
     task.await
-        .map_err(|e| StoreError::Corrupt(format!("hashing stopped: {e}")))
+        .map_err(|e| StoreError::other(format!("hashing stopped: {e}")))
 }
 
 /// A file at a path the index has no present record for may be a file that
@@ -241,7 +241,7 @@ impl Work {
         tracing::info!(records = known.len(), elapsed = ?started.elapsed(), "index loaded");
         let mut walked = walking
             .await
-            .map_err(|e| StoreError::Corrupt(format!("the walk stopped: {e}")))?;
+            .map_err(|e| StoreError::other(format!("the walk stopped: {e}")))?;
         tracing::info!(files = walked.files.len(), elapsed = ?started.elapsed(), "walk done");
         for issue in std::mem::take(&mut walked.issues) {
             self.note(issue);
@@ -570,7 +570,7 @@ impl Work {
         let course_of = |path: &LibraryPath| -> Result<CourseId, StoreError> {
             path.prefix(2)
                 .and_then(|c| self.courses.get(&c).copied())
-                .ok_or_else(|| StoreError::Corrupt(format!("no course for {path}")))
+                .ok_or_else(|| StoreError::other(format!("no course for {path}")))
         };
         let mut batch = ChangeBatch {
             purged: pending.purged,

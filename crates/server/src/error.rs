@@ -101,7 +101,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(message) => ApiError::Conflict(message),
-            other => ApiError::Internal(other.to_string()),
+            StoreError::NotFound => ApiError::NotFound,
+            // The log line gets every cause, the backend's own included.
+            other => ApiError::Internal(chain(&other)),
         }
     }
 }
@@ -131,6 +133,18 @@ impl From<lectern_backup::BackupError> for ApiError {
     fn from(e: lectern_backup::BackupError) -> Self {
         AppError::from(e).into()
     }
+}
+
+/// An error and the causes below it, for a log line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 /// Every error's body: `{"error":{"code","message"}}`.

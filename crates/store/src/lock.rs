@@ -62,9 +62,7 @@ impl LockHandle {
         }
         match store.read_lock().await? {
             Some(held) => Err(LockError::Busy(held)),
-            None => {
-                Err(StoreError::Corrupt("the operation lock keeps changing hands".into()).into())
-            }
+            None => Err(StoreError::unavailable("the operation lock keeps changing hands").into()),
         }
     }
 

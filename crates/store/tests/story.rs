@@ -2,7 +2,7 @@
 //! backend adds a line to `backends!` and must pass the same checks.
 
 use lectern_core::scan::{IssueKind, ScanCounts, ScanIssue, ScanKind, ScanStatus};
-use lectern_core::{CategoryId, CourseId, LibraryPath};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
 use lectern_store::*;
 use std::sync::Arc;
 
@@ -27,6 +27,7 @@ macro_rules! backends {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $name() {
                         let db = super::$backend().await;
+                        assert_eq!(db.store.backend(), stringify!($backend));
                         super::$name(&db.store).await;
                         db.store.close().await;
                     }
@@ -45,6 +46,9 @@ macro_rules! backends {
             story!(the_audit_log_lists_newest_first_filters_and_pages);
             story!(counted_audit_entries_grow_one_entry_per_key_and_period);
             story!(known_addresses_are_kept_per_account_and_forgotten_when_old);
+            story!(users_sign_in_by_any_case_and_their_sessions_end_together);
+            story!(progress_keeps_what_is_not_given_and_overviews_count_present_lessons);
+            story!(a_snapshot_restores_every_row_but_keeps_the_lock_and_later_audit);
         })*
     };
 }
@@ -73,6 +77,24 @@ async fn settings_round_trip(store: &Arc<dyn Store>) {
     assert_eq!(
         store.setting("library_root").await.unwrap().as_deref(),
         Some("/srv/b")
+    );
+    store
+        .set_settings(&[("library_root", "/srv/c"), ("open_library", "true")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.setting("library_root").await.unwrap().as_deref(),
+        Some("/srv/c")
+    );
+    assert_eq!(
+        store.setting("open_library").await.unwrap().as_deref(),
+        Some("true")
+    );
+    store.set_settings(&[]).await.unwrap();
+    assert_eq!(
+        store.setting("open_library").await.unwrap().as_deref(),
+        Some("true"),
+        "nothing given, nothing changed"
     );
 }
 
@@ -132,6 +154,21 @@ async fn scan_history_keeps_counts_issues_and_interruptions(store: &Arc<dyn Stor
         .await
         .unwrap();
     let left_running = store.begin_scan(&new).await.unwrap();
+    let so_far = ScanCounts {
+        unchanged: 7,
+        hashed_files: 2,
+        ..Default::default()
+    };
+    store
+        .update_scan_counts(left_running, &so_far)
+        .await
+        .unwrap();
+    let running = store.scan(left_running).await.unwrap().unwrap();
+    assert_eq!(
+        (running.status, running.counts, running.finished_at),
+        (ScanStatus::Running, so_far, None),
+        "counts while it runs"
+    );
     assert_eq!(store.interrupt_running_scans().await.unwrap(), 1);
 
     let record = store.scan(done).await.unwrap().unwrap();
@@ -233,6 +270,21 @@ async fn the_index_applies_batches_and_loads_every_record_in_pages(store: &Arc<d
         store.course_by_path(&p("Cat/B")).await.unwrap().unwrap().id,
         b
     );
+    assert_eq!(store.course_by_path(&p("Cat/Z")).await.unwrap(), None);
+
+    let every = store.all_files().await.unwrap();
+    assert_eq!(every.len(), 12_345, "present and missing");
+    assert!(
+        every.windows(2).all(|w| w[0].path < w[1].path),
+        "sorted by path"
+    );
+    let states: Vec<_> = every
+        .iter()
+        .filter(|f| f.state == FileState::Missing)
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(states, [gone.id]);
+    assert!(every.iter().any(|f| f.path == "Cat/B/moved.txt"));
 }
 
 async fn cleanup_purges_missing_then_empty_courses_and_categories(store: &Arc<dyn Store>) {
@@ -337,6 +389,15 @@ async fn listings_are_naturally_sorted(store: &Arc<dyn Store>) {
         .map(|f| f.name)
         .collect();
     assert_eq!(files, ["9 z", "10 z", "y", "x"]);
+    let lower_case = store.course(course).await.unwrap().unwrap().category_id;
+    let in_it: Vec<String> = store
+        .courses(Some(lower_case))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(in_it, ["2 Basics", "10 Advanced"], "one category's");
 }
 
 /// Search hits as `kind name` lines, for short assertions.
@@ -1066,4 +1127,346 @@ async fn known_addresses_are_kept_per_account_and_forgotten_when_old(store: &Arc
     assert!(store.known_address(bob, "10.2.0.1", 0).await.unwrap());
     store.delete_user(bob).await.unwrap();
     assert!(!store.known_address(bob, "10.2.0.1", 0).await.unwrap());
+}
+
+async fn users_sign_in_by_any_case_and_their_sessions_end_together(store: &Arc<dyn Store>) {
+    let zoe = person(store, "Zoe", Role::User).await;
+    let adam = person(store, "adam", Role::Admin).await;
+    let names: Vec<String> = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["adam", "Zoe"], "sorted by name, whatever the case");
+    let (found, hash) = store.user_login("zOE").await.unwrap().unwrap();
+    assert_eq!((found, hash.as_str()), (zoe.clone(), "hash of Zoe"));
+    assert!(store.user_login("nobody").await.unwrap().is_none());
+    assert!(
+        matches!(
+            store
+                .create_user(&NewUser {
+                    username: "ZOE".into(),
+                    password_hash: "x".into(),
+                    role: Role::User,
+                })
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "names are unique whatever the case"
+    );
+
+    let login = |hash: &str, user: &User| NewSession {
+        token_hash: hash.into(),
+        user_id: user.id,
+        kind: SessionKind::Web,
+        csrf_token: format!("csrf of {hash}"),
+        expires_at: now_ms() + 60_000,
+    };
+    for (hash, user) in [("z1", &zoe), ("z2", &zoe), ("a1", &adam)] {
+        store.create_session(&login(hash, user)).await.unwrap();
+    }
+    let web = store.session("z1").await.unwrap().unwrap();
+    assert_eq!(
+        (web.kind, web.user.id, web.csrf_token.as_str()),
+        (SessionKind::Web, zoe.id, "csrf of z1")
+    );
+    store
+        .create_api_token(&NewApiToken {
+            name: "zoe's script".into(),
+            user_id: zoe.id,
+            token_hash: "zt".into(),
+            csrf_token: "c".into(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+
+    store.delete_user_sessions(zoe.id).await.unwrap();
+    assert!(store.session("z1").await.unwrap().is_none());
+    assert!(store.session("z2").await.unwrap().is_none());
+    assert!(store.session("a1").await.unwrap().is_some(), "others stay");
+    assert_eq!(
+        store.session("zt").await.unwrap().map(|s| s.kind),
+        Some(SessionKind::Api),
+        "API tokens are not sessions to end"
+    );
+    let expired = NewSession {
+        expires_at: now_ms() - 1,
+        ..login("old", &adam)
+    };
+    store.create_session(&expired).await.unwrap();
+    assert!(store.session("old").await.unwrap().is_none(), "expired");
+}
+
+async fn progress_keeps_what_is_not_given_and_overviews_count_present_lessons(
+    store: &Arc<dyn Store>,
+) {
+    let courses = store
+        .ensure_courses(&[p("Cat/Covered"), p("Cat/Plain")])
+        .await
+        .unwrap();
+    let (covered, plain) = (courses[&p("Cat/Covered")], courses[&p("Cat/Plain")]);
+    let file = |course, path: &str, n, role| NewFile {
+        course_id: course,
+        path: p(path),
+        facts: FileFacts { role, ..facts(n) },
+    };
+    let m = FileRole::Material;
+    let added = vec![
+        file(covered, "Cat/Covered/1.txt", 1, m),
+        file(covered, "Cat/Covered/2.txt", 2, m),
+        file(covered, "Cat/Covered/3.txt", 3, m),
+        file(covered, "Cat/Covered/cover.jpg", 4, FileRole::Cover),
+        file(covered, "Cat/Covered/README.md", 5, FileRole::Description),
+        file(plain, "Cat/Plain/1.txt", 6, m),
+    ];
+    store
+        .apply(&ChangeBatch {
+            added,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = |path: &str| {
+        let path = path.to_owned();
+        async move {
+            store
+                .all_files()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|f| f.path == path)
+                .unwrap()
+                .id
+        }
+    };
+    let (one, two, three) = (
+        id("Cat/Covered/1.txt").await,
+        id("Cat/Covered/2.txt").await,
+        id("Cat/Covered/3.txt").await,
+    );
+    let cover = id("Cat/Covered/cover.jpg").await;
+    let reader = person(store, "reader", Role::User).await;
+    let other = person(store, "other", Role::User).await;
+
+    let started = store
+        .set_progress(reader.id, one, Some(12.5), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (started.file_id, started.position_seconds, started.completed),
+        (one, Some(12.5), false)
+    );
+    let done = store
+        .set_progress(reader.id, one, None, Some(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.position_seconds, done.completed),
+        (Some(12.5), true),
+        "the position is kept"
+    );
+    assert!(done.updated_at >= started.updated_at);
+    store
+        .set_progress(reader.id, two, None, Some(true))
+        .await
+        .unwrap();
+    store
+        .set_progress(reader.id, three, Some(3.0), Some(false))
+        .await
+        .unwrap();
+    store
+        .set_progress(other.id, three, None, Some(true))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store
+                .set_progress(reader.id, FileId(999_999), None, Some(true))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "no progress on a file that is not there"
+    );
+
+    let mine = store.course_progress(reader.id, covered).await.unwrap();
+    let shown: Vec<_> = mine
+        .iter()
+        .map(|p| (p.file_id, p.position_seconds, p.completed))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (one, Some(12.5), true),
+            (two, None, true),
+            (three, Some(3.0), false)
+        ]
+    );
+    assert!(store
+        .course_progress(reader.id, plain)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A lesson that went missing counts neither as a lesson nor as done.
+    store
+        .apply(&ChangeBatch {
+            missing: vec![two],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let overview = |list: &[CourseOverview], course| {
+        let o = list.iter().find(|o| o.course_id == course).unwrap();
+        (o.cover_file_id, o.lessons, o.completed)
+    };
+    let reader_sees = store.course_overviews(reader.id).await.unwrap();
+    assert_eq!(reader_sees.len(), 2, "every course");
+    assert_eq!(overview(&reader_sees, covered), (Some(cover), 2, 1));
+    assert_eq!(overview(&reader_sees, plain), (None, 1, 0));
+    let other_sees = store.course_overviews(other.id).await.unwrap();
+    assert_eq!(overview(&other_sees, covered), (Some(cover), 2, 1));
+
+    // Progress goes with its user.
+    store.delete_user(other.id).await.unwrap();
+    let after = store.course_overviews(other.id).await.unwrap();
+    assert_eq!(overview(&after, covered), (Some(cover), 2, 0));
+}
+
+async fn a_snapshot_restores_every_row_but_keeps_the_lock_and_later_audit(store: &Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snapshot.db");
+    let before = person(store, "before", Role::Admin).await;
+    store.set_setting("library_root", "/srv/old").await.unwrap();
+    store.ensure_courses(&[p("Cat/Kept")]).await.unwrap();
+    let entry = |at: i64, action: &str| NewAuditEntry {
+        created_at: at,
+        ..NewAuditEntry::now("cli:t", action)
+    };
+    store.record_audit(&entry(1_000, "old")).await.unwrap();
+    assert_eq!(store.quick_check().await.unwrap(), Vec::<String>::new());
+
+    store.snapshot(&snap).await.unwrap();
+    assert!(
+        store.snapshot(&snap).await.is_err(),
+        "never over an existing file"
+    );
+    let info = snapshot::inspect(&snap).await.unwrap();
+    assert_eq!(info.schema_version, snapshot::latest_schema_version());
+    assert_eq!(info.row_counts["users"], 1);
+    assert_eq!(info.row_counts["courses"], 1);
+
+    // What happens after the snapshot was taken.
+    let after = person(store, "after", Role::User).await;
+    store.set_setting("library_root", "/srv/new").await.unwrap();
+    store.ensure_courses(&[p("Cat/Later")]).await.unwrap();
+    store
+        .create_session(&NewSession {
+            token_hash: "s".into(),
+            user_id: before.id,
+            kind: SessionKind::Web,
+            csrf_token: "c".into(),
+            expires_at: now_ms() + 60_000,
+        })
+        .await
+        .unwrap();
+    store.record_audit(&entry(1_500, "dropped")).await.unwrap();
+    store.record_audit(&entry(3_000, "kept")).await.unwrap();
+    let lock = lock::LockHandle::acquire(store, "restore", "t")
+        .await
+        .unwrap();
+    let held = store.read_lock().await.unwrap().unwrap().token;
+
+    assert_eq!(
+        snapshot::migrate(&snap).await.unwrap(),
+        snapshot::latest_schema_version()
+    );
+    store.replace_with_snapshot(&snap, 2_000).await.unwrap();
+
+    assert_eq!(store.users().await.unwrap(), [before.clone()]);
+    assert_eq!(store.user(after.id).await.unwrap(), None);
+    assert_eq!(
+        store.setting("library_root").await.unwrap().as_deref(),
+        Some("/srv/old")
+    );
+    let courses: Vec<String> = store
+        .courses(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.path)
+        .collect();
+    assert_eq!(courses, ["Cat/Kept"]);
+    assert!(
+        store.session("s").await.unwrap().is_none(),
+        "everyone signs in again"
+    );
+    assert_eq!(
+        store.read_lock().await.unwrap().map(|l| l.token),
+        Some(held),
+        "the restore still holds the lock"
+    );
+    let actions: Vec<String> = store
+        .audit(&AuditQuery::default())
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["kept", "old"], "entries after the cut-off stay");
+    assert_eq!(store.quick_check().await.unwrap(), Vec::<String>::new());
+    lock.release().await.unwrap();
+    assert!(store.read_lock().await.unwrap().is_none());
+}
+
+/// The names of the `Store` trait's methods, read from its source.
+fn trait_methods() -> Vec<String> {
+    let source = include_str!("../src/store.rs");
+    let start = source
+        .find("pub trait Store")
+        .expect("the trait is in store.rs");
+    let body = &source[start..];
+    let end = body.find("\n}").expect("the trait ends");
+    body[..end]
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with("//"))
+        .filter_map(|line| {
+            let rest = line
+                .strip_prefix("async fn ")
+                .or(line.strip_prefix("fn "))?;
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty()).then_some(name)
+        })
+        .collect()
+}
+
+/// A second backend passes this suite only if it does all a `Store` does:
+/// every trait method is called here at least once (outside comments).
+#[test]
+fn the_story_calls_every_store_method() {
+    let methods = trait_methods();
+    assert!(methods.len() > 50, "the trait was read: {methods:?}");
+    for expected in ["backend", "set_settings", "replace_with_snapshot", "close"] {
+        assert!(methods.iter().any(|m| m == expected), "{expected} is read");
+    }
+    let story: String = include_str!("story.rs")
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let missing: Vec<&String> = methods
+        .iter()
+        .filter(|name| !story.contains(&format!(".{name}(")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "Store methods no story calls: {missing:?}"
+    );
 }

@@ -302,8 +302,8 @@ pub async fn open_unchecked(config: &Config) -> Result<Arc<dyn Store>, Failure> 
 }
 
 fn damaged(e: StoreError) -> Failure {
-    match lectern_store::snapshot::is_damage(&e) {
-        true => Failure::Damaged(e.to_string()),
-        false => Failure::Store(e),
+    match e {
+        StoreError::Damaged { message, .. } => Failure::Damaged(message),
+        other => Failure::Store(other),
     }
 }

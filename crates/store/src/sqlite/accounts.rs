@@ -16,7 +16,7 @@ pub(super) fn user(row: &SqliteRow) -> Result<User> {
         role: row
             .try_get::<&str, _>("role")?
             .parse()
-            .map_err(StoreError::Corrupt)?,
+            .map_err(StoreError::damaged)?,
         disabled: row.try_get("disabled")?,
         created_at: row.try_get("created_at")?,
     })
@@ -28,7 +28,7 @@ pub(super) fn conflict(e: sqlx::Error, what: &str) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(what.to_owned())
         }
-        _ => StoreError::Database(e),
+        _ => e.into(),
     }
 }
 
@@ -227,7 +227,7 @@ pub async fn session(pool: &SqlitePool, token_hash: &str) -> Result<Option<Sessi
         kind: row
             .try_get::<&str, _>("kind")?
             .parse()
-            .map_err(StoreError::Corrupt)?,
+            .map_err(StoreError::damaged)?,
         csrf_token: row.try_get("csrf_token")?,
         expires_at: row.try_get("expires_at")?,
     }))

@@ -115,7 +115,7 @@ fn entry(row: &SqliteRow) -> Result<AuditEntry> {
     let status = status
         .map(u16::try_from)
         .transpose()
-        .map_err(|_| StoreError::Corrupt(format!("an audit entry's status {status:?}")))?;
+        .map_err(|_| StoreError::damaged(format!("an audit entry's status {status:?}")))?;
     Ok(AuditEntry {
         id: row.try_get("id")?,
         created_at: row.try_get("created_at")?,
@@ -127,7 +127,7 @@ fn entry(row: &SqliteRow) -> Result<AuditEntry> {
         outcome: row
             .try_get::<&str, _>("outcome")?
             .parse()
-            .map_err(StoreError::Corrupt)?,
+            .map_err(StoreError::damaged)?,
         status,
         address: row.try_get("address")?,
     })

@@ -85,8 +85,8 @@ fn grant_record(row: &SqliteRow) -> Result<GrantRecord> {
         (Some(id), None) => Grant::Category(CategoryId(id)),
         (None, Some(id)) => Grant::Course(CourseId(id)),
         _ => {
-            return Err(StoreError::Corrupt(
-                "a grant must name exactly one category or course".into(),
+            return Err(StoreError::damaged(
+                "a grant must name exactly one category or course",
             ))
         }
     };

@@ -75,7 +75,7 @@ pub async fn ensure_courses(
     let mut ids = HashMap::with_capacity(course_paths.len());
     for path in course_paths {
         let (Some(category), Some(course)) = (path.prefix(1), path.strip_prefix(1)) else {
-            return Err(StoreError::Corrupt(format!(
+            return Err(StoreError::other(format!(
                 "{path} is not a Category/Course path"
             )));
         };

@@ -4,11 +4,14 @@
 
 mod accounts;
 mod audit;
+mod error;
+pub(crate) mod files;
 mod groups;
 mod index;
 mod rows;
 mod scans;
 mod search;
+pub(crate) mod snapshot_check;
 mod snapshots;
 mod tokens;
 
@@ -29,6 +32,10 @@ use std::time::Duration;
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+fn opening(path: &Path) -> String {
+    format!("cannot open the database at {}", path.display())
+}
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -36,10 +43,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
-                path: path.to_owned(),
-                source: sqlx::Error::Io(e),
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::from(sqlx::Error::Io(e)).context(&opening(path)))?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -55,10 +60,7 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
+            .map_err(|e| StoreError::from(e).context(&opening(path)))?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }

@@ -12,15 +12,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 fn parse<T: FromStr<Err = String>>(text: &str) -> Result<T> {
-    text.parse().map_err(StoreError::Corrupt)
+    text.parse().map_err(StoreError::damaged)
 }
 
 fn path(text: &str) -> Result<LibraryPath> {
-    LibraryPath::parse(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+    LibraryPath::parse(text).map_err(|e| StoreError::damaged(e.to_string()))
 }
 
 fn size(value: i64) -> Result<u64> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative size {value}")))
+    u64::try_from(value).map_err(|_| StoreError::damaged(format!("negative size {value}")))
 }
 
 pub fn category(row: SqliteRow) -> Result<Category> {
@@ -71,7 +71,7 @@ pub fn known_file(row: SqliteRow, mimes: &mut Interner) -> Result<KnownFile> {
             size: size(row.try_get("size")?)?,
             mtime_ns: row.try_get("mtime_ns")?,
             sha256: Sha256Digest::from_hex(row.try_get("sha256")?)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                .map_err(|e| StoreError::damaged(e.to_string()))?,
             mime: mimes.get(row.try_get("mime")?),
             role: parse(row.try_get("role")?)?,
             subtitle,

@@ -22,8 +22,8 @@ use std::path::Path;
 
 pub async fn snapshot(pool: &SqlitePool, dest: &Path) -> Result<()> {
     if dest.exists() {
-        return Err(StoreError::Snapshot(format!(
-            "{} already exists",
+        return Err(StoreError::other(format!(
+            "cannot write a snapshot to {}: it already exists",
             dest.display()
         )));
     }
@@ -203,12 +203,15 @@ async fn copy_pages(source: &mut SqliteConnection, dest: &mut SqliteConnection) 
                 c"main".as_ptr(),
             );
             if backup.is_null() {
-                return Err(last_error(to.as_ptr()));
+                return Err(last_error(to.as_ptr(), ffi::sqlite3_errcode(to.as_ptr())));
             }
             let step = ffi::sqlite3_backup_step(backup, -1);
             let finish = ffi::sqlite3_backup_finish(backup);
-            if step != ffi::SQLITE_DONE || finish != ffi::SQLITE_OK {
-                return Err(last_error(to.as_ptr()));
+            if step != ffi::SQLITE_DONE {
+                return Err(last_error(to.as_ptr(), step));
+            }
+            if finish != ffi::SQLITE_OK {
+                return Err(last_error(to.as_ptr(), finish));
             }
             Ok(())
         }
@@ -224,16 +227,19 @@ async fn copy_pages(source: &mut SqliteConnection, dest: &mut SqliteConnection) 
     }
 }
 
+/// The copy's failure, classified by SQLite's result `code` (a damaged
+/// source is `Damaged`, a busy one `Unavailable`).
+///
 /// # Safety
 /// `db` must be an open connection used by this thread alone.
-unsafe fn last_error(db: *mut ffi::sqlite3) -> StoreError {
+unsafe fn last_error(db: *mut ffi::sqlite3, code: std::ffi::c_int) -> StoreError {
     let message = CStr::from_ptr(ffi::sqlite3_errmsg(db))
         .to_string_lossy()
         .into_owned();
-    StoreError::Snapshot(format!("copying the snapshot into place failed: {message}"))
+    super::error::from_code(i64::from(code), message).context("copying the database failed")
 }
 
 fn utf8(path: &Path) -> Result<&str> {
     path.to_str()
-        .ok_or_else(|| StoreError::Snapshot(format!("the path {} is not UTF-8", path.display())))
+        .ok_or_else(|| StoreError::other(format!("the path {} is not UTF-8", path.display())))
 }
