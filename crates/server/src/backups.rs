@@ -4,7 +4,7 @@
 //! the same code the offline command line runs.
 
 use crate::error::ApiError;
-use crate::maintenance::OtherRequests;
+use crate::requests::OtherRequests;
 use crate::state::AppState;
 use lectern_app::restore::{RestoreOutcome, RestoreRequest};
 use lectern_app::AppError;

@@ -8,10 +8,10 @@ pub(crate) mod api;
 mod audit;
 mod auth;
 mod backups;
-mod content;
 mod error;
 pub mod maintenance;
 mod pages;
+mod requests;
 mod state;
 mod subtitles;
 

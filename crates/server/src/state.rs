@@ -1,5 +1,5 @@
 use crate::error::ApiError;
-use crate::maintenance::Requests;
+use crate::requests::Requests;
 use ipnet::IpNet;
 use lectern_app::audit::AuditListener;
 use lectern_app::{App, BackupOptions, Events, LibraryOptions, SignInGuard};

@@ -1181,8 +1181,14 @@ async fn hostile_bodies_and_paths_get_4xx_never_500() {
     // may close the connection while the client still sends; if an answer
     // arrives, it is a 413 with the envelope.
     let too_big = format!("{{\"name\":\"{}\"}}", "h".repeat(3 * 1024 * 1024));
-    let sent = app
-        .req(Method::POST, "/api/admin/groups", Some(&admin))
+    // A client of its own, so that the closed connection is not reused.
+    let once = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let sent = once
+        .post(format!("{}/api/admin/groups", app.base))
+        .bearer_auth(&admin)
         .header("content-type", "application/json")
         .body(too_big)
         .send()

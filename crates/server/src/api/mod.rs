@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod auth;
+pub mod content;
 pub mod library;
 pub mod openapi;
 pub mod scanner;
@@ -26,10 +27,10 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(library::course))
         .routes(routes!(library::file))
         .routes(routes!(
-            crate::content::content,
-            crate::content::content_head
+            crate::api::content::content,
+            crate::api::content::content_head
         ))
-        .routes(routes!(crate::content::webvtt))
+        .routes(routes!(crate::api::content::webvtt))
         .routes(routes!(library::progress))
         .routes(routes!(search::search))
         .routes(routes!(scanner::scan))

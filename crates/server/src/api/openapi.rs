@@ -5,7 +5,7 @@
 //! `GET /api/openapi.json`.
 
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
-use crate::maintenance::ALWAYS_OPEN;
+use crate::requests::ALWAYS_OPEN;
 use axum::{Extension, Json};
 use std::sync::Arc;
 use utoipa::openapi::header::HeaderBuilder;
@@ -126,11 +126,17 @@ fn add_outside_answers(operation: &mut Operation, always_open: bool) {
         )
     });
     if !always_open {
+        // A route's own 503 (too little disk to unpack an archive) joins
+        // the maintenance answer, which every route can give.
+        let own = match answers.get("503") {
+            Some(RefOr::T(response)) => format!("; or {}", response.description),
+            _ => String::new(),
+        };
         let mut busy = ResponseBuilder::new()
-            .description(
+            .description(format!(
                 "Lectern is in maintenance (a restore is replacing the data) (`maintenance`); \
-                 try again after `Retry-After`",
-            )
+                 try again after `Retry-After`{own}"
+            ))
             .header(
                 "Retry-After",
                 HeaderBuilder::new()
@@ -139,9 +145,7 @@ fn add_outside_answers(operation: &mut Operation, always_open: bool) {
                     .build(),
             );
         busy = busy.content("application/json", envelope_content());
-        answers
-            .entry("503".into())
-            .or_insert_with(|| RefOr::T(busy.build()));
+        answers.insert("503".into(), RefOr::T(busy.build()));
     }
 }
 

@@ -5,13 +5,13 @@
 use super::render::{render, PageError, PageIds};
 use super::session::{CsrfForm, Reader};
 use super::viewer::{markdown_html, markdown_summary, Viewer};
+use crate::api::content::read_head;
 use crate::api::library::{
     course_detail, subtitles_of, visible_courses, visible_file, CourseDetail,
 };
 use crate::api::search::search_visible;
 use crate::api::views::HitKind;
 use crate::auth::Caller;
-use crate::content::read_head;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Query, State};

@@ -133,7 +133,7 @@ pub async fn download(
         .oneshot(request)
         .await
         .map_err(|e| ApiError::Internal(format!("cannot send {}: {e}", record.filename)))?;
-    if let Some(refused) = crate::content::refusal(&served) {
+    if let Some(refused) = crate::api::content::refusal(&served) {
         return Ok(refused);
     }
     let mut response = served.map(Body::new);
