@@ -24,10 +24,13 @@ pub const MAX_FAILURE_KEYS: usize = 200;
 /// The longest username kept in a target.
 const MAX_NAME: usize = 64;
 
+/// One failed sign-in entry's key: its target and address.
+type FailureKey = (String, Option<String>);
+
 pub struct AuditListener {
     store: Arc<dyn Store>,
-    /// The period being counted and the keys (target, address) started in it.
-    started: Mutex<(i64, HashSet<(String, Option<String>)>)>,
+    /// The period being counted and the keys started in it.
+    started: Mutex<(i64, HashSet<FailureKey>)>,
 }
 
 impl AuditListener {

@@ -420,18 +420,16 @@ fn check(
                 }
             }
         }
-        Value::Array(items) => {
-            if schema.get("items").is_some() {
-                for (i, item) in items.iter().enumerate() {
-                    check(
-                        doc,
-                        &schema["items"],
-                        item,
-                        &format!("{at}[{i}]"),
-                        true,
-                        out,
-                    );
-                }
+        Value::Array(items) if schema.get("items").is_some() => {
+            for (i, item) in items.iter().enumerate() {
+                check(
+                    doc,
+                    &schema["items"],
+                    item,
+                    &format!("{at}[{i}]"),
+                    true,
+                    out,
+                );
             }
         }
         _ => {}

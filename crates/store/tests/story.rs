@@ -1018,7 +1018,7 @@ async fn counted_audit_entries_grow_one_entry_per_key_and_period(store: &Arc<dyn
         store.record_audit_counted(entry, *since).await.unwrap();
     }
     let all = store.audit(&AuditQuery::default()).await.unwrap().entries;
-    let seen: Vec<(Option<&str>, Option<&str>, Option<&str>, Option<u16>)> = all
+    let seen: Vec<_> = all
         .iter()
         .map(|e| {
             (
@@ -1385,7 +1385,7 @@ async fn a_snapshot_restores_every_row_but_keeps_the_lock_and_later_audit(store:
     );
     store.replace_with_snapshot(&snap, 2_000).await.unwrap();
 
-    assert_eq!(store.users().await.unwrap(), [before.clone()]);
+    assert_eq!(store.users().await.unwrap(), std::slice::from_ref(&before));
     assert_eq!(store.user(after.id).await.unwrap(), None);
     assert_eq!(
         store.setting("library_root").await.unwrap().as_deref(),
