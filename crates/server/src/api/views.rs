@@ -395,16 +395,6 @@ pub struct RestoredView {
     pub schema_version: i64,
 }
 
-impl From<crate::backups::Restored> for RestoredView {
-    fn from(r: crate::backups::Restored) -> Self {
-        Self {
-            restored: r.restored.into(),
-            safety_backup_id: r.safety_backup_id,
-            schema_version: r.schema_version,
-        }
-    }
-}
-
 /// Converts every model in a list.
 pub fn all<M, V: From<M>>(models: Vec<M>) -> Vec<V> {
     models.into_iter().map(V::from).collect()

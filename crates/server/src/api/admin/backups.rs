@@ -7,6 +7,7 @@ use crate::api::views::{self, BackupView, RestoredView};
 use crate::auth::Admin;
 use crate::backups::{Job, Upload};
 use crate::error::{body_refused, ApiError, ErrorEnvelope, Ids, JsonBody};
+use crate::requests::OtherRequests;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
@@ -16,7 +17,9 @@ use axum::response::Response;
 use axum::Json;
 use futures_util::{Stream, StreamExt};
 use lectern_app::backups;
+use lectern_app::restore::{RestoreOutcome, RestoreRequest};
 use lectern_app::schedule::{self, BackupPlan};
+use lectern_app::AppError;
 use lectern_backup::{BackupType, Quiet};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -301,11 +304,36 @@ pub async fn restore(
             "a restore replaces all accounts, grants and progress: send {\"confirm\": true}".into(),
         ));
     }
-    Ok(Json(
-        crate::backups::restore(&state, &who(&admin), &id)
-            .await?
-            .into(),
-    ))
+    Ok(Json(restore_backup(&state, &who(&admin), &id).await?))
+}
+
+/// Puts backup `id` back: `lectern_app::restore::restore`, with this
+/// server's other requests drained. The caller confirmed by asking.
+async fn restore_backup(state: &AppState, who: &str, id: &str) -> Result<RestoredView, ApiError> {
+    let record = lectern_app::backups::find(&state.app, id)?;
+    let drain = OtherRequests(state.requests.clone());
+    let request = RestoreRequest {
+        archive: &record.file_path,
+        who,
+        confirm: &|_| Ok(()),
+        drain: &drain,
+        progress: Arc::new(Quiet),
+    };
+    match lectern_app::restore::restore(&state.app, request).await? {
+        RestoreOutcome::Restored(done) => Ok(RestoredView {
+            restored: record.into(),
+            safety_backup_id: done.safety_backup.map(|r| r.id).unwrap_or_default(),
+            schema_version: done.schema_version,
+        }),
+        // A running server cannot swap its own database file; the
+        // offline restore can (RECOVERY.md).
+        RestoreOutcome::Unreadable(_) => Err(AppError::Damaged(
+            "the current database cannot be read; stop the server and run \
+             `lectern backup restore`"
+                .into(),
+        )
+        .into()),
+    }
 }
 
 #[utoipa::path(
