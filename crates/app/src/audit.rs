@@ -8,9 +8,18 @@
 //! counted together in one entry with neither username nor address. So a
 //! storm grows the log by a bounded number of entries a minute, whatever
 //! its size.
+//!
+//! Everything else an administrator (or the server's schedule, or the
+//! command line) changes is one entry per event: the action (`user.create`),
+//! the target by ids (`group=3 user=9`), the actor and their address, and
+//! for a request the status the API answered with. A request that was
+//! refused or failed arrives as [`Event::Refused`], from the front end that
+//! answered it. This listener is the only writer of the log besides the
+//! command line's own account commands.
 
-use crate::events::{Event, Listener};
+use crate::events::{Actor, Event, Listener, ScanStart};
 use async_trait::async_trait;
+use lectern_backup::BackupType;
 use lectern_store::{NewAuditEntry, Outcome, SessionKind, Store, UserId};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -21,8 +30,12 @@ pub const LOGIN_ACTION: &str = "session.login";
 pub const FAILURE_PERIOD_MS: i64 = 60_000;
 /// The most entries for failed sign-ins started in one period.
 pub const MAX_FAILURE_KEYS: usize = 200;
-/// The longest username kept in a target.
+/// The longest username or error code kept.
 const MAX_NAME: usize = 64;
+/// The longest action kept (a request no route took is named by its path).
+const MAX_ACTION: usize = 220;
+/// The longest target kept.
+const MAX_TARGET: usize = 300;
 
 /// One failed sign-in entry's key: its target and address.
 type FailureKey = (String, Option<String>);
@@ -107,25 +120,261 @@ impl AuditListener {
 
 #[async_trait]
 impl Listener for AuditListener {
-    /// Other events are not (yet) the audit log's: they pass.
     async fn on(&self, event: &Event) {
-        if let Event::SignedIn {
-            user_id,
-            username,
-            address,
-            kind,
-        } = event
-        {
-            self.signed_in(*user_id, username, address, *kind).await;
-        } else if let Event::SignInFailed {
-            username,
-            address,
-            limited,
-        } = event
-        {
-            self.failed(username, address, *limited).await;
+        match event {
+            Event::SignedIn {
+                user_id,
+                username,
+                address,
+                kind,
+            } => self.signed_in(*user_id, username, address, *kind).await,
+            Event::SignInFailed {
+                username,
+                address,
+                limited,
+            } => self.failed(username, address, *limited).await,
+            other => {
+                if let Some((by, entry)) = entry_of(other) {
+                    self.record(by, entry).await;
+                }
+            }
         }
     }
+}
+
+impl AuditListener {
+    async fn record(&self, by: &Actor, what: Entry) {
+        let mut entry = NewAuditEntry::now(by.label(), what.action);
+        entry.actor_id = by.user_id().map(UserId);
+        entry.address = by.address().map(str::to_owned);
+        entry.target = what.target;
+        // The answer the API gives for it; none for what no request waits on.
+        entry.status = what.status.filter(|_| by.is_request());
+        entry.outcome = if what.failed {
+            Outcome::Failed
+        } else {
+            Outcome::Ok
+        };
+        entry.detail = what.failure;
+        if let Err(e) = self.store.record_audit(&entry).await {
+            tracing::error!(
+                action = %entry.action,
+                actor = %entry.actor,
+                "cannot record an audit entry: {e}"
+            );
+        }
+    }
+}
+
+/// One entry of the log, as an event tells it.
+struct Entry {
+    action: String,
+    target: Option<String>,
+    status: Option<u16>,
+    failed: bool,
+    /// What went wrong, for a failure.
+    failure: Option<String>,
+}
+
+fn done(action: &str, target: String, status: u16) -> Entry {
+    Entry {
+        action: action.to_owned(),
+        target: (!target.is_empty()).then_some(target),
+        status: Some(status),
+        failed: false,
+        failure: None,
+    }
+}
+
+fn ended(action: &str, target: Option<String>, failure: &Option<String>) -> Entry {
+    Entry {
+        action: action.to_owned(),
+        target,
+        status: None,
+        failed: failure.is_some(),
+        failure: failure.clone(),
+    }
+}
+
+/// 201 for a new record, 200 when it was there already.
+fn created(already: bool) -> u16 {
+    if already {
+        200
+    } else {
+        201
+    }
+}
+
+/// The entry an event makes, and who it is by; `None` for events the log
+/// does not keep (a scan's end is in the scan history; a safety backup is
+/// part of the restore or cleanup that took it).
+fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
+    let entry = match event {
+        Event::UserCreated { by, user_id } => {
+            (by, done("user.create", format!("user={user_id}"), 201))
+        }
+        Event::UserUpdated { by, user_id, .. } => {
+            (by, done("user.update", format!("user={user_id}"), 200))
+        }
+        Event::UserDeleted { by, user_id } => {
+            (by, done("user.delete", format!("user={user_id}"), 204))
+        }
+        Event::GroupCreated { by, group_id } => {
+            (by, done("group.create", format!("group={group_id}"), 201))
+        }
+        Event::GroupRenamed { by, group_id } => {
+            (by, done("group.rename", format!("group={group_id}"), 200))
+        }
+        Event::GroupDeleted { by, group_id } => {
+            (by, done("group.delete", format!("group={group_id}"), 204))
+        }
+        Event::MemberAdded {
+            by,
+            group_id,
+            user_id,
+            already,
+        } => (
+            by,
+            done(
+                "group.member.add",
+                format!("group={group_id} user={user_id}"),
+                created(*already),
+            ),
+        ),
+        Event::MemberRemoved {
+            by,
+            group_id,
+            user_id,
+        } => (
+            by,
+            done(
+                "group.member.remove",
+                format!("group={group_id} user={user_id}"),
+                204,
+            ),
+        ),
+        Event::GrantAdded {
+            by,
+            group_id,
+            grant_id,
+            already,
+        } => (
+            by,
+            done(
+                "group.grant.add",
+                format!("group={group_id} grant={grant_id}"),
+                created(*already),
+            ),
+        ),
+        Event::GrantRemoved {
+            by,
+            group_id,
+            grant_id,
+        } => (
+            by,
+            done(
+                "group.grant.remove",
+                format!("group={group_id} grant={grant_id}"),
+                204,
+            ),
+        ),
+        Event::TokenCreated { by, token_id, .. } => {
+            (by, done("token.create", format!("token={token_id}"), 201))
+        }
+        Event::TokenDeleted { by, token_id } => {
+            (by, done("token.delete", format!("token={token_id}"), 204))
+        }
+        Event::SettingsChanged { by, .. } => (by, done("settings.update", String::new(), 200)),
+        Event::ScanStarted { by, scan_id, what } => match what {
+            ScanStart::Library => (by, done("scan.start", format!("scan={scan_id}"), 202)),
+            ScanStart::Course(course) => (
+                by,
+                done(
+                    "scan.rescan",
+                    format!("course={course} scan={scan_id}"),
+                    202,
+                ),
+            ),
+        },
+        Event::CleanupFinished { by, scan_id, .. } => {
+            (by, done("cleanup", format!("scan={scan_id}"), 200))
+        }
+        Event::ScanAborted { by, scan_id } => {
+            let target = scan_id.map(|id| format!("scan={id}")).unwrap_or_default();
+            (by, done("scan.abort", target, 200))
+        }
+        Event::BackupCreated {
+            id,
+            backup_type,
+            by,
+        } => {
+            if *backup_type == BackupType::Safety {
+                return None;
+            }
+            (by, done("backup.create", format!("backup={id}"), 201))
+        }
+        // A request's failure is told by the front end that answered it.
+        Event::BackupFailed { by, message, .. } if !by.is_request() => {
+            (by, ended("backup.create", None, &Some(message.clone())))
+        }
+        Event::BackupImported { id, by } => {
+            (by, done("backup.upload", format!("backup={id}"), 201))
+        }
+        Event::BackupDeleted { id, by } => (by, done("backup.delete", format!("backup={id}"), 204)),
+        Event::OffsiteCopy {
+            backup_id,
+            by,
+            failure,
+        } => (
+            by,
+            ended(
+                "backup.offsite",
+                Some(format!("backup={backup_id}")),
+                failure,
+            ),
+        ),
+        Event::DrillFinished {
+            backup_id,
+            by,
+            failure,
+        } => {
+            let target = backup_id.as_ref().map(|id| format!("backup={id}"));
+            (by, ended("backup.drill", target, failure))
+        }
+        Event::RestoreFinished {
+            backup_id,
+            by,
+            safety_backup_id,
+            ..
+        } => {
+            let mut entry = done("backup.restore", format!("backup={backup_id}"), 200);
+            if !by.is_request() {
+                entry.status = None;
+            }
+            let _ = safety_backup_id;
+            (by, entry)
+        }
+        Event::Refused {
+            by,
+            action,
+            target,
+            status,
+            code,
+        } => (
+            by,
+            Entry {
+                action: clip(action, MAX_ACTION),
+                target: target.as_deref().map(|t| clip(t, MAX_TARGET)),
+                status: Some(*status),
+                failed: true,
+                failure: code
+                    .as_deref()
+                    .map(|code| serde_json::json!({ "error": clip(code, MAX_NAME) }).to_string()),
+            },
+        ),
+        _ => return None,
+    };
+    Some(entry)
 }
 
 /// At most `max` characters of `text`.

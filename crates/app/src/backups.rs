@@ -4,11 +4,11 @@
 
 use crate::context::App;
 use crate::error::AppError;
-use crate::events::Event;
+use crate::events::{Actor, Event};
 use crate::operation::Running;
 use crate::settings::json_setting;
-use lectern_backup::{BackupRecord, BackupType, NewBackup, Offsite, Progress};
-use lectern_store::{NewAuditEntry, Outcome, Store, StoreError};
+use lectern_backup::{BackupRecord, BackupType, NewBackup, Progress};
+use lectern_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -28,24 +28,15 @@ pub async fn last_failure(store: &dyn Store) -> Result<Option<Failure>, StoreErr
     json_setting(store, LAST_FAILURE).await
 }
 
-/// Records how a backup step went that no request is waiting for (a
-/// scheduled backup, an off-site copy): in the audit log, and a failure
-/// as the last failure, which the status and health checks show.
-pub async fn record_outcome(
-    store: &dyn Store,
-    actor: &str,
-    action: &str,
-    target: Option<String>,
-    outcome: Result<(), String>,
-) {
-    let mut entry = NewAuditEntry::now(actor, action);
-    entry.target = target;
+/// Keeps how a backup step went that no request is waiting for (a
+/// scheduled backup, an off-site copy, a drill): a failure as the last
+/// failure, which the status and health checks show, until a success
+/// clears it. The audit log hears of it from the step's event.
+pub async fn record_outcome(store: &dyn Store, action: &str, outcome: Result<(), String>) {
     let last = match &outcome {
         Ok(()) => String::new(),
         Err(message) => {
             tracing::error!("{action} failed: {message}");
-            entry.outcome = Outcome::Failed;
-            entry.detail = Some(message.clone());
             let failure = Failure {
                 at: lectern_store::now_ms(),
                 action: action.to_owned(),
@@ -57,26 +48,24 @@ pub async fn record_outcome(
     if let Err(e) = store.set_setting(LAST_FAILURE, &last).await {
         tracing::warn!("cannot keep the backup outcome: {e}");
     }
-    if let Err(e) = store.record_audit(&entry).await {
-        tracing::warn!("cannot record {action}: {e}");
-    }
 }
 
 /// Copies a new archive off site, if configured; the server's backups and
 /// the offline CLI's alike. The backup itself is made, so a failure is
 /// recorded (and returned, for a person to be told) rather than undoing it.
-pub async fn send_offsite(
-    store: &dyn Store,
-    offsite: &Offsite,
-    actor: &str,
-    record: &BackupRecord,
-) -> Result<(), String> {
+pub async fn send_offsite(app: &App, who: &Actor, record: &BackupRecord) -> Result<(), String> {
+    let offsite = &app.backups.offsite;
     if offsite.is_empty() {
         return Ok(());
     }
     let outcome = offsite.send(record).await.map_err(|e| e.to_string());
-    let target = Some(format!("backup={}", record.id));
-    record_outcome(store, actor, "backup.offsite", target, outcome.clone()).await;
+    record_outcome(app.store.as_ref(), "backup.offsite", outcome.clone()).await;
+    let event = Event::OffsiteCopy {
+        backup_id: record.id.clone(),
+        by: who.clone(),
+        failure: outcome.clone().err(),
+    };
+    app.events.emit(event).await;
     outcome
 }
 
@@ -93,14 +82,13 @@ pub struct Created {
 /// backup is made either way.
 pub async fn create(
     app: &App,
-    who: &str,
+    who: &Actor,
     backup_type: BackupType,
     notes: Option<String>,
     progress: Arc<dyn Progress>,
 ) -> Result<Created, AppError> {
     let record = create_archive(app, who, backup_type, notes, progress).await?;
-    let offsite = &app.backups.offsite;
-    let copied = send_offsite(app.store.as_ref(), offsite, who, &record).await;
+    let copied = send_offsite(app, who, &record).await;
     Ok(Created {
         record,
         offsite_error: copied.err(),
@@ -110,12 +98,12 @@ pub async fn create(
 /// The backup alone, without its off-site copies.
 pub async fn create_archive(
     app: &App,
-    who: &str,
+    who: &Actor,
     backup_type: BackupType,
     notes: Option<String>,
     progress: Arc<dyn Progress>,
 ) -> Result<BackupRecord, AppError> {
-    let running = Running::start(app, "backup", who).await?;
+    let running = Running::start(app, "backup", &who.label()).await?;
     let made = create_locked(app, who, backup_type, notes, running.progress(progress)).await;
     running.finish().await;
     made
@@ -139,15 +127,22 @@ pub fn find(app: &App, id: &str) -> Result<BackupRecord, AppError> {
         .ok_or_else(|| AppError::NotFound("there is no readable backup".into()))
 }
 
-pub fn delete(app: &App, id: &str) -> Result<(), AppError> {
-    Ok(app.backups.folder.delete(id)?)
+pub async fn delete(app: &App, who: &Actor, id: &str) -> Result<(), AppError> {
+    crate::access::require_admin(who)?;
+    app.backups.folder.delete(id)?;
+    let event = Event::BackupDeleted {
+        id: id.to_owned(),
+        by: who.clone(),
+    };
+    app.events.emit(event).await;
+    Ok(())
 }
 
 /// The backup itself, for a caller that holds the lock already (a
 /// restore's or a cleanup's safety backup).
 pub(crate) async fn create_locked(
     app: &App,
-    who: &str,
+    who: &Actor,
     backup_type: BackupType,
     notes: Option<String>,
     progress: Arc<dyn Progress>,
@@ -155,7 +150,7 @@ pub(crate) async fn create_locked(
     let options = &app.backups;
     let new = NewBackup {
         backup_type,
-        created_by: who.to_owned(),
+        created_by: who.label(),
         notes,
     };
     let store = app.store.as_ref();
@@ -167,7 +162,7 @@ pub(crate) async fn create_locked(
                 .emit(Event::BackupCreated {
                     id: record.id.clone(),
                     backup_type,
-                    by: who.to_owned(),
+                    by: who.clone(),
                 })
                 .await;
             Ok(record)
@@ -177,7 +172,7 @@ pub(crate) async fn create_locked(
             app.events
                 .emit(Event::BackupFailed {
                     backup_type,
-                    by: who.to_owned(),
+                    by: who.clone(),
                     message: error.chain(),
                 })
                 .await;
@@ -190,11 +185,11 @@ pub(crate) async fn create_locked(
 /// it verifies completely; a bad one is refused and removed.
 pub async fn import(
     app: &App,
-    who: &str,
+    who: &Actor,
     upload: &Path,
     progress: Arc<dyn Progress>,
 ) -> Result<BackupRecord, AppError> {
-    let running = Running::start(app, "upload", who).await?;
+    let running = Running::start(app, "upload", &who.label()).await?;
     let options = &app.backups;
     let taken = lectern_backup::import(
         upload,
@@ -205,5 +200,11 @@ pub async fn import(
     )
     .await;
     running.finish().await;
-    Ok(taken?)
+    let record = taken?;
+    let event = Event::BackupImported {
+        id: record.id.clone(),
+        by: who.clone(),
+    };
+    app.events.emit(event).await;
+    Ok(record)
 }

@@ -10,27 +10,33 @@ use lectern_core::ScanId;
 use lectern_store::SessionKind;
 use std::sync::{Arc, RwLock};
 
-/// Who caused an event.
+/// Who caused an event, and from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    /// A signed-in account.
-    User { id: i64, username: String },
+    /// A signed-in account, with the address its request came from.
+    User {
+        id: i64,
+        username: String,
+        admin: bool,
+        address: Option<String>,
+    },
     /// Nobody signed in (a sign-in attempt).
     Anonymous,
-    /// The server itself (a schedule, a drill).
+    /// The server itself, by its full label (`system:scheduler`, a
+    /// schedule; `serve:first-start`, the first scan of a new library).
     System(&'static str),
     /// The command line, as the operating-system user running it.
     Cli(String),
 }
 
 impl Actor {
-    /// How the audit log names the actor: `user:NAME`, `anonymous`,
-    /// `system:WHAT`, `cli:USER`.
+    /// How the audit log and the records name the actor: `user:NAME`,
+    /// `anonymous`, the server's own label, `cli:USER`.
     pub fn label(&self) -> String {
         match self {
             Actor::User { username, .. } => format!("user:{username}"),
             Actor::Anonymous => "anonymous".to_owned(),
-            Actor::System(what) => format!("system:{what}"),
+            Actor::System(label) => (*label).to_owned(),
             Actor::Cli(user) => format!("cli:{user}"),
         }
     }
@@ -41,6 +47,37 @@ impl Actor {
             _ => None,
         }
     }
+
+    pub fn address(&self) -> Option<&str> {
+        match self {
+            Actor::User { address, .. } => address.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Administration is for admins, the server's own jobs and whoever runs
+    /// the command line on the machine (who could open the database anyway).
+    pub fn may_administer(&self) -> bool {
+        match self {
+            Actor::User { admin, .. } => *admin,
+            Actor::Anonymous => false,
+            Actor::System(_) | Actor::Cli(_) => true,
+        }
+    }
+
+    /// Whether a request of this actor waits for the answer: then the front
+    /// end that answers it records a failure (see [`Event::Refused`]).
+    pub fn is_request(&self) -> bool {
+        matches!(self, Actor::User { .. })
+    }
+}
+
+/// What a scan that was started covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStart {
+    /// The whole library.
+    Library,
+    Course(i64),
 }
 
 /// One thing that happened, with what a listener needs to tell of it.
@@ -63,37 +100,154 @@ pub enum Event {
         /// because the hashing queue was full.
         limited: bool,
     },
+    UserCreated {
+        by: Actor,
+        user_id: i64,
+    },
+    UserUpdated {
+        by: Actor,
+        user_id: i64,
+        /// A new password or a disabled account ended their sessions.
+        sessions_ended: bool,
+    },
+    UserDeleted {
+        by: Actor,
+        user_id: i64,
+    },
+    GroupCreated {
+        by: Actor,
+        group_id: i64,
+    },
+    GroupRenamed {
+        by: Actor,
+        group_id: i64,
+    },
+    GroupDeleted {
+        by: Actor,
+        group_id: i64,
+    },
+    MemberAdded {
+        by: Actor,
+        group_id: i64,
+        user_id: i64,
+        /// They were a member already: nothing changed.
+        already: bool,
+    },
+    MemberRemoved {
+        by: Actor,
+        group_id: i64,
+        user_id: i64,
+    },
+    GrantAdded {
+        by: Actor,
+        group_id: i64,
+        grant_id: i64,
+        /// The same was granted already: nothing changed.
+        already: bool,
+    },
+    GrantRemoved {
+        by: Actor,
+        group_id: i64,
+        grant_id: i64,
+    },
+    TokenCreated {
+        by: Actor,
+        token_id: i64,
+        owner_id: i64,
+    },
+    TokenDeleted {
+        by: Actor,
+        token_id: i64,
+    },
+    SettingsChanged {
+        by: Actor,
+        /// The names of the settings written.
+        names: Vec<&'static str>,
+    },
+    ScanStarted {
+        by: Actor,
+        scan_id: ScanId,
+        what: ScanStart,
+    },
+    ScanAborted {
+        by: Actor,
+        /// The scan asked to stop; none when none was running.
+        scan_id: Option<ScanId>,
+    },
     ScanFinished {
         scan_id: ScanId,
         status: ScanStatus,
     },
+    /// Missing files purged, after the safety backup it names.
+    CleanupFinished {
+        by: Actor,
+        scan_id: ScanId,
+        safety_backup_id: String,
+    },
     BackupCreated {
         id: String,
         backup_type: BackupType,
-        by: String,
+        by: Actor,
     },
     BackupFailed {
         backup_type: BackupType,
-        by: String,
+        by: Actor,
         /// The error with its causes.
         message: String,
+    },
+    BackupImported {
+        id: String,
+        by: Actor,
+    },
+    BackupDeleted {
+        id: String,
+        by: Actor,
+    },
+    /// A new archive was copied off site, or the copy failed.
+    OffsiteCopy {
+        backup_id: String,
+        by: Actor,
+        failure: Option<String>,
+    },
+    /// A test restore of the newest backup ran; `failure` says why it did
+    /// not pass.
+    DrillFinished {
+        backup_id: Option<String>,
+        by: Actor,
+        failure: Option<String>,
     },
     RestoreStarted {
         /// The archive's own id (its manifest's).
         backup_id: String,
-        by: String,
+        by: Actor,
     },
     RestoreFinished {
         backup_id: String,
-        by: String,
+        by: Actor,
         /// The backup of the replaced data, when there was data to keep.
         safety_backup_id: Option<String>,
         schema_version: i64,
     },
     RestoreFailed {
         backup_id: String,
-        by: String,
+        by: Actor,
         message: String,
+    },
+    /// A request that would change something was answered with an error
+    /// (refused, malformed, naming nothing, or failed). The front end that
+    /// answered it emits this, with the action its route is documented to
+    /// perform, since only it knows the answer; use cases announce their
+    /// successes themselves.
+    Refused {
+        by: Actor,
+        /// The action (`user.create`), or `METHOD /path` for a request no
+        /// route took.
+        action: String,
+        target: Option<String>,
+        status: u16,
+        /// The error's stable code (`forbidden`, `not_found`), when the
+        /// answer had one.
+        code: Option<String>,
     },
 }
 

@@ -7,12 +7,14 @@
 //! Use cases return [`AppError`] and announce what happened as [`Event`]s
 //! on [`Events`]; the audit log, alerts and metrics listen to those.
 
+pub mod access;
 pub mod audit;
 pub mod backups;
 pub mod context;
 pub mod coordination;
 pub mod error;
 pub mod events;
+pub mod groups;
 pub mod hashing;
 pub mod login_limits;
 pub mod operation;
@@ -23,9 +25,11 @@ pub mod scans;
 pub mod schedule;
 pub mod settings;
 pub mod sign_in;
+pub mod tokens;
+pub mod users;
 
 pub use context::{App, BackupOptions, LibraryOptions};
 pub use error::AppError;
-pub use events::{Event, Events, Listener};
+pub use events::{Actor, Event, Events, Listener};
 pub use login_limits::LoginLimits;
 pub use sign_in::{sign_in, SignIn, SignInGuard, SignedIn};

@@ -16,7 +16,7 @@
 
 use crate::context::App;
 use crate::error::AppError;
-use crate::events::Event;
+use crate::events::{Actor, Event};
 use crate::operation::Running;
 use async_trait::async_trait;
 use lectern_backup::{BackupRecord, BackupType, Manifest, PreparedRestore, Progress};
@@ -56,8 +56,8 @@ pub type Confirm<'a> = &'a (dyn Fn(&Manifest) -> Result<(), AppError> + Send + S
 pub struct RestoreRequest<'a> {
     /// The archive to put back.
     pub archive: &'a Path,
-    /// Who restores, as the audit log names them.
-    pub who: &'a str,
+    /// Who restores.
+    pub who: &'a Actor,
     pub confirm: Confirm<'a>,
     pub drain: &'a dyn Drain,
     pub progress: Arc<dyn Progress>,
@@ -85,7 +85,7 @@ pub enum RestoreOutcome {
 
 /// Puts the archive back over the live database (see the module's steps).
 pub async fn restore(app: &App, request: RestoreRequest<'_>) -> Result<RestoreOutcome, AppError> {
-    let running = Running::start(app, "restore", request.who).await?;
+    let running = Running::start(app, "restore", &request.who.label()).await?;
     let progress = running.progress(request.progress.clone());
     let done = restore_locked(app, &request, progress).await;
     // The lock row was carried into the restored data, so this still
@@ -105,21 +105,21 @@ async fn restore_locked(
     (request.confirm)(&manifest)?;
     let started = Event::RestoreStarted {
         backup_id: manifest.id.clone(),
-        by: request.who.to_owned(),
+        by: request.who.clone(),
     };
     app.events.emit(started).await;
     let replaced = prepare_and_replace(app, request, progress).await;
     let event = match &replaced {
         Ok(RestoreOutcome::Restored(done)) => Event::RestoreFinished {
             backup_id: manifest.id.clone(),
-            by: request.who.to_owned(),
+            by: request.who.clone(),
             safety_backup_id: done.safety_backup.as_ref().map(|r| r.id.clone()),
             schema_version: done.schema_version,
         },
         Ok(RestoreOutcome::Unreadable(_)) => return replaced,
         Err(e) => Event::RestoreFailed {
             backup_id: manifest.id.clone(),
-            by: request.who.to_owned(),
+            by: request.who.clone(),
             message: e.chain(),
         },
     };

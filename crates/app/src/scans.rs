@@ -4,7 +4,7 @@
 use crate::context::App;
 use crate::coordination::{Operation, Step};
 use crate::error::AppError;
-use crate::events::Event;
+use crate::events::{Actor, Event, ScanStart};
 use crate::operation::Running;
 use lectern_backup::{BackupRecord, BackupType, Progress};
 use lectern_core::progress::ScanProgress;
@@ -23,8 +23,26 @@ impl From<ScanError> for AppError {
 }
 
 /// Starts a scan in the background once it holds the operation lock, and
-/// returns its id; its progress is published until it ends.
-pub async fn start(app: &App, options: ScanOptions) -> Result<ScanId, AppError> {
+/// returns its id; its progress is published until it ends. The scan is
+/// recorded as started by `by`.
+pub async fn start(
+    app: &App,
+    by: &Actor,
+    scope: ScanScope,
+    verify: bool,
+    force: bool,
+) -> Result<ScanId, AppError> {
+    crate::access::require_admin(by)?;
+    let options = ScanOptions {
+        scope,
+        verify,
+        force,
+        started_by: by.label(),
+    };
+    let what = match scope {
+        ScanScope::All => ScanStart::Library,
+        ScanScope::Course(course) => ScanStart::Course(course.0),
+    };
     let root = app
         .library_root()
         .await?
@@ -40,6 +58,12 @@ pub async fn start(app: &App, options: ScanOptions) -> Result<ScanId, AppError> 
     if let Err(e) = app.coordination.publish_operation(operation).await {
         tracing::warn!("cannot publish scan {id}: {e}");
     }
+    let event = Event::ScanStarted {
+        by: by.clone(),
+        scan_id: id,
+        what,
+    };
+    app.events.emit(event).await;
     let app = app.clone();
     tokio::spawn(async move {
         let report = running.run().await;
@@ -56,16 +80,10 @@ pub async fn start(app: &App, options: ScanOptions) -> Result<ScanId, AppError> 
     Ok(id)
 }
 
-/// A full scan of everything, as `started_by` (the first start of a new
-/// library uses it, so that there is something to browse at once).
-pub async fn start_full(app: &App, started_by: &str) -> Result<ScanId, AppError> {
-    let options = ScanOptions {
-        scope: ScanScope::All,
-        verify: false,
-        force: false,
-        started_by: started_by.to_owned(),
-    };
-    start(app, options).await
+/// A full scan of everything, by `by` (the first start of a new library
+/// uses it, so that there is something to browse at once).
+pub async fn start_full(app: &App, by: &Actor) -> Result<ScanId, AppError> {
+    start(app, by, ScanScope::All, false, false).await
 }
 
 /// The scan running now (on any instance), with its live counters.
@@ -80,12 +98,19 @@ pub async fn current(app: &App) -> Result<Option<(ScanId, Arc<ScanProgress>)>, A
 
 /// Asks the running scan to stop at its next check; its id, or `None`
 /// when no scan runs.
-pub async fn abort(app: &App) -> Result<Option<ScanId>, AppError> {
+pub async fn abort(app: &App, by: &Actor) -> Result<Option<ScanId>, AppError> {
+    crate::access::require_admin(by)?;
     let current = current(app).await?;
-    Ok(current.map(|(id, progress)| {
+    let stopped = current.map(|(id, progress)| {
         progress.cancel();
         id
-    }))
+    });
+    let event = Event::ScanAborted {
+        by: by.clone(),
+        scan_id: stopped,
+    };
+    app.events.emit(event).await;
+    Ok(stopped)
 }
 
 /// What a cleanup did, and the backup taken just before it.
@@ -99,24 +124,33 @@ pub struct CleanupDone {
 /// change the data between the two.
 pub async fn cleanup(
     app: &App,
-    who: &str,
+    who: &Actor,
     progress: Arc<dyn Progress>,
 ) -> Result<CleanupDone, AppError> {
-    let running = Running::start(app, "cleanup", who).await?;
+    crate::access::require_admin(who)?;
+    let running = Running::start(app, "cleanup", &who.label()).await?;
     let done = cleanup_locked(app, who, running.progress(progress)).await;
     running.finish().await;
+    if let Ok(done) = &done {
+        let event = Event::CleanupFinished {
+            by: who.clone(),
+            scan_id: done.report.scan_id,
+            safety_backup_id: done.safety_backup.id.clone(),
+        };
+        app.events.emit(event).await;
+    }
     done
 }
 
 async fn cleanup_locked(
     app: &App,
-    who: &str,
+    who: &Actor,
     progress: Arc<dyn Progress>,
 ) -> Result<CleanupDone, AppError> {
     let notes = Some("taken before a cleanup".to_owned());
     let safety_backup =
         crate::backups::create_locked(app, who, BackupType::Safety, notes, progress).await?;
-    let report = lectern_scanner::cleanup_locked(app.store.as_ref(), who).await?;
+    let report = lectern_scanner::cleanup_locked(app.store.as_ref(), &who.label()).await?;
     Ok(CleanupDone {
         report,
         safety_backup,

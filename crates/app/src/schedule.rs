@@ -14,6 +14,7 @@ use crate::backups;
 use crate::context::App;
 use crate::coordination::Coordination;
 use crate::error::AppError;
+use crate::events::{Actor, Event};
 use crate::operation::Running;
 use crate::retention::Retention;
 use chrono::{DateTime, Local};
@@ -32,7 +33,7 @@ pub const DEFAULT_SCHEDULE: &str = "0 2 * * *";
 pub const DRILL: &str = "backup_drill_schedule";
 pub const DEFAULT_DRILL: &str = "0 3 1 * *";
 pub const LAST_DRILL: &str = "backup_last_drill";
-const ACTOR: &str = "system:scheduler";
+const ACTOR: Actor = Actor::System("system:scheduler");
 /// How often the loop looks at the clock and the settings.
 const TICK: Duration = Duration::from_secs(30);
 
@@ -116,7 +117,7 @@ pub enum Ran {
 /// the operation lock, so that it never competes with a backup for the
 /// disk; nothing live changes.
 pub async fn drill_once(app: &App) -> Result<Drill, Ran> {
-    let running = match Running::start(app, "drill", ACTOR).await {
+    let running = match Running::start(app, "drill", &ACTOR.label()).await {
         Ok(running) => running,
         Err(AppError::Busy(held)) => {
             tracing::info!("the test restore waits: {held}");
@@ -158,9 +159,14 @@ async fn drill_locked(app: &App) -> Drill {
             tracing::warn!("cannot keep the test restore's result: {e}");
         }
     }
-    let target = backup_id.map(|id| format!("backup={id}"));
-    let outcome = outcome.map(|_| ());
-    backups::record_outcome(app.store.as_ref(), ACTOR, "backup.drill", target, outcome).await;
+    let failure = outcome.as_ref().err().cloned();
+    backups::record_outcome(app.store.as_ref(), "backup.drill", outcome.map(|_| ())).await;
+    let event = Event::DrillFinished {
+        backup_id,
+        by: ACTOR,
+        failure,
+    };
+    app.events.emit(event).await;
     drill
 }
 
@@ -240,17 +246,15 @@ async fn tick(
 /// A held lock is no failure: the backup runs at a later tick.
 pub async fn run_once(app: &App, retention: &Retention) -> Ran {
     let quiet = std::sync::Arc::new(lectern_backup::Quiet);
-    let made = backups::create_archive(app, ACTOR, BackupType::Scheduled, None, quiet).await;
+    let made = backups::create_archive(app, &ACTOR, BackupType::Scheduled, None, quiet).await;
     if let Err(AppError::Busy(held)) = &made {
         tracing::info!("the scheduled backup waits: {held}");
         return Ran::Busy;
     }
     let outcome = made.as_ref().map(|_| ()).map_err(AppError::chain);
-    let target = made.as_ref().ok().map(|r| format!("backup={}", r.id));
-    let store = app.store.as_ref();
-    backups::record_outcome(store, ACTOR, "backup.create", target, outcome).await;
+    backups::record_outcome(app.store.as_ref(), "backup.create", outcome).await;
     let Ok(record) = made else { return Ran::Done };
-    let _ = backups::send_offsite(store, &app.backups.offsite, ACTOR, &record).await;
+    let _ = backups::send_offsite(app, &ACTOR, &record).await;
     if let Err(e) = prune(app, retention) {
         tracing::error!("cannot apply the backup retention: {e}");
     }

@@ -1,6 +1,15 @@
-//! Settings kept as JSON in the store's key/value settings.
+//! The run-time settings an admin changes, and settings kept as JSON in
+//! the store's key/value settings.
 
+use crate::access::require_admin;
+use crate::context::App;
+use crate::error::AppError;
+use crate::events::{Actor, Event};
+use crate::retention::Retention;
+use crate::schedule::{parse_schedule, BackupPlan, DRILL, RETENTION, SCHEDULE};
+use lectern_store::settings::{library_open, LIBRARY_OPEN, LIBRARY_ROOT};
 use lectern_store::{Store, StoreError};
+use std::path::{Path, PathBuf};
 
 /// A setting kept as JSON; `None` when unset, cleared or unreadable.
 pub async fn json_setting<T: serde::de::DeserializeOwned>(
@@ -11,4 +20,121 @@ pub async fn json_setting<T: serde::de::DeserializeOwned>(
         .setting(key)
         .await?
         .and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+/// The saved and the effective settings an admin changes at run time.
+pub struct Settings {
+    /// The saved library root.
+    pub root_path: Option<String>,
+    /// The root in use: `--root`/`LECTERN_ROOT` win over the saved one.
+    pub effective_root: Option<PathBuf>,
+    pub root_overridden: bool,
+    pub library_open: bool,
+    pub schedule: String,
+    pub retention: Retention,
+    pub drill: String,
+}
+
+/// What to change; `None` leaves a setting as it is.
+#[derive(Default)]
+pub struct SettingsChange {
+    pub root_path: Option<String>,
+    pub library_open: Option<bool>,
+    pub schedule: Option<String>,
+    pub retention: Option<Retention>,
+    pub drill: Option<String>,
+}
+
+const MAX_PATH: usize = 4096;
+
+pub async fn show(app: &App, by: &Actor) -> Result<Settings, AppError> {
+    require_admin(by)?;
+    let store = app.store.as_ref();
+    let plan = BackupPlan::load(store).await?;
+    Ok(Settings {
+        root_path: store.setting(LIBRARY_ROOT).await?,
+        effective_root: app.library_root().await?,
+        root_overridden: app.library.root_override.is_some(),
+        library_open: library_open(store).await?,
+        schedule: plan.schedule,
+        retention: plan.retention,
+        drill: plan.drill,
+    })
+}
+
+/// Saves the changes together, or none of them: a root path is saved only
+/// when it is an absolute path to a directory Lectern can list, and the
+/// schedules only when they parse.
+pub async fn update(app: &App, by: &Actor, change: SettingsChange) -> Result<Settings, AppError> {
+    require_admin(by)?;
+    if change.root_path.is_none()
+        && change.library_open.is_none()
+        && change.schedule.is_none()
+        && change.retention.is_none()
+        && change.drill.is_none()
+    {
+        return Err(AppError::Invalid(
+            "nothing to change: give root_path, library_open, schedule, retention or drill".into(),
+        ));
+    }
+    for expression in [&change.schedule, &change.drill].into_iter().flatten() {
+        parse_schedule(expression).map_err(AppError::Invalid)?;
+    }
+    let retention = change
+        .retention
+        .map(|r| serde_json::to_string(&r))
+        .transpose()
+        .map_err(|e| AppError::internal("cannot write the retention", e))?;
+    if let Some(root) = &change.root_path {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || check_root(&root))
+            .await
+            .map_err(|e| AppError::internal("the root check failed", e))??;
+    }
+    let mut changes = Vec::new();
+    if let Some(root) = &change.root_path {
+        changes.push((LIBRARY_ROOT, root.as_str()));
+    }
+    if let Some(open) = change.library_open {
+        changes.push((LIBRARY_OPEN, if open { "true" } else { "false" }));
+    }
+    if let Some(schedule) = &change.schedule {
+        changes.push((SCHEDULE, schedule.trim()));
+    }
+    if let Some(drill) = &change.drill {
+        changes.push((DRILL, drill.trim()));
+    }
+    if let Some(retention) = &retention {
+        changes.push((RETENTION, retention.as_str()));
+    }
+    app.store.set_settings(&changes).await?;
+    let names = changes.iter().map(|(name, _)| *name).collect();
+    let event = Event::SettingsChanged {
+        by: by.clone(),
+        names,
+    };
+    app.events.emit(event).await;
+    show(app, by).await
+}
+
+fn check_root(raw: &str) -> Result<(), AppError> {
+    let bad = |why: String| Err(AppError::Invalid(why));
+    if raw.is_empty() || raw.len() > MAX_PATH || raw.chars().any(char::is_control) {
+        return bad(format!(
+            "root_path is a path of 1 to {MAX_PATH} bytes without control characters"
+        ));
+    }
+    let path = Path::new(raw);
+    if !path.is_absolute() {
+        return bad(format!("root_path must be absolute: {raw:?}"));
+    }
+    match std::fs::metadata(path) {
+        Err(e) => return bad(format!("root_path {raw:?} cannot be used: {e}")),
+        Ok(meta) if !meta.is_dir() => return bad(format!("root_path {raw:?} is not a directory")),
+        Ok(_) => {}
+    }
+    if let Err(e) = std::fs::read_dir(path) {
+        return bad(format!("root_path {raw:?} cannot be read: {e}"));
+    }
+    Ok(())
 }

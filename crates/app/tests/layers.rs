@@ -252,3 +252,31 @@ fn the_cycle_finder_finds_a_circle() {
     let line = BTreeMap::from([("a".to_owned(), BTreeSet::from(["b".to_owned()]))]);
     assert_eq!(find_cycle(&line), None);
 }
+
+/// The audit log is written from events: apart from the store that keeps
+/// it, only the app's audit listener writes entries. The command line's
+/// own account and scan commands are the one other writer (they do not go
+/// through use cases that emit events yet), and no server module writes
+/// one at all.
+#[test]
+fn audit_entries_are_written_only_by_the_listener_of_events() {
+    let writers = ["record_audit(", "record_audit_counted("];
+    let allowed = [
+        "crates/app/src/audit.rs",
+        "crates/lectern/src/commands/mod.rs",
+        "crates/lectern/src/commands/backup.rs",
+    ];
+    for folder in ["crates/app/src", "crates/server/src", "crates/lectern/src"] {
+        for (path, text) in sources(&workspace().join(folder)) {
+            let relative = path
+                .strip_prefix(workspace())
+                .expect("inside the workspace");
+            let relative = relative.to_string_lossy();
+            let writes = writers.iter().any(|w| text.contains(w));
+            assert!(
+                !writes || allowed.contains(&relative.as_ref()),
+                "{relative} writes audit entries itself instead of emitting an event"
+            );
+        }
+    }
+}

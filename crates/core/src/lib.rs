@@ -3,6 +3,7 @@
 mod digest;
 mod ids;
 mod library_path;
+pub mod names;
 mod natural;
 pub mod progress;
 pub mod scan;

@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap};
 use axum_extra::extract::CookieJar;
 use ipnet::IpNet;
 use lectern_app::passwords::token_hash;
+use lectern_app::Actor;
 use lectern_store::{Role, Session, SessionKind, User};
 use std::net::{IpAddr, SocketAddr};
 
@@ -43,6 +44,17 @@ impl Caller {
 
     pub fn is_admin(&self) -> bool {
         self.user().role == Role::Admin
+    }
+
+    /// The caller as the use cases and their events name them.
+    pub fn actor(&self, address: Option<IpAddr>) -> Actor {
+        let user = self.user();
+        Actor::User {
+            id: user.id.0,
+            username: user.username.clone(),
+            admin: self.is_admin(),
+            address: address.map(|a| a.to_string()),
+        }
     }
 
     /// Compares in constant time, so the token cannot be guessed byte by byte.
@@ -147,19 +159,28 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A signed-in administrator; anyone else signed in gets 403.
-pub struct Admin(pub Caller);
+/// A signed-in administrator, as the use cases name them; anyone else
+/// signed in gets 403 before the body is read (the use cases ask the same
+/// rule again: `lectern_app::access`).
+pub struct Admin(pub Actor);
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        if !caller.is_admin() {
-            return Err(ApiError::Forbidden);
-        }
-        Ok(Admin(caller))
+        let actor = caller.actor(request_address(parts, state));
+        lectern_app::access::require_admin(&actor)?;
+        Ok(Admin(actor))
     }
+}
+
+/// The client's address of a request, when the server runs with peer
+/// addresses (it always does outside unit tests).
+pub fn request_address(parts: &Parts, state: &AppState) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    let trusted = &state.options.trusted_proxies;
+    Some(client_address(peer.0.ip(), &parts.headers, trusted))
 }
 
 /// The client behind a request: the peer, or, when the peer is a trusted

@@ -147,6 +147,11 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// The stable code of an error answer, kept on the response for the audit
+/// log, which never reads a body.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 /// Every error's body: `{"error":{"code","message"}}`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorEnvelope {
@@ -180,6 +185,8 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status(), Json(body)).into_response();
         self.add_retry_after(&mut response);
+        // For the audit log, which never reads an answer's body.
+        response.extensions_mut().insert(ErrorCode(self.code()));
         response
     }
 }

@@ -32,14 +32,16 @@ use tower_http::trace::TraceLayer;
 pub fn app(state: AppState) -> Router {
     let header =
         |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    let (api, actions) = api::routes();
+    let audit = audit::Audit {
+        state: state.clone(),
+        actions: std::sync::Arc::new(actions),
+    };
     Router::new()
-        .nest("/api", api::routes())
+        .nest("/api", api)
         .merge(pages::routes())
         // Inside the maintenance gate: a request it turns away changed nothing.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            audit::record,
-        ))
+        .layer(axum::middleware::from_fn_with_state(audit, audit::record))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             maintenance::gate,

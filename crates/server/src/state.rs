@@ -2,7 +2,7 @@ use crate::error::ApiError;
 use crate::requests::Requests;
 use ipnet::IpNet;
 use lectern_app::audit::AuditListener;
-use lectern_app::{App, BackupOptions, Events, LibraryOptions, SignInGuard};
+use lectern_app::{Actor, App, BackupOptions, Events, LibraryOptions, SignInGuard};
 use lectern_backup::Secrets;
 use lectern_core::ScanId;
 use lectern_store::Store;
@@ -91,8 +91,8 @@ impl AppState {
 
     /// A full scan in the background, as `started_by`; the first start of
     /// a new library uses it so that there is something to browse at once.
-    pub async fn start_full_scan(&self, started_by: &str) -> Result<ScanId, ApiError> {
-        Ok(lectern_app::scans::start_full(&self.app, started_by).await?)
+    pub async fn start_full_scan(&self, by: &Actor) -> Result<ScanId, ApiError> {
+        Ok(lectern_app::scans::start_full(&self.app, by).await?)
     }
 
     /// Turns maintenance on (as a restore does) until [`end_maintenance`]

@@ -949,6 +949,8 @@ async fn every_route_answers_each_kind_of_caller_as_expected_and_leaks_nothing()
     ];
     let mut wrong = Vec::new();
     let mut leaks = Vec::new();
+    let actions = audited_actions(&f.app).await;
+    let mut last_entry = newest_entry(&f).await.0;
     for row in rows(&f) {
         for who in [ANON, BOB, ALICE, ADMIN] {
             let token = match (row.fresh_session, who) {
@@ -995,6 +997,23 @@ async fn every_route_answers_each_kind_of_caller_as_expected_and_leaks_nothing()
             if let Some(hidden) = &hidden_from[who] {
                 leaks.extend(hidden.leaks(&context, &answer.body));
             }
+            if who == ADMIN && changes_admin_state(&row.method, row.template) {
+                let key = (row.method.to_string(), row.template.to_owned());
+                let (id, entry) = newest_entry(&f).await;
+                match actions.get(&key) {
+                    None => wrong.push(format!("{context}: no x-audit-action documented")),
+                    Some(_) if id <= last_entry => {
+                        wrong.push(format!("{context}: answered {status} with no audit entry"))
+                    }
+                    Some(action)
+                        if entry["action"] != *action || entry["actor"] != "user:admin" =>
+                    {
+                        wrong.push(format!("{context}: audited as {entry}, not {action}"))
+                    }
+                    Some(_) => {}
+                }
+                last_entry = id;
+            }
         }
     }
     assert!(
@@ -1003,6 +1022,37 @@ async fn every_route_answers_each_kind_of_caller_as_expected_and_leaks_nothing()
         wrong.join("\n")
     );
     assert!(leaks.is_empty(), "leaks:\n{}", leaks.join("\n"));
+}
+
+/// Requests that may change something under the admin and scanner areas,
+/// each of which the audit log records, whatever its answer.
+fn changes_admin_state(method: &Method, template: &str) -> bool {
+    let area = template.starts_with("/api/admin/") || template.starts_with("/api/scanner/");
+    area && !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Each documented operation's `x-audit-action`, by method and template.
+async fn audited_actions(app: &TestApp) -> std::collections::HashMap<(String, String), String> {
+    let answer = send(app, Method::GET, "/api/openapi.json", None, None).await;
+    let doc: Value = serde_json::from_slice(&answer.body).unwrap();
+    let mut actions = std::collections::HashMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if let Some(action) = operation["x-audit-action"].as_str() {
+                actions.insert((method.to_uppercase(), path.clone()), action.to_owned());
+            }
+        }
+    }
+    actions
+}
+
+/// The id and body of the newest audit entry (0 when there is none).
+async fn newest_entry(f: &Fixture) -> (i64, Value) {
+    let admin = f.tokens[ADMIN].as_deref();
+    let answer = send(&f.app, Method::GET, "/api/admin/audit?limit=1", admin, None).await;
+    let page: Value = serde_json::from_slice(&answer.body).unwrap();
+    let entry = page["entries"][0].clone();
+    (entry["id"].as_i64().unwrap_or(0), entry)
 }
 
 /// The leak check finds what it looks for: what an admin receives about

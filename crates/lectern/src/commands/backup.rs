@@ -43,7 +43,7 @@ async fn create(config: Config, notes: Option<String>, json: bool) -> Result<Exi
     };
     let app = ctx.app(secrets);
     let bar = StepBar::start();
-    let made = backups::create_archive(&app, &ctx.actor(), BackupType::Manual, notes, bar.clone())
+    let made = backups::create_archive(&app, &ctx.by(), BackupType::Manual, notes, bar.clone())
         .await
         .map_err(Failure::from);
     bar.finish();
@@ -55,8 +55,10 @@ async fn create(config: Config, notes: Option<String>, json: bool) -> Result<Exi
     .await;
     let offsite = match &made {
         Ok(record) => {
-            let offsite = &app.backups.offsite;
-            backups::send_offsite(ctx.store.as_ref(), offsite, &ctx.actor(), record).await
+            let sent = backups::send_offsite(&app, &ctx.by(), record).await;
+            let target = Some(format!("backup={}", record.id));
+            ctx.audit_outcome("backup.offsite", target, &sent).await;
+            sent
         }
         Err(_) => Ok(()),
     };
@@ -267,7 +269,7 @@ async fn restore_sound(
         confirm(yes, &what).map_err(|declined| AppError::Declined(declined.to_string()))
     };
     let bar = StepBar::start();
-    let who = ctx.actor();
+    let who = ctx.by();
     let request = RestoreRequest {
         archive: path,
         who: &who,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 pub async fn run(ctx: &Context, args: JsonArg) -> Result<ExitCode, Failure> {
     let app = ctx.app(Secrets::from_env()?);
-    let done = lectern_app::scans::cleanup(&app, &ctx.actor(), Arc::new(Quiet))
+    let done = lectern_app::scans::cleanup(&app, &ctx.by(), Arc::new(Quiet))
         .await
         .map_err(Failure::from);
     let target = done

@@ -226,6 +226,11 @@ impl Context {
         actor()
     }
 
+    /// Who the CLI acts as, for the use cases.
+    pub fn by(&self) -> lectern_app::Actor {
+        by()
+    }
+
     /// Adds an entry to the audit log as [`Context::actor`]: `ok`, or
     /// `failed` with the failure's code. Bookkeeping only: a log that
     /// cannot be written is reported on stderr and the command goes on.
@@ -240,6 +245,24 @@ impl Context {
         if let Err(failure) = result {
             entry.outcome = lectern_store::Outcome::Failed;
             entry.detail = Some(serde_json::json!({ "error": failure.code() }).to_string());
+        }
+        if let Err(e) = self.store.record_audit(&entry).await {
+            tracing::warn!("cannot record {action} in the audit log: {e}");
+        }
+    }
+
+    /// Like [`Context::audit`], for a step whose failure is a message.
+    pub async fn audit_outcome(
+        &self,
+        action: &str,
+        target: Option<String>,
+        result: &Result<(), String>,
+    ) {
+        let mut entry = lectern_store::NewAuditEntry::now(self.actor(), action);
+        entry.target = target;
+        if let Err(message) = result {
+            entry.outcome = lectern_store::Outcome::Failed;
+            entry.detail = Some(message.clone());
         }
         if let Err(e) = self.store.record_audit(&entry).await {
             tracing::warn!("cannot record {action} in the audit log: {e}");
@@ -273,10 +296,15 @@ pub fn backup_options(config: &Config, secrets: Secrets) -> BackupOptions {
 
 /// Who the CLI acts as: `cli:` and the login name.
 pub fn actor() -> String {
+    by().label()
+}
+
+/// The person at the terminal, as the use cases name them.
+pub fn by() -> lectern_app::Actor {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME"));
     // SAFETY: getuid cannot fail and touches no memory of ours.
     let uid = || format!("uid {}", unsafe { libc::getuid() });
-    format!("cli:{}", user.unwrap_or_else(|_| uid()))
+    lectern_app::Actor::Cli(user.unwrap_or_else(|_| uid()))
 }
 
 /// Opens the database and refuses a damaged one (not a database, or

@@ -67,7 +67,10 @@ async fn first_scan(ctx: &Context, state: &AppState) -> Result<(), Failure> {
     if !ctx.store.scans(1).await?.is_empty() {
         return Ok(());
     }
-    match state.start_full_scan("serve:first-start").await {
+    match state
+        .start_full_scan(&lectern_app::Actor::System("serve:first-start"))
+        .await
+    {
         Ok(id) => println!("Scanning the library for the first time (scan {id})"),
         Err(e) => eprintln!("lectern: the first scan did not start: {e}"),
     }

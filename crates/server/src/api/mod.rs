@@ -7,6 +7,7 @@ pub mod scanner;
 pub mod search;
 pub mod views;
 
+use crate::audit::Actions;
 use crate::state::AppState;
 use axum::{Extension, Router};
 use std::sync::Arc;
@@ -15,8 +16,9 @@ use utoipa_axum::routes;
 
 /// The JSON API, relative to `/api`. Each handler's `#[utoipa::path]`
 /// gives its method and path once: `routes!` registers it from there and
-/// adds it to the OpenAPI document served at `/api/openapi.json`.
-pub fn routes() -> Router<AppState> {
+/// adds it to the OpenAPI document served at `/api/openapi.json`. With the
+/// router come the audited actions that document declares.
+pub fn routes() -> (Router<AppState>, Actions) {
     let (router, paths) = OpenApiRouter::default()
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(auth::login))
@@ -72,8 +74,16 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(admin::backups::status))
         .split_for_parts();
     let document: openapi::Shared = Arc::new(openapi::document(paths));
-    router
+    let actions = match serde_json::to_value(document.as_ref()) {
+        Ok(json) => Actions::from_document(&json),
+        Err(e) => {
+            tracing::error!("cannot read the audited actions off the API document: {e}");
+            Actions::default()
+        }
+    };
+    let router = router
         .layer(Extension(document))
         .fallback(|| async { crate::ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { crate::ApiError::MethodNotAllowed })
+        .method_not_allowed_fallback(|| async { crate::ApiError::MethodNotAllowed });
+    (router, actions)
 }

@@ -15,7 +15,7 @@ use axum::Json;
 use lectern_app::scans;
 use lectern_backup::Quiet;
 use lectern_core::{CourseId, ScanId};
-use lectern_scanner::{ScanOptions, ScanScope};
+use lectern_scanner::ScanScope;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -72,6 +72,7 @@ pub struct CleanupDone {
     post,
     path = "/scanner/scan",
     tag = "scanner",
+    extensions(("x-audit-action" = json!("scan.start"))),
     params(ScanFlags),
     responses(
         (status = 202, description = "A full scan started", body = ScanStarted),
@@ -92,6 +93,7 @@ pub async fn scan(
     post,
     path = "/scanner/rescan/{course_id}",
     tag = "scanner",
+    extensions(("x-audit-action" = json!("scan.rescan"))),
     params(("course_id" = i64, Path, description = "The course to scan"), ScanFlags),
     responses(
         (status = 202, description = "A scan of the course started", body = ScanStarted),
@@ -112,17 +114,11 @@ pub async fn rescan(
 
 async fn start(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    Admin(by): Admin,
     scope: ScanScope,
     flags: ScanFlags,
 ) -> Result<(StatusCode, Json<ScanStarted>), ApiError> {
-    let options = ScanOptions {
-        scope,
-        verify: flags.verify,
-        force: flags.force,
-        started_by: format!("user:{}", caller.user().username),
-    };
-    let id = scans::start(&state.app, options).await?;
+    let id = scans::start(&state.app, &by, scope, flags.verify, flags.force).await?;
     Ok((StatusCode::ACCEPTED, Json(ScanStarted { scan_id: id })))
 }
 
@@ -130,6 +126,7 @@ async fn start(
     post,
     path = "/scanner/cleanup",
     tag = "scanner",
+    extensions(("x-audit-action" = json!("cleanup"))),
     responses(
         (status = 200, description = "Missing files, then empty courses and categories, purged; the counts removed", body = CleanupDone),
         (status = 409, description = "Another operation holds the lock", body = ErrorEnvelope),
@@ -138,10 +135,9 @@ async fn start(
 )]
 pub async fn cleanup(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    Admin(by): Admin,
 ) -> Result<Json<CleanupDone>, ApiError> {
-    let who = format!("user:{}", caller.user().username);
-    let done = scans::cleanup(&state.app, &who, Arc::new(Quiet)).await?;
+    let done = scans::cleanup(&state.app, &by, Arc::new(Quiet)).await?;
     let report = done.report;
     Ok(Json(CleanupDone {
         scan_id: report.scan_id,
@@ -202,6 +198,7 @@ pub async fn status(
     post,
     path = "/scanner/abort",
     tag = "scanner",
+    extensions(("x-audit-action" = json!("scan.abort"))),
     responses(
         (status = 200, description = "Always: whether a running scan was asked to stop", body = Aborted),
         AdminChange,
@@ -209,9 +206,9 @@ pub async fn status(
 )]
 pub async fn abort(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
 ) -> Result<Json<Aborted>, ApiError> {
-    let stopped = scans::abort(&state.app).await?;
+    let stopped = scans::abort(&state.app, &by).await?;
     Ok(Json(Aborted {
         aborted: stopped.is_some(),
         scan_id: stopped,

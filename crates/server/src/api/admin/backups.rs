@@ -19,6 +19,7 @@ use futures_util::{Stream, StreamExt};
 use lectern_app::backups;
 use lectern_app::restore::{RestoreOutcome, RestoreRequest};
 use lectern_app::schedule::{self, BackupPlan};
+use lectern_app::Actor;
 use lectern_app::AppError;
 use lectern_backup::{BackupType, Quiet};
 use serde::{Deserialize, Serialize};
@@ -39,14 +40,11 @@ pub struct CreateBody {
     notes: Option<String>,
 }
 
-fn who(admin: &Admin) -> String {
-    format!("user:{}", admin.0.user().username)
-}
-
 #[utoipa::path(
     post,
     path = "/admin/backup/create",
     tag = "backup",
+    extensions(("x-audit-action" = json!("backup.create"))),
     operation_id = "create_backup",
     request_body(content = Option<CreateBody>, description = "Optional: `{}`, `{\"notes\": …}` or no body at all"),
     responses(
@@ -59,7 +57,7 @@ fn who(admin: &Admin) -> String {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    admin: Admin,
+    Admin(by): Admin,
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<BackupView>), ApiError> {
     let body = body.map_err(|e| body_refused(e.status(), e.body_text()))?;
@@ -72,11 +70,10 @@ pub async fn create(
                 .notes
         }
     };
-    let who = who(&admin);
     let quiet = Arc::new(Quiet);
     // A failed off-site copy is recorded (status, audit log); the backup
     // is made either way.
-    let created = backups::create(&state.app, &who, BackupType::Manual, notes, quiet).await?;
+    let created = backups::create(&state.app, &by, BackupType::Manual, notes, quiet).await?;
     Ok((StatusCode::CREATED, Json(created.record.into())))
 }
 
@@ -188,6 +185,7 @@ pub async fn download_head(
     post,
     path = "/admin/backup/upload",
     tag = "backup",
+    extensions(("x-audit-action" = json!("backup.upload"))),
     operation_id = "upload_backup",
     request_body(content = Vec<u8>, description = "The archive: `multipart/form-data` with the part `file`, or the raw bytes as `application/octet-stream`", content_type = "application/octet-stream"),
     responses(
@@ -202,7 +200,7 @@ pub async fn download_head(
 )]
 pub async fn upload(
     State(state): State<AppState>,
-    admin: Admin,
+    Admin(by): Admin,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<BackupView>), ApiError> {
@@ -217,7 +215,7 @@ pub async fn upload(
         None => save(body.into_data_stream(), &upload, limit).await?,
     }
     let quiet = Arc::new(Quiet);
-    let record = backups::import(&state.app, &who(&admin), &upload.path, quiet).await?;
+    let record = backups::import(&state.app, &by, &upload.path, quiet).await?;
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -280,6 +278,7 @@ pub struct RestoreBody {
     post,
     path = "/admin/backup/restore/{id}",
     tag = "backup",
+    extensions(("x-audit-action" = json!("backup.restore"))),
     operation_id = "restore_backup",
     params(("id" = String, Path, description = "A backup's id")),
     request_body = RestoreBody,
@@ -295,7 +294,7 @@ pub struct RestoreBody {
 )]
 pub async fn restore(
     State(state): State<AppState>,
-    admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<String>,
     JsonBody(body): JsonBody<RestoreBody>,
 ) -> Result<Json<RestoredView>, ApiError> {
@@ -304,12 +303,12 @@ pub async fn restore(
             "a restore replaces all accounts, grants and progress: send {\"confirm\": true}".into(),
         ));
     }
-    Ok(Json(restore_backup(&state, &who(&admin), &id).await?))
+    Ok(Json(restore_backup(&state, &by, &id).await?))
 }
 
 /// Puts backup `id` back: `lectern_app::restore::restore`, with this
 /// server's other requests drained. The caller confirmed by asking.
-async fn restore_backup(state: &AppState, who: &str, id: &str) -> Result<RestoredView, ApiError> {
+async fn restore_backup(state: &AppState, who: &Actor, id: &str) -> Result<RestoredView, ApiError> {
     let record = lectern_app::backups::find(&state.app, id)?;
     let drain = OtherRequests(state.requests.clone());
     let request = RestoreRequest {
@@ -340,6 +339,7 @@ async fn restore_backup(state: &AppState, who: &str, id: &str) -> Result<Restore
     delete,
     path = "/admin/backup/{id}",
     tag = "backup",
+    extensions(("x-audit-action" = json!("backup.delete"))),
     operation_id = "delete_backup",
     params(("id" = String, Path, description = "A backup's id")),
     responses(
@@ -350,10 +350,10 @@ async fn restore_backup(state: &AppState, who: &str, id: &str) -> Result<Restore
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<String>,
 ) -> Result<StatusCode, ApiError> {
-    backups::delete(&state.app, &id)?;
+    backups::delete(&state.app, &by, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

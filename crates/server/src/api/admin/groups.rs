@@ -3,7 +3,6 @@
 //! that name nothing are 404; ids in the body that name nothing are 400,
 //! with a message saying which.
 
-use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
 use crate::api::views::{self, GroupView, UserView};
 use crate::auth::Admin;
@@ -13,11 +12,10 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use lectern_app::groups;
 use lectern_core::{CategoryId, CourseId};
-use lectern_store::{Grant, GrantId, GrantRecord, Group, GroupId, Store, UserId};
+use lectern_store::{Grant, GrantId, GrantRecord, GroupId, UserId};
 use serde::{Deserialize, Serialize};
-
-const MAX_GROUP_NAME: usize = 100;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -89,15 +87,6 @@ pub struct GroupDetail {
     grants: Vec<GrantView>,
 }
 
-async fn existing(store: &dyn Store, id: i64) -> Result<Group, ApiError> {
-    store.group(GroupId(id)).await?.ok_or(ApiError::NotFound)
-}
-
-async fn grant_views(store: &dyn Store, group: GroupId) -> Result<Vec<GrantView>, ApiError> {
-    let grants = store.group_grants(group).await?;
-    Ok(grants.into_iter().map(GrantView::from).collect())
-}
-
 #[utoipa::path(
     get,
     path = "/admin/groups",
@@ -110,15 +99,16 @@ async fn grant_views(store: &dyn Store, group: GroupId) -> Result<Vec<GrantView>
 )]
 pub async fn list(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
 ) -> Result<Json<Vec<GroupView>>, ApiError> {
-    Ok(Json(views::all(state.store.groups().await?)))
+    Ok(Json(views::all(groups::list(&state.app, &by).await?)))
 }
 
 #[utoipa::path(
     post,
     path = "/admin/groups",
     tag = "admin",
+    extensions(("x-audit-action" = json!("group.create"))),
     operation_id = "create_group",
     request_body = GroupBody,
     responses(
@@ -130,12 +120,10 @@ pub async fn list(
 )]
 pub async fn create(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     JsonBody(body): JsonBody<GroupBody>,
 ) -> Result<(StatusCode, Json<GroupView>), ApiError> {
-    let name = clean_name(&body.name, "group name", MAX_GROUP_NAME)?;
-    let id = state.store.create_group(&name).await?;
-    let group = existing(state.store.as_ref(), id.0).await?;
+    let group = groups::create(&state.app, &by, &body.name).await?;
     Ok((StatusCode::CREATED, Json(group.into())))
 }
 
@@ -153,15 +141,14 @@ pub async fn create(
 )]
 pub async fn show(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
 ) -> Result<Json<GroupDetail>, ApiError> {
-    let store = state.store.as_ref();
-    let group = existing(store, id).await?;
+    let found = groups::show(&state.app, &by, GroupId(id)).await?;
     Ok(Json(GroupDetail {
-        members: views::all(store.group_members(group.id).await?),
-        grants: grant_views(store, group.id).await?,
-        group: group.into(),
+        members: views::all(found.members),
+        grants: found.grants.into_iter().map(GrantView::from).collect(),
+        group: found.group.into(),
     }))
 }
 
@@ -169,6 +156,7 @@ pub async fn show(
     patch,
     path = "/admin/groups/{id}",
     tag = "admin",
+    extensions(("x-audit-action" = json!("group.rename"))),
     operation_id = "rename_group",
     params(("id" = i64, Path, description = "The group's id")),
     request_body = GroupBody,
@@ -182,19 +170,19 @@ pub async fn show(
 )]
 pub async fn rename(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
     JsonBody(body): JsonBody<GroupBody>,
 ) -> Result<Json<GroupView>, ApiError> {
-    let name = clean_name(&body.name, "group name", MAX_GROUP_NAME)?;
-    let group = state.store.rename_group(GroupId(id), &name).await?;
-    Ok(Json(group.ok_or(ApiError::NotFound)?.into()))
+    let group = groups::rename(&state.app, &by, GroupId(id), &body.name).await?;
+    Ok(Json(group.into()))
 }
 
 #[utoipa::path(
     delete,
     path = "/admin/groups/{id}",
     tag = "admin",
+    extensions(("x-audit-action" = json!("group.delete"))),
     operation_id = "delete_group",
     params(("id" = i64, Path, description = "The group's id")),
     responses(
@@ -205,12 +193,10 @@ pub async fn rename(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_group(GroupId(id)).await? {
-        return Err(ApiError::NotFound);
-    }
+    groups::delete(&state.app, &by, GroupId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -228,18 +214,19 @@ pub async fn delete(
 )]
 pub async fn members(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    let group = existing(state.store.as_ref(), id).await?;
-    Ok(Json(views::all(state.store.group_members(group.id).await?)))
+    Ok(Json(views::all(
+        groups::members(&state.app, &by, GroupId(id)).await?,
+    )))
 }
 
-/// 201 with the user when they join, 200 when they were already a member.
 #[utoipa::path(
     post,
     path = "/admin/groups/{id}/members",
     tag = "admin",
+    extensions(("x-audit-action" = json!("group.member.add"))),
     operation_id = "add_member",
     params(("id" = i64, Path, description = "The group's id")),
     request_body = MemberBody,
@@ -253,27 +240,28 @@ pub async fn members(
 )]
 pub async fn add_member(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
     JsonBody(body): JsonBody<MemberBody>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let store = state.store.as_ref();
-    let group = existing(store, id).await?;
-    let user = store.user(body.user_id).await?.ok_or_else(|| {
-        ApiError::BadRequest(format!("there is no user with id {}", body.user_id))
-    })?;
-    let members = store.group_members(group.id).await?;
-    if members.iter().any(|m| m.id == user.id) {
-        return Ok((StatusCode::OK, Json(user.into())));
+    let added = groups::add_member(&state.app, &by, GroupId(id), body.user_id).await?;
+    Ok((added_status(added.already), Json(added.record.into())))
+}
+
+/// 200 when it was so already, 201 when it is new.
+fn added_status(already: bool) -> StatusCode {
+    if already {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
     }
-    store.add_member(group.id, user.id).await?;
-    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 #[utoipa::path(
     delete,
     path = "/admin/groups/{id}/members/{user_id}",
     tag = "admin",
+    extensions(("x-audit-action" = json!("group.member.remove"))),
     operation_id = "remove_member",
     params(("id" = i64, Path, description = "The group's id"), ("user_id" = i64, Path, description = "The member's user id")),
     responses(
@@ -284,16 +272,10 @@ pub async fn add_member(
 )]
 pub async fn remove_member(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids((id, user_id)): Ids<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    let removed = state
-        .store
-        .remove_member(GroupId(id), UserId(user_id))
-        .await?;
-    if !removed {
-        return Err(ApiError::NotFound);
-    }
+    groups::remove_member(&state.app, &by, GroupId(id), UserId(user_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -311,44 +293,18 @@ pub async fn remove_member(
 )]
 pub async fn grants(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
 ) -> Result<Json<Vec<GrantView>>, ApiError> {
-    let group = existing(state.store.as_ref(), id).await?;
-    Ok(Json(grant_views(state.store.as_ref(), group.id).await?))
+    let grants = groups::grants(&state.app, &by, GroupId(id)).await?;
+    Ok(Json(grants.into_iter().map(GrantView::from).collect()))
 }
 
-/// Exactly one of `category_id` and `course_id`, naming one that exists.
-async fn wanted_grant(store: &dyn Store, body: GrantBody) -> Result<Grant, ApiError> {
-    match (body.category_id, body.course_id) {
-        (Some(id), None) => {
-            let categories = store.categories().await?;
-            if !categories.iter().any(|c| c.id == id) {
-                return Err(ApiError::BadRequest(format!(
-                    "there is no category with id {id}"
-                )));
-            }
-            Ok(Grant::Category(id))
-        }
-        (None, Some(id)) => {
-            if store.course(id).await?.is_none() {
-                return Err(ApiError::BadRequest(format!(
-                    "there is no course with id {id}"
-                )));
-            }
-            Ok(Grant::Course(id))
-        }
-        _ => Err(ApiError::BadRequest(
-            "give exactly one of category_id and course_id".into(),
-        )),
-    }
-}
-
-/// 201 with the new grant, 200 with the one that already opened the same.
 #[utoipa::path(
     post,
     path = "/admin/groups/{id}/grants",
     tag = "admin",
+    extensions(("x-audit-action" = json!("group.grant.add"))),
     operation_id = "add_grant",
     params(("id" = i64, Path, description = "The group's id")),
     request_body = GrantBody,
@@ -363,28 +319,20 @@ async fn wanted_grant(store: &dyn Store, body: GrantBody) -> Result<Grant, ApiEr
 )]
 pub async fn add_grant(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
     JsonBody(body): JsonBody<GrantBody>,
 ) -> Result<(StatusCode, Json<GrantView>), ApiError> {
-    let store = state.store.as_ref();
-    let group = existing(store, id).await?;
-    let grant = wanted_grant(store, body).await?;
-    let find = |list: Vec<GrantRecord>| list.into_iter().find(|g| g.grant == grant);
-    if let Some(old) = find(store.group_grants(group.id).await?) {
-        return Ok((StatusCode::OK, Json(old.into())));
-    }
-    store.add_grant(group.id, grant).await?;
-    let new = find(store.group_grants(group.id).await?).ok_or_else(|| {
-        ApiError::Conflict("the group or what it was granted was removed meanwhile".into())
-    })?;
-    Ok((StatusCode::CREATED, Json(new.into())))
+    let (category, course) = (body.category_id, body.course_id);
+    let added = groups::add_grant(&state.app, &by, GroupId(id), category, course).await?;
+    Ok((added_status(added.already), Json(added.record.into())))
 }
 
 #[utoipa::path(
     delete,
     path = "/admin/groups/{id}/grants/{grant_id}",
     tag = "admin",
+    extensions(("x-audit-action" = json!("group.grant.remove"))),
     operation_id = "remove_grant",
     params(("id" = i64, Path, description = "The group's id"), ("grant_id" = i64, Path, description = "The grant's id")),
     responses(
@@ -395,15 +343,9 @@ pub async fn add_grant(
 )]
 pub async fn remove_grant(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids((id, grant_id)): Ids<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    let removed = state
-        .store
-        .remove_grant(GroupId(id), GrantId(grant_id))
-        .await?;
-    if !removed {
-        return Err(ApiError::NotFound);
-    }
+    groups::remove_grant(&state.app, &by, GroupId(id), GrantId(grant_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,13 +10,8 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use lectern_app::retention::Retention;
-use lectern_app::schedule::{parse_schedule, BackupPlan, DRILL, RETENTION, SCHEDULE};
-use lectern_store::settings::{library_open, LIBRARY_OPEN, LIBRARY_ROOT};
+use lectern_app::settings::{self, SettingsChange};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
-
-/// Longer than any real path; keeps a hostile body out of the filesystem calls.
-const MAX_PATH: usize = 4096;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Settings {
@@ -59,19 +54,18 @@ pub struct SettingsPatch {
     drill: Option<String>,
 }
 
-async fn current(state: &AppState) -> Result<Settings, ApiError> {
-    let store = state.store.as_ref();
-    let effective = state.library_root().await?;
-    let plan = BackupPlan::load(store).await?;
-    Ok(Settings {
-        root_path: store.setting(LIBRARY_ROOT).await?,
-        effective_root: effective.map(|p| p.to_string_lossy().into_owned()),
-        root_overridden: state.options.root_override.is_some(),
-        library_open: library_open(store).await?,
-        schedule: plan.schedule,
-        retention: plan.retention,
-        drill: plan.drill,
-    })
+impl From<settings::Settings> for Settings {
+    fn from(s: settings::Settings) -> Self {
+        Settings {
+            root_path: s.root_path,
+            effective_root: s.effective_root.map(|p| p.to_string_lossy().into_owned()),
+            root_overridden: s.root_overridden,
+            library_open: s.library_open,
+            schedule: s.schedule,
+            retention: s.retention,
+            drill: s.drill,
+        }
+    }
 }
 
 #[utoipa::path(
@@ -86,16 +80,16 @@ async fn current(state: &AppState) -> Result<Settings, ApiError> {
 )]
 pub async fn show(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
 ) -> Result<Json<Settings>, ApiError> {
-    Ok(Json(current(&state).await?))
+    Ok(Json(settings::show(&state.app, &by).await?.into()))
 }
 
-/// Checks everything first and then saves, so a bad field saves nothing.
 #[utoipa::path(
     put,
     path = "/admin/settings",
     tag = "admin",
+    extensions(("x-audit-action" = json!("settings.update"))),
     operation_id = "update_settings",
     request_body = SettingsPatch,
     responses(
@@ -106,73 +100,17 @@ pub async fn show(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     JsonBody(patch): JsonBody<SettingsPatch>,
 ) -> Result<Json<Settings>, ApiError> {
-    if patch.root_path.is_none()
-        && patch.library_open.is_none()
-        && patch.schedule.is_none()
-        && patch.retention.is_none()
-        && patch.drill.is_none()
-    {
-        return Err(ApiError::BadRequest(
-            "nothing to change: give root_path, library_open, schedule, retention or drill".into(),
-        ));
-    }
-    for expression in [&patch.schedule, &patch.drill].into_iter().flatten() {
-        parse_schedule(expression).map_err(ApiError::BadRequest)?;
-    }
-    let retention = patch
-        .retention
-        .map(|r| serde_json::to_string(&r))
-        .transpose()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if let Some(root) = &patch.root_path {
-        let root = root.clone();
-        tokio::task::spawn_blocking(move || check_root(&root))
-            .await
-            .map_err(|e| ApiError::Internal(format!("the root check failed: {e}")))??;
-    }
-    let mut changes = Vec::new();
-    if let Some(root) = &patch.root_path {
-        changes.push((LIBRARY_ROOT, root.as_str()));
-    }
-    if let Some(open) = patch.library_open {
-        changes.push((LIBRARY_OPEN, if open { "true" } else { "false" }));
-    }
-    if let Some(schedule) = &patch.schedule {
-        changes.push((SCHEDULE, schedule.trim()));
-    }
-    if let Some(drill) = &patch.drill {
-        changes.push((DRILL, drill.trim()));
-    }
-    if let Some(retention) = &retention {
-        changes.push((RETENTION, retention.as_str()));
-    }
-    state.store.set_settings(&changes).await?;
-    Ok(Json(current(&state).await?))
-}
-
-/// An absolute path to a directory that can be listed. Lectern only ever
-/// reads under the root, so reading is all that is checked.
-fn check_root(raw: &str) -> Result<(), ApiError> {
-    let bad = |why: String| Err(ApiError::BadRequest(why));
-    if raw.is_empty() || raw.len() > MAX_PATH || raw.chars().any(char::is_control) {
-        return bad(format!(
-            "root_path is a path of 1 to {MAX_PATH} bytes without control characters"
-        ));
-    }
-    let path = Path::new(raw);
-    if !path.is_absolute() {
-        return bad(format!("root_path must be absolute: {raw:?}"));
-    }
-    match std::fs::metadata(path) {
-        Err(e) => return bad(format!("root_path {raw:?} cannot be used: {e}")),
-        Ok(meta) if !meta.is_dir() => return bad(format!("root_path {raw:?} is not a directory")),
-        Ok(_) => {}
-    }
-    if let Err(e) = std::fs::read_dir(path) {
-        return bad(format!("root_path {raw:?} cannot be read: {e}"));
-    }
-    Ok(())
+    let change = SettingsChange {
+        root_path: patch.root_path,
+        library_open: patch.library_open,
+        schedule: patch.schedule,
+        retention: patch.retention,
+        drill: patch.drill,
+    };
+    Ok(Json(
+        settings::update(&state.app, &by, change).await?.into(),
+    ))
 }

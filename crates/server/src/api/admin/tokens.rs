@@ -3,7 +3,6 @@
 //! Bearer …` exactly like a login token; it is shown once, when made, and
 //! only its hash is kept. Deleting it ends it at once.
 
-use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
 use crate::api::views::{self, ApiTokenView};
 use crate::auth::Admin;
@@ -13,14 +12,9 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use lectern_app::passwords::{new_token, token_hash};
-use lectern_store::{ApiTokenId, NewApiToken, UserId};
+use lectern_app::tokens::{self, NewToken};
+use lectern_store::{ApiTokenId, UserId};
 use serde::{Deserialize, Serialize};
-
-const MAX_TOKEN_NAME: usize = 100;
-/// A hundred years: "practically never" without overflowing a timestamp.
-const MAX_DAYS: u32 = 36_500;
-const DAY_MS: i64 = 24 * 3600 * 1000;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,25 +55,16 @@ pub struct CreatedToken {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
 ) -> Result<Json<Vec<ApiTokenView>>, ApiError> {
-    Ok(Json(views::all(state.store.api_tokens().await?)))
-}
-
-fn expiry(days: Option<u32>) -> Result<Option<i64>, ApiError> {
-    match days {
-        None => Ok(None),
-        Some(days @ 1..=MAX_DAYS) => Ok(Some(lectern_store::now_ms() + i64::from(days) * DAY_MS)),
-        Some(_) => Err(ApiError::BadRequest(format!(
-            "expires_in_days is 1 to {MAX_DAYS}; leave it out for a token that never expires"
-        ))),
-    }
+    Ok(Json(views::all(tokens::list(&state.app, &by).await?)))
 }
 
 #[utoipa::path(
     post,
     path = "/admin/tokens",
     tag = "admin",
+    extensions(("x-audit-action" = json!("token.create"))),
     operation_id = "create_token",
     request_body = NewTokenBody,
     responses(
@@ -90,31 +75,16 @@ fn expiry(days: Option<u32>) -> Result<Option<i64>, ApiError> {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    Admin(by): Admin,
     JsonBody(body): JsonBody<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let name = clean_name(&body.name, "token name", MAX_TOKEN_NAME)?;
-    let expires_at = expiry(body.expires_in_days)?;
-    let owner_id = body.user_id.unwrap_or(caller.user().id);
-    let owner = state.store.user(owner_id).await?;
-    let owner = owner
-        .ok_or_else(|| ApiError::BadRequest(format!("there is no user with id {owner_id}")))?;
-    if owner.disabled {
-        return Err(ApiError::BadRequest(format!(
-            "{} is disabled; a token for them would not work",
-            owner.username
-        )));
-    }
-    let token = new_token();
-    let new = NewApiToken {
-        name,
-        user_id: owner.id,
-        token_hash: token_hash(&token),
-        csrf_token: new_token(),
-        expires_at,
+    let new = NewToken {
+        name: body.name,
+        owner: body.user_id,
+        expires_in_days: body.expires_in_days,
     };
-    let record = state.store.create_api_token(&new).await?;
-    let record = record.into();
+    let created = tokens::create(&state.app, &by, new).await?;
+    let (token, record) = (created.token, created.record.into());
     Ok((StatusCode::CREATED, Json(CreatedToken { token, record })))
 }
 
@@ -122,6 +92,7 @@ pub async fn create(
     delete,
     path = "/admin/tokens/{id}",
     tag = "admin",
+    extensions(("x-audit-action" = json!("token.delete"))),
     operation_id = "delete_token",
     params(("id" = i64, Path, description = "The token's id")),
     responses(
@@ -132,11 +103,9 @@ pub async fn create(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_api_token(ApiTokenId(id)).await? {
-        return Err(ApiError::NotFound);
-    }
+    tokens::delete(&state.app, &by, ApiTokenId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

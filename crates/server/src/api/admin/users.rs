@@ -3,7 +3,6 @@
 //! enabled admin cannot be demoted, disabled or deleted (the store refuses,
 //! 409).
 
-use super::clean_name;
 use crate::api::openapi::{AdminChange, AdminRead};
 use crate::api::views::{self, Role, UserView};
 use crate::auth::Admin;
@@ -13,14 +12,9 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use lectern_app::passwords::hash_password;
-use lectern_store::{NewUser, UserChanges, UserId};
+use lectern_app::users::{self, AccountChanges, NewAccount};
+use lectern_store::UserId;
 use serde::Deserialize;
-
-const MIN_PASSWORD: usize = 8;
-/// Argon2 takes any length, but nobody types more, and hashing a megabyte
-/// for every sign-in would be an easy way to load the server.
-const MAX_PASSWORD: usize = 1024;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -49,33 +43,6 @@ pub struct UserPatch {
     disabled: Option<bool>,
 }
 
-/// Names people type and read: also no slashes, which would make paths
-/// and log lines that mention the name ambiguous.
-fn username(raw: &str) -> Result<String, ApiError> {
-    let name = clean_name(raw, "username", 64)?;
-    if name.contains(['/', '\\']) {
-        return Err(ApiError::BadRequest(
-            "a username cannot hold slashes".into(),
-        ));
-    }
-    Ok(name)
-}
-
-/// Checks the password and hashes it off the async workers (Argon2 is slow
-/// on purpose).
-async fn new_password_hash(password: String) -> Result<String, ApiError> {
-    let length = password.chars().count();
-    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&length) {
-        return Err(ApiError::BadRequest(format!(
-            "a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters"
-        )));
-    }
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(format!("the password hashing task failed: {e}")))?
-        .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
 #[utoipa::path(
     get,
     path = "/admin/users",
@@ -88,9 +55,9 @@ async fn new_password_hash(password: String) -> Result<String, ApiError> {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    Ok(Json(views::all(state.store.users().await?)))
+    Ok(Json(views::all(users::list(&state.app, &by).await?)))
 }
 
 #[utoipa::path(
@@ -107,17 +74,18 @@ pub async fn list(
 )]
 pub async fn show(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = state.store.user(UserId(id)).await?;
-    Ok(Json(user.ok_or(ApiError::NotFound)?.into()))
+    let user = users::show(&state.app, &by, UserId(id)).await?;
+    Ok(Json(user.into()))
 }
 
 #[utoipa::path(
     post,
     path = "/admin/users",
     tag = "admin",
+    extensions(("x-audit-action" = json!("user.create"))),
     operation_id = "create_user",
     request_body = NewUserBody,
     responses(
@@ -129,15 +97,15 @@ pub async fn show(
 )]
 pub async fn create(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     JsonBody(body): JsonBody<NewUserBody>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let new = NewUser {
-        username: username(&body.username)?,
-        password_hash: new_password_hash(body.password).await?,
+    let new = NewAccount {
+        username: body.username,
+        password: body.password,
         role: body.role.into(),
     };
-    let user = state.store.create_user(&new).await?;
+    let user = users::create(&state.app, &by, new).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -145,6 +113,7 @@ pub async fn create(
     patch,
     path = "/admin/users/{id}",
     tag = "admin",
+    extensions(("x-audit-action" = json!("user.update"))),
     operation_id = "update_user",
     params(("id" = i64, Path, description = "The user's id")),
     request_body = UserPatch,
@@ -158,31 +127,16 @@ pub async fn create(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
     JsonBody(patch): JsonBody<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
-    if patch.password.is_none() && patch.role.is_none() && patch.disabled.is_none() {
-        return Err(ApiError::BadRequest(
-            "nothing to change: give password, role or disabled".into(),
-        ));
-    }
-    let password_hash = match patch.password {
-        Some(password) => Some(new_password_hash(password).await?),
-        None => None,
-    };
-    let ends_sessions = password_hash.is_some() || patch.disabled == Some(true);
-    let changes = UserChanges {
-        password_hash,
+    let changes = AccountChanges {
+        password: patch.password,
         role: patch.role.map(Into::into),
         disabled: patch.disabled,
     };
-    let id = UserId(id);
-    let user = state.store.update_user(id, &changes).await?;
-    let user = user.ok_or(ApiError::NotFound)?;
-    if ends_sessions {
-        state.store.delete_user_sessions(id).await?;
-    }
+    let user = users::update(&state.app, &by, UserId(id), changes).await?;
     Ok(Json(user.into()))
 }
 
@@ -190,6 +144,7 @@ pub async fn update(
     delete,
     path = "/admin/users/{id}",
     tag = "admin",
+    extensions(("x-audit-action" = json!("user.delete"))),
     operation_id = "delete_user",
     params(("id" = i64, Path, description = "The user's id")),
     responses(
@@ -201,11 +156,9 @@ pub async fn update(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_user(UserId(id)).await? {
-        return Err(ApiError::NotFound);
-    }
+    users::delete(&state.app, &by, UserId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
