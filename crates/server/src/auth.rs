@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use lectern_app::passwords::token_hash;
 use lectern_store::{Role, Session, SessionKind, User};
 use std::net::{IpAddr, SocketAddr};
+use subtle::ConstantTimeEq;
 
 /// The name of the web pages' session cookie.
 pub const SESSION_COOKIE: &str = "lectern_session";
@@ -45,15 +46,11 @@ impl Caller {
         self.user().role == Role::Admin
     }
 
-    /// Compares in constant time, so the token cannot be guessed byte by byte.
+    /// Compares in constant time (`subtle`), so the token cannot be guessed
+    /// byte by byte.
     pub fn csrf_matches(&self, given: &str) -> bool {
         let expected = self.session.csrf_token.as_bytes();
-        given.len() == expected.len()
-            && given
-                .bytes()
-                .zip(expected)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        given.as_bytes().ct_eq(expected).into()
     }
 
     /// The caller behind this request, if any; `Ok(None)` when the request
