@@ -17,12 +17,12 @@
 # Needs: sqlite3, zstd (Debian packages sqlite3, zstd; installed with apt-get
 # when missing and run as root).
 # Usage: benches/backup.sh [LIBRARY]   (default /tmp/lectern-bench/library,
-# written by ../shared/bench/make_library.py with its defaults if absent and
+# written by benches/make_library.py with its defaults if absent and
 # kept; everything else lives in a temp folder removed on exit)
 set -euo pipefail
 LIB=$(realpath -m "${1:-/tmp/lectern-bench/library}")
 cd "$(dirname "$0")/.."
-GEN=../shared/bench/make_library.py
+GEN=$PWD/benches/make_library.py
 RUNS=3
 USERS=10000
 FILES_PER_USER=100 # progress rows = USERS x FILES_PER_USER

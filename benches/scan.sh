@@ -8,11 +8,11 @@
 #   peak memory (RSS)   <= 100 MB
 #
 # Usage: benches/scan.sh [LIBRARY]   (default /tmp/lectern-bench/library,
-# written by ../shared/bench/make_library.py with its defaults if absent)
+# written by benches/make_library.py with its defaults if absent)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIB=${1:-/tmp/lectern-bench/library}
-GEN=../shared/bench/make_library.py
+GEN=$PWD/benches/make_library.py
 RUNS=3
 if [ ! -d "$LIB" ]; then
     echo "writing the benchmark library to $LIB (100,000 files, ~3.3 GB)..."

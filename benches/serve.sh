@@ -22,12 +22,12 @@
 # Needs: curl, jq, wrk, nginx (Debian packages). Run by hand, on a quiet
 # machine: the clients share the cores with the servers.
 # Usage: [ROUNDS=3] benches/serve.sh [LIBRARY]   (default /tmp/lectern-bench/library,
-# written by ../shared/bench/make_library.py with its defaults if absent and
+# written by benches/make_library.py with its defaults if absent and
 # kept for the next run; everything else lives in a temp folder removed on exit)
 set -euo pipefail
 LIB=$(realpath -m "${1:-/tmp/lectern-bench/library}")
 cd "$(dirname "$0")/.."
-GEN=../shared/bench/make_library.py
+GEN=$PWD/benches/make_library.py
 ROUNDS=${ROUNDS:-3}      # download rounds per server
 CLIENTS=8                # concurrent downloads
 CONNECTIONS=64           # wrk connections

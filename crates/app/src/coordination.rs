@@ -16,14 +16,39 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Who this instance is among the others: configurable, so that tests can
-/// run several on one machine; by default `HOST-PID`.
+/// Who this instance is among the others: configurable (`instance_id`
+/// in the configuration), so that several can run on one machine; by
+/// default `HOST-PID`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct InstanceId(String);
 
 impl InstanceId {
+    /// The longest configured id taken.
+    pub const MAX_LEN: usize = 128;
+
     pub fn new(id: impl Into<String>) -> Self {
         InstanceId(id.into())
+    }
+
+    /// A configured id: not blank, at most [`Self::MAX_LEN`] characters,
+    /// none of them a space or a control character (it is shown in logs
+    /// and status answers, and compared exactly).
+    pub fn parse(id: &str) -> Result<Self, String> {
+        if id.is_empty() {
+            return Err("the instance id is empty".into());
+        }
+        if id.chars().count() > Self::MAX_LEN {
+            return Err(format!(
+                "the instance id is longer than {} characters",
+                Self::MAX_LEN
+            ));
+        }
+        if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "the instance id {id:?} has a space or a control character"
+            ));
+        }
+        Ok(InstanceId(id.to_owned()))
     }
 
     /// `HOST-PID`: unique among the processes of one machine, and tells a
@@ -44,8 +69,16 @@ impl std::fmt::Display for InstanceId {
     }
 }
 
-/// How long an instance counts as alive after its last heartbeat.
+/// How long an instance counts as alive after its last heartbeat, unless
+/// configured (`lease`).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// How often an instance sends its heartbeat, unless configured
+/// (`heartbeat`): a third of its lease, so that a late or lost beat or two
+/// never makes a live instance look gone.
+pub fn default_heartbeat(lease: Duration) -> Duration {
+    lease / 3
+}
 
 /// Maintenance as every instance sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,10 +313,10 @@ impl Coordination for InProcess {
     }
 }
 
-/// Keeps this instance's heartbeat going, every third of the lease, until
-/// the process ends.
-pub async fn keep_alive(coordination: Arc<dyn Coordination>) {
-    let every = coordination.lease() / 3;
+/// Keeps this instance's heartbeat going, `every` so long (shorter than
+/// the lease: [`default_heartbeat`] unless configured), until the process
+/// ends.
+pub async fn keep_alive(coordination: Arc<dyn Coordination>, every: Duration) {
     loop {
         if let Err(e) = coordination.heartbeat().await {
             tracing::warn!("cannot send this instance's heartbeat: {e}");
@@ -311,6 +344,36 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert!(c.live_instances().await.unwrap().is_empty(), "expired");
+    }
+
+    #[tokio::test]
+    async fn an_instance_whose_heartbeat_stopped_is_gone_after_its_lease() {
+        let lease = Duration::from_millis(300);
+        let c: Arc<dyn Coordination> = Arc::new(one(lease));
+        let beating = tokio::spawn(keep_alive(c.clone(), Duration::from_millis(50)));
+        // Alive lease after lease while it beats.
+        for _ in 0..3 {
+            tokio::time::sleep(lease).await;
+            assert_eq!(
+                c.live_instances().await.unwrap(),
+                [InstanceId::new("test-1")]
+            );
+        }
+        // Its process hangs or dies: no more heartbeats.
+        beating.abort();
+        let _ = beating.await;
+        tokio::time::sleep(lease + Duration::from_millis(100)).await;
+        assert!(c.live_instances().await.unwrap().is_empty(), "gone");
+    }
+
+    #[test]
+    fn a_configured_instance_id_is_one_plain_word() {
+        assert_eq!(InstanceId::parse("web-2").unwrap().as_str(), "web-2");
+        let long = "x".repeat(InstanceId::MAX_LEN + 1);
+        for bad in ["", " ", "web 2", "web-2\n", &long] {
+            assert!(InstanceId::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(default_heartbeat(DEFAULT_LEASE), Duration::from_secs(10));
     }
 
     #[tokio::test]

@@ -17,13 +17,13 @@ use crate::error::AppError;
 use crate::events::{Actor, Event};
 use crate::operation::Running;
 use crate::retention::Retention;
-use chrono::{DateTime, Local};
 use croner::Cron;
 use lectern_backup::{BackupStatus, BackupType};
 use lectern_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use std::time::Duration;
+use time::OffsetDateTime;
 
 pub const SCHEDULE: &str = "backup_schedule";
 pub const RETENTION: &str = "backup_retention";
@@ -78,16 +78,59 @@ impl BackupPlan {
         })
     }
 
-    /// When the next scheduled backup runs after `now`; `None` when off
-    /// (or when a saved expression no longer parses).
-    pub fn next_after(&self, now: &DateTime<Local>) -> Option<DateTime<Local>> {
+    /// When the next scheduled backup runs after `now`, in the server's
+    /// local time (its offset then); `None` when off (or when a saved
+    /// expression no longer parses).
+    pub fn next_after(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
         next_after(&self.schedule, now)
     }
 }
 
-fn next_after(expression: &str, now: &DateTime<Local>) -> Option<DateTime<Local>> {
+fn next_after(expression: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
     let cron = parse_schedule(expression).ok()??;
-    cron.find_next_occurrence(now, false).ok()
+    local::next_occurrence(&cron, now)
+}
+
+/// The cron library counts in chrono's types; everything else in Lectern
+/// in `time`'s. They meet here, and only here. Local time is chrono's
+/// `Local`: the zone from `TZ`, else `/etc/localtime` (daylight saving
+/// included), read by chrono itself, which is sound in a multi-threaded
+/// process, where `time`'s own local offset is refused.
+mod local {
+    use croner::Cron;
+    use time::{OffsetDateTime, UtcOffset};
+
+    /// The first time after `now` that `cron` names in local time, with
+    /// the local offset at that time.
+    pub fn next_occurrence(cron: &Cron, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let nanos = i64::try_from(now.unix_timestamp_nanos()).ok()?;
+        let start = chrono::DateTime::from_timestamp_nanos(nanos).with_timezone(&chrono::Local);
+        let next = cron.find_next_occurrence(&start, false).ok()?;
+        let offset = UtcOffset::from_whole_seconds(next.offset().local_minus_utc()).ok()?;
+        let at = OffsetDateTime::from_unix_timestamp_nanos(next.timestamp_nanos_opt()?.into());
+        at.ok()?.checked_to_offset(offset)
+    }
+
+    /// A local wall-clock time (the earlier one when the clocks go back);
+    /// `None` in the hour skipped when they go forward.
+    #[cfg(test)]
+    pub fn at(wall: time::PrimitiveDateTime) -> Option<OffsetDateTime> {
+        use chrono::TimeZone;
+        let (date, clock) = (wall.date(), wall.time());
+        let chrono_wall = chrono::NaiveDate::from_ymd_opt(
+            date.year(),
+            u32::from(u8::from(date.month())),
+            u32::from(date.day()),
+        )?
+        .and_hms_opt(
+            u32::from(clock.hour()),
+            u32::from(clock.minute()),
+            u32::from(clock.second()),
+        )?;
+        let local = chrono::Local.from_local_datetime(&chrono_wall).earliest()?;
+        let offset = UtcOffset::from_whole_seconds(local.offset().local_minus_utc()).ok()?;
+        Some(wall.assume_offset(offset))
+    }
 }
 
 /// The last test restore: which backup, when, and how it went.
@@ -194,7 +237,7 @@ pub async fn run(app: App) {
 /// The next run of one schedule, as planned at the last tick.
 pub struct Due {
     expression: String,
-    at: DateTime<Local>,
+    at: OffsetDateTime,
     /// This instance won the run at `at` and owes it.
     won: bool,
 }
@@ -209,9 +252,9 @@ async fn tick(
     due: Option<Due>,
     job: impl std::future::Future<Output = Ran>,
 ) -> Option<Due> {
-    let now = Local::now();
+    let now = OffsetDateTime::now_utc();
     let plan_next = || {
-        next_after(expression, &now).map(|at| Due {
+        next_after(expression, now).map(|at| Due {
             expression: expression.to_owned(),
             at,
             won: false,
@@ -225,7 +268,7 @@ async fn tick(
         return Some(due);
     }
     if !due.won {
-        match coordination.try_lead(name, due.at.timestamp()).await {
+        match coordination.try_lead(name, due.at.unix_timestamp()).await {
             Ok(true) => due.won = true,
             // Another instance runs this one.
             Ok(false) => return plan_next(),
@@ -287,7 +330,7 @@ pub fn prune(app: &App, retention: &Retention) -> Result<Vec<String>, AppError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use time::macros::datetime;
 
     #[test]
     fn schedules_parse_as_cron_or_off() {
@@ -305,13 +348,14 @@ mod tests {
             retention: Retention::default(),
             drill: DEFAULT_DRILL.into(),
         };
-        let now = Local.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap();
-        let next = plan.next_after(&now).unwrap();
-        assert_eq!(next, Local.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap());
+        let now = local::at(datetime!(2026-11-25 14:00)).unwrap();
+        let next = plan.next_after(now).unwrap();
+        assert_eq!(next, local::at(datetime!(2026-11-26 02:00)).unwrap());
+        assert_eq!((next.hour(), next.minute()), (2, 0), "in local time");
         let off = BackupPlan {
             schedule: "off".into(),
             ..plan
         };
-        assert_eq!(off.next_after(&now), None);
+        assert_eq!(off.next_after(now), None);
     }
 }

@@ -4,8 +4,11 @@
 use crate::cli::GlobalArgs;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use lectern_app::coordination::{self, Coordination, InProcess, InstanceId};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -18,6 +21,116 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub backup: BackupConfig,
+    #[serde(default)]
+    pub coordination: CoordinationConfig,
+}
+
+/// Who this instance is among the others and how long it counts as alive
+/// without a heartbeat (`[coordination]` in lectern.toml, or
+/// `LECTERN_COORDINATION__INSTANCE_ID`, `…__LEASE`, `…__HEARTBEAT`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CoordinationConfig {
+    /// This instance's name among the others; default `HOST-PID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// How long an instance counts as alive after its last heartbeat;
+    /// default 30 s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Span>,
+    /// How often this instance sends its heartbeat, shorter than the
+    /// lease; default a third of the lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Span>,
+}
+
+impl CoordinationConfig {
+    /// The shortest lease taken.
+    pub const MIN_LEASE: Duration = Duration::from_secs(1);
+
+    pub fn instance_id(&self) -> Result<InstanceId, ConfigError> {
+        match &self.instance_id {
+            Some(id) => InstanceId::parse(id).map_err(|e| {
+                ConfigError::BadCoordination(format!("coordination.instance_id: {e}"))
+            }),
+            None => Ok(InstanceId::of_this_process()),
+        }
+    }
+
+    pub fn lease(&self) -> Duration {
+        self.lease.map_or(coordination::DEFAULT_LEASE, |l| l.0)
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        self.heartbeat
+            .map_or_else(|| coordination::default_heartbeat(self.lease()), |h| h.0)
+    }
+
+    /// This instance's coordination, in this process's memory. The id was
+    /// checked by [`Config::load`]; one that does not parse (a `Config`
+    /// made in code) is `HOST-PID`.
+    pub fn in_process(&self) -> Arc<dyn Coordination> {
+        let id = self
+            .instance_id()
+            .unwrap_or_else(|_| InstanceId::of_this_process());
+        Arc::new(InProcess::new(id, self.lease()))
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        self.instance_id()?;
+        let (lease, heartbeat) = (self.lease(), self.heartbeat());
+        if lease < Self::MIN_LEASE {
+            return Err(ConfigError::BadCoordination(format!(
+                "coordination.lease must be at least 1s, not {}",
+                Span(lease)
+            )));
+        }
+        if heartbeat.is_zero() || heartbeat >= lease {
+            return Err(ConfigError::BadCoordination(format!(
+                "coordination.heartbeat must be more than 0s and shorter than the lease ({}), not {}",
+                Span(lease),
+                Span(heartbeat)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A length of time in the configuration: whole seconds (`45`), or a
+/// duration with units (`"45s"`, `"2m"`, `"1m 30s"`, `"500ms"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        humantime::format_duration(self.0).fmt(f)
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Seconds(u64),
+            Text(String),
+        }
+        match Given::deserialize(deserializer)? {
+            Given::Seconds(s) => Ok(Span(Duration::from_secs(s))),
+            Given::Text(text) => humantime::parse_duration(text.trim())
+                .map(Span)
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "{text:?} is not a duration (like 45s, 2m or 1m 30s): {e}"
+                    ))
+                }),
+        }
+    }
 }
 
 /// Off-site copies of new backups and the upload limit (`[backup]` in
@@ -94,6 +207,7 @@ impl Default for Config {
                 trusted_proxies: Vec::new(),
             },
             backup: BackupConfig::default(),
+            coordination: CoordinationConfig::default(),
         }
     }
 }
@@ -120,6 +234,8 @@ pub enum ConfigError {
     BadUploadLimit,
     #[error("server.trusted_proxies: {0}")]
     BadProxy(String),
+    #[error("{0}")]
+    BadCoordination(String),
 }
 
 impl Config {
@@ -148,6 +264,7 @@ impl Config {
             return Err(ConfigError::BadUploadLimit);
         }
         config.server.trusted_proxies()?;
+        config.coordination.check()?;
         Ok(config)
     }
 

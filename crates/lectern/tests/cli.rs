@@ -185,6 +185,43 @@ fn bad_input_gets_a_clear_error_and_the_documented_exit_status() {
 }
 
 #[test]
+fn the_coordination_settings_are_lengths_of_time_and_are_checked() {
+    let sb = Sandbox::new();
+    std::fs::write(
+        sb.path("lectern.toml"),
+        "[coordination]\ninstance_id = \"web-2\"\nlease = \"1m 30s\"\nheartbeat = 20\n",
+    )
+    .unwrap();
+    let out = sb.cmd().arg("list").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let env_ok = sb
+        .cmd()
+        .env("LECTERN_COORDINATION__LEASE", "45")
+        .env("LECTERN_COORDINATION__HEARTBEAT", "5s")
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(env_ok.status.code(), Some(0));
+    for (key, value, says) in [
+        ("LECTERN_COORDINATION__LEASE", "500ms", "at least 1s"),
+        ("LECTERN_COORDINATION__LEASE", "soon", "not a duration"),
+        (
+            "LECTERN_COORDINATION__HEARTBEAT",
+            "2m",
+            "shorter than the lease",
+        ),
+        ("LECTERN_COORDINATION__HEARTBEAT", "0", "more than 0s"),
+        ("LECTERN_COORDINATION__INSTANCE_ID", "web 2", "instance_id"),
+    ] {
+        let out = sb.cmd().env(key, value).arg("list").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}={value}: {stderr}");
+        assert!(stderr.contains(says), "{key}={value}: {stderr}");
+    }
+}
+
+#[test]
 fn a_course_rescan_and_cleanup_report_in_json() {
     let sb = Sandbox::new();
     let root = sb.demo("lib");

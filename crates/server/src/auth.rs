@@ -12,6 +12,7 @@ use lectern_app::passwords::token_hash;
 use lectern_app::Actor;
 use lectern_store::{Role, Session, SessionKind, User};
 use std::net::{IpAddr, SocketAddr};
+use subtle::ConstantTimeEq;
 
 /// The name of the web pages' session cookie.
 pub const SESSION_COOKIE: &str = "lectern_session";
@@ -57,15 +58,11 @@ impl Caller {
         }
     }
 
-    /// Compares in constant time, so the token cannot be guessed byte by byte.
+    /// Compares in constant time (`subtle`), so the token cannot be guessed
+    /// byte by byte.
     pub fn csrf_matches(&self, given: &str) -> bool {
         let expected = self.session.csrf_token.as_bytes();
-        given.len() == expected.len()
-            && given
-                .bytes()
-                .zip(expected)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        given.as_bytes().ct_eq(expected).into()
     }
 
     /// The caller behind this request, if any; `Ok(None)` when the request

@@ -39,7 +39,8 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
-    fn library(&self) -> LibraryOptions {
+    /// The library part, for an [`App`] built by the caller.
+    pub fn library(&self) -> LibraryOptions {
         LibraryOptions {
             root_override: self.root_override.clone(),
             root_default: self.root_default.clone(),

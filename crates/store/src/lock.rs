@@ -134,16 +134,12 @@ fn now_nanos() -> u128 {
         .unwrap_or(0)
 }
 
+/// This machine's name, as the lock records its holder's host;
+/// `localhost` when it cannot be read.
 pub fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its whole length and gethostname
-    // writes at most that many bytes.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    hostname::get()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// The process's start time in clock ticks since boot (Linux), which tells a

@@ -283,6 +283,7 @@ pub fn app(
         max_missing_share: config.scan.max_missing_percent / 100.0,
     };
     App::new(store, library, backup_options(config, secrets))
+        .with_coordination(config.coordination.in_process())
 }
 
 /// Where backups live and how they are sealed, from the configuration.

@@ -1,5 +1,7 @@
 use super::{Context, Failure};
 use crate::cli::ServeArgs;
+use lectern_app::coordination::keep_alive;
+use lectern_app::App;
 use lectern_backup::Secrets;
 use lectern_server::{AppState, BackupOptions, ServerOptions};
 use lectern_store::lock::is_held;
@@ -37,11 +39,17 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Io(e.to_string()))?;
-    let state = AppState::new(ctx.store.clone(), options);
+    // This instance as configured (`[coordination]`): its id and lease.
+    let coordination = ctx.config.coordination.in_process();
+    let (library, backups) = (options.library(), options.backups.clone());
+    let app = App::new(ctx.store.clone(), library, backups).with_coordination(coordination.clone());
+    let state = AppState::with_app(app, options);
     first_scan(ctx, &state).await?;
     tokio::spawn(lectern_app::schedule::run(state.app.clone()));
-    let coordination = state.app.coordination.clone();
-    tokio::spawn(lectern_app::coordination::keep_alive(coordination));
+    tokio::spawn(keep_alive(
+        coordination,
+        ctx.config.coordination.heartbeat(),
+    ));
     // The last line on stdout: scripts (and the tests) wait for it.
     println!("Lectern is listening: sign in at http://{bound}/ (API under /api)");
     lectern_server::serve(listener, state, shutdown_signal())

@@ -4,6 +4,7 @@
 
 use lectern_core::FileId;
 use lectern_store::FileRecord;
+use percent_encoding::percent_decode_str;
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -135,7 +136,8 @@ fn relink<'a>(
         return url;
     }
     let target = url.split(['#', '?']).next().unwrap_or_default();
-    let decoded = percent_decode(target);
+    // `%20` and friends, as markdown writers encode spaces in links.
+    let decoded = percent_decode_str(target).decode_utf8_lossy();
     match resolve(here, &decoded).and_then(|path| siblings.get(&path)) {
         Some(id) => CowStr::from(to(*id)),
         None => url,
@@ -155,30 +157,6 @@ fn resolve(here: &str, relative: &str) -> Option<String> {
         }
     }
     Some(parts.join("/"))
-}
-
-/// `%20` and friends, as markdown writers encode spaces in links.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -441,6 +441,12 @@ impl From<schedule::Drill> for LastDrill {
     }
 }
 
+/// RFC 3339 in the server's local time with its offset, `+00:00` too
+/// (never `Z`): a time the schedule names on the server's clock.
+const LOCAL_RFC3339: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
+);
+
 #[utoipa::path(
     get,
     path = "/admin/backup/status",
@@ -467,8 +473,8 @@ pub async fn status(
     let maintenance = state.app.coordination.maintenance().await.ok().flatten();
     let plan = BackupPlan::load(state.store.as_ref()).await?;
     let next_scheduled = plan
-        .next_after(&chrono::Local::now())
-        .map(|t| t.to_rfc3339());
+        .next_after(time::OffsetDateTime::now_utc())
+        .and_then(|t| t.format(LOCAL_RFC3339).ok());
     Ok(Json(BackupStatusReport {
         lock,
         maintenance: maintenance.is_some(),
