@@ -82,6 +82,15 @@ impl App {
         self
     }
 
+    /// Signs in under `guard`'s limits: see [`crate::sign_in()`].
+    pub async fn sign_in(
+        &self,
+        guard: &crate::SignInGuard,
+        request: crate::SignIn,
+    ) -> Result<crate::SignedIn, crate::AppError> {
+        crate::sign_in(self.store.as_ref(), guard, &self.events, request).await
+    }
+
     /// The library root: the override, the saved setting, the default.
     pub async fn library_root(&self) -> Result<Option<PathBuf>, StoreError> {
         lectern_store::settings::library_root(

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod groups;
 pub mod hashing;
+pub mod library;
 pub mod login_limits;
 pub mod operation;
 pub mod passwords;

@@ -280,3 +280,17 @@ fn audit_entries_are_written_only_by_the_listener_of_events() {
         }
     }
 }
+
+/// The API and the pages are two front ends over the same use cases:
+/// neither imports the other.
+#[test]
+fn the_api_and_the_pages_do_not_import_each_other() {
+    let graph = server_modules();
+    for (from, to) in [("pages", "api"), ("api", "pages")] {
+        assert!(
+            !graph[from].contains(to),
+            "the server's {from} import its {to}: {:?}",
+            graph[from]
+        );
+    }
+}

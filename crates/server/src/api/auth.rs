@@ -5,7 +5,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use lectern_app::{AppError, SignIn, SignedIn};
+use lectern_app::SignIn;
 use lectern_store::SessionKind;
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +48,7 @@ pub async fn login(
         kind: SessionKind::Api,
         session_ttl: state.options.session_ttl,
     };
-    let signed_in = sign_in(&state, request).await?;
+    let signed_in = state.app.sign_in(&state.sign_in, request).await?;
     Ok(Json(LoggedIn {
         token: signed_in.token,
         expires_at: signed_in.expires_at,
@@ -58,22 +58,6 @@ pub async fn login(
 
 /// The sign-in use case over this server's state; the API's login and the
 /// login page both come here.
-pub async fn sign_in(state: &AppState, request: SignIn) -> Result<SignedIn, ApiError> {
-    let store = state.store.as_ref();
-    lectern_app::sign_in(store, &state.sign_in, &state.events, request)
-        .await
-        .map_err(api_error)
-}
-
-/// What a sign-in's failure answers.
-fn api_error(error: AppError) -> ApiError {
-    match error {
-        AppError::BadCredentials => ApiError::BadCredentials,
-        AppError::TooManyAttempts { retry_after } => ApiError::TooManyAttempts { retry_after },
-        other => ApiError::Internal(other.chain()),
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/auth/logout",

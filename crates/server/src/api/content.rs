@@ -3,7 +3,6 @@
 //! given only while the file on disk still has the indexed size and mtime,
 //! so a stale hash is never sent.
 
-use crate::api::library::visible_file;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope, Ids};
 use crate::state::AppState;
@@ -11,9 +10,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lectern_core::{FileId, LibraryPath};
-use lectern_store::{FileRecord, FileRole};
-use std::path::PathBuf;
+use lectern_app::library::{self, Located};
+use lectern_core::FileId;
+use lectern_store::FileRole;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -55,8 +54,8 @@ pub async fn content(
     Ids(id): Ids<i64>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let file = visible_file(&state, &caller, FileId(id)).await?;
-    let (path, fresh) = locate(&state, &file).await?;
+    let file = library::visible_file(&state.app, caller.user(), FileId(id)).await?;
+    let Located { path, fresh } = library::locate(&state.app, &file).await?;
     let etag = fresh.then(|| format!("\"{}\"", file.sha256));
 
     let (mut parts, body) = request.into_parts();
@@ -186,11 +185,11 @@ pub async fn webvtt(
     caller: Caller,
     Ids(id): Ids<i64>,
 ) -> Result<Response, ApiError> {
-    let file = visible_file(&state, &caller, FileId(id)).await?;
+    let file = library::visible_file(&state.app, caller.user(), FileId(id)).await?;
     if file.role != FileRole::Subtitle {
         return Err(ApiError::NotFound);
     }
-    let (bytes, whole) = read_head(&state, &file, SUBTITLE_LIMIT).await?;
+    let (bytes, whole) = library::read_head(&state.app, &file, SUBTITLE_LIMIT).await?;
     if !whole {
         return Err(ApiError::BadRequest(format!(
             "{} is too large to convert",
@@ -206,44 +205,6 @@ pub async fn webvtt(
         vtt,
     )
         .into_response())
-}
-
-/// Where an indexed file is on disk now, and whether it still has the
-/// indexed size and mtime (`fresh`); 404 when it is gone or not a file.
-pub async fn locate(state: &AppState, file: &FileRecord) -> Result<(PathBuf, bool), ApiError> {
-    let root = state.library_root().await?.ok_or(ApiError::NotFound)?;
-    let rel = LibraryPath::parse(&file.path).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let path = rel.to_fs_path(&root);
-    let meta = tokio::fs::metadata(&path)
-        .await
-        .map_err(|_| ApiError::NotFound)?;
-    if !meta.is_file() {
-        return Err(ApiError::NotFound);
-    }
-    let fresh = meta.len() == file.size && lectern_scanner::mtime_ns(&meta) == file.mtime_ns;
-    Ok((path, fresh))
-}
-
-/// The first `limit` bytes of an indexed file, and whether that was all.
-pub async fn read_head(
-    state: &AppState,
-    file: &FileRecord,
-    limit: u64,
-) -> Result<(Vec<u8>, bool), ApiError> {
-    use tokio::io::AsyncReadExt;
-    let (path, _) = locate(state, file).await?;
-    let opened = tokio::fs::File::open(&path)
-        .await
-        .map_err(|_| ApiError::NotFound)?;
-    let mut bytes = Vec::new();
-    opened
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", file.path)))?;
-    let whole = bytes.len() as u64 <= limit;
-    bytes.truncate(limit as usize);
-    Ok((bytes, whole))
 }
 
 fn matches_any(headers: &HeaderMap, name: header::HeaderName, etag: &str) -> bool {

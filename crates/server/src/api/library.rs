@@ -8,44 +8,10 @@ use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use lectern_app::library;
 use lectern_core::{CategoryId, CourseId, FileId};
-use lectern_store::settings::library_open;
-use lectern_store::{Course, FileRecord, FileRole, FileState, Store, Visibility};
+use lectern_store::{Course, FileRecord};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-
-pub async fn visibility(state: &AppState, caller: &Caller) -> Result<Visibility, ApiError> {
-    let open = library_open(state.store.as_ref()).await?;
-    Ok(Visibility::of(state.store.as_ref(), caller.user(), open).await?)
-}
-
-/// The course, if the caller may see it.
-pub async fn visible_course(
-    state: &AppState,
-    caller: &Caller,
-    id: CourseId,
-) -> Result<Course, ApiError> {
-    let course = state.store.course(id).await?.ok_or(ApiError::NotFound)?;
-    let seen = visibility(state, caller).await?;
-    if !seen.course(course.category_id, course.id) {
-        return Err(ApiError::NotFound);
-    }
-    Ok(course)
-}
-
-/// The file, if present and in a course the caller may see.
-pub async fn visible_file(
-    state: &AppState,
-    caller: &Caller,
-    id: FileId,
-) -> Result<FileRecord, ApiError> {
-    let file = state.store.file(id).await?.ok_or(ApiError::NotFound)?;
-    visible_course(state, caller, file.course_id).await?;
-    if file.state != FileState::Present {
-        return Err(ApiError::NotFound);
-    }
-    Ok(file)
-}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CategorySummary {
@@ -77,23 +43,6 @@ impl From<Course> for CourseSummary {
 }
 
 /// Courses the caller may see, by category.
-pub async fn visible_courses(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<BTreeMap<CategoryId, Vec<Course>>, ApiError> {
-    let seen = visibility(state, caller).await?;
-    let mut by_category: BTreeMap<CategoryId, Vec<Course>> = BTreeMap::new();
-    for course in state.store.courses(None).await? {
-        if seen.course(course.category_id, course.id) {
-            by_category
-                .entry(course.category_id)
-                .or_default()
-                .push(course);
-        }
-    }
-    Ok(by_category)
-}
-
 #[utoipa::path(
     get,
     path = "/categories",
@@ -107,19 +56,13 @@ pub async fn categories(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<CategorySummary>>, ApiError> {
-    let courses = visible_courses(&state, &caller).await?;
-    let list = state
-        .store
-        .categories()
-        .await?
+    let shelves = library::shelves(&state.app, caller.user(), None).await?;
+    let list = shelves
         .into_iter()
-        .filter_map(|c| {
-            let count = courses.get(&c.id)?.len();
-            Some(CategorySummary {
-                id: c.id,
-                name: c.name,
-                course_count: count,
-            })
+        .map(|shelf| CategorySummary {
+            id: shelf.category.id,
+            name: shelf.category.name,
+            course_count: shelf.courses.len(),
         })
         .collect();
     Ok(Json(list))
@@ -149,20 +92,11 @@ pub async fn category(
     caller: Caller,
     Ids(id): Ids<i64>,
 ) -> Result<Json<CategoryDetail>, ApiError> {
-    let id = CategoryId(id);
-    let mut courses = visible_courses(&state, &caller).await?;
-    let visible = courses.remove(&id).ok_or(ApiError::NotFound)?;
-    let category = state
-        .store
-        .categories()
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or(ApiError::NotFound)?;
+    let shelf = library::category(&state.app, caller.user(), CategoryId(id)).await?;
     Ok(Json(CategoryDetail {
-        id,
-        name: category.name,
-        courses: visible.into_iter().map(CourseSummary::from).collect(),
+        id: shelf.category.id,
+        name: shelf.category.name,
+        courses: shelf.courses.into_iter().map(CourseSummary::from).collect(),
     }))
 }
 
@@ -222,17 +156,14 @@ fn rfc3339(nanos: i64) -> String {
 }
 
 /// Subtitles by the media file they belong to.
-pub fn subtitles_of(files: &[FileRecord]) -> HashMap<String, Vec<SubtitleView>> {
-    let mut map: HashMap<String, Vec<SubtitleView>> = HashMap::new();
-    for f in files.iter().filter(|f| f.role == FileRole::Subtitle) {
-        if let Some(media) = &f.subtitle_for {
-            map.entry(media.clone()).or_default().push(SubtitleView {
-                id: f.id,
-                lang: f.subtitle_lang.clone(),
-            });
-        }
-    }
-    map
+fn subtitle_views(subtitles: Vec<&FileRecord>) -> Vec<SubtitleView> {
+    subtitles
+        .into_iter()
+        .map(|f| SubtitleView {
+            id: f.id,
+            lang: f.subtitle_lang.clone(),
+        })
+        .collect()
 }
 
 #[utoipa::path(
@@ -251,15 +182,12 @@ pub async fn file(
     caller: Caller,
     Ids(id): Ids<i64>,
 ) -> Result<Json<FileView>, ApiError> {
-    let file = visible_file(&state, &caller, FileId(id)).await?;
-    let siblings = state.store.course_files(file.course_id).await?;
-    let subtitles = subtitles_of(&siblings)
-        .remove(&file.path)
-        .unwrap_or_default();
+    let file = library::visible_file(&state.app, caller.user(), FileId(id)).await?;
+    let contents = library::course(&state.app, caller.user(), file.course_id).await?;
+    let subtitles = subtitle_views(contents.subtitles_of(&file));
     Ok(Json(FileView::new(file, subtitles)))
 }
 
-/// A course's sections and files, as folders nest on disk.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Node {
@@ -272,35 +200,15 @@ pub enum Node {
     File(FileView),
 }
 
-fn tree(files: Vec<FileRecord>) -> Vec<Node> {
-    let mut subtitles = subtitles_of(&files);
-    let mut root: Vec<Node> = Vec::new();
-    for f in files.into_iter().filter(|f| f.state == FileState::Present) {
-        let subs = subtitles.remove(&f.path).unwrap_or_default();
-        let view = FileView::new(f, subs);
-        let folders: Vec<String> = view.path.split('/').map(str::to_owned).collect();
-        let mut level = &mut root;
-        for name in &folders[..folders.len() - 1] {
-            level = folder(level, name);
+impl From<library::Node<FileView>> for Node {
+    fn from(node: library::Node<FileView>) -> Self {
+        match node {
+            library::Node::Folder { name, children } => Node::Folder {
+                name,
+                children: children.into_iter().map(Node::from).collect(),
+            },
+            library::Node::File(view) => Node::File(view),
         }
-        level.push(Node::File(view));
-    }
-    root
-}
-
-/// The children of the folder `name` at this level, made if missing. Files
-/// arrive in natural order, so a folder is always the last one made.
-fn folder<'a>(level: &'a mut Vec<Node>, name: &str) -> &'a mut Vec<Node> {
-    let exists = matches!(level.last(), Some(Node::Folder { name: n, .. }) if n == name);
-    if !exists {
-        level.push(Node::Folder {
-            name: name.to_owned(),
-            children: Vec::new(),
-        });
-    }
-    match level.last_mut() {
-        Some(Node::Folder { children, .. }) => children,
-        _ => unreachable!("a folder was just pushed"),
     }
 }
 
@@ -338,62 +246,29 @@ pub async fn course(
     caller: Caller,
     Ids(id): Ids<i64>,
 ) -> Result<Json<CourseDetail>, ApiError> {
-    let (detail, _) = course_detail(&state, &caller, CourseId(id)).await?;
-    Ok(Json(detail))
+    let contents = library::course(&state.app, caller.user(), CourseId(id)).await?;
+    Ok(Json(CourseDetail::from(&contents)))
 }
 
-/// The course as the caller sees it, and its file records (natural order),
-/// which the pages need for their viewer.
-pub async fn course_detail(
-    state: &AppState,
-    caller: &Caller,
-    id: CourseId,
-) -> Result<(CourseDetail, Vec<FileRecord>), ApiError> {
-    let course = visible_course(state, caller, id).await?;
-    let files = state.store.course_files(course.id).await?;
-    let progress = course_progress(state.store.as_ref(), caller, course.id, &files).await?;
-    let cover = files
-        .iter()
-        .find(|f| f.role == FileRole::Cover && f.state == FileState::Present)
-        .map(|f| f.id);
-    let detail = CourseDetail {
-        course: course.into(),
-        cover_file_id: cover,
-        tree: tree(files.clone()),
-        progress,
-    };
-    Ok((detail, files))
-}
-
-/// Completion counts the course's lessons: present material files.
-async fn course_progress(
-    store: &dyn Store,
-    caller: &Caller,
-    course: CourseId,
-    files: &[FileRecord],
-) -> Result<CourseProgress, ApiError> {
-    let lessons: Vec<FileId> = files
-        .iter()
-        .filter(|f| f.role == FileRole::Material && f.state == FileState::Present)
-        .map(|f| f.id)
-        .collect();
-    let progress = store.course_progress(caller.user().id, course).await?;
-    let completed = progress
-        .iter()
-        .filter(|p| p.completed && lessons.contains(&p.file_id))
-        .count();
-    let total = lessons.len();
-    let percent = if total == 0 {
-        0.0
-    } else {
-        (completed as f64 * 1000.0 / total as f64).round() / 10.0
-    };
-    Ok(CourseProgress {
-        completed,
-        total,
-        percent,
-        files: views::all(progress),
-    })
+impl From<&library::CourseContents> for CourseDetail {
+    fn from(contents: &library::CourseContents) -> Self {
+        let mut view = |f: &FileRecord| {
+            let subtitles = subtitle_views(contents.subtitles_of(f));
+            FileView::new(f.clone(), subtitles)
+        };
+        let tree = contents.tree().into_iter().map(|n| n.map(&mut view).into());
+        CourseDetail {
+            course: contents.course.clone().into(),
+            cover_file_id: contents.cover,
+            tree: tree.collect(),
+            progress: CourseProgress {
+                completed: contents.completed,
+                total: contents.lessons,
+                percent: contents.percent,
+                files: views::all(contents.progress.clone()),
+            },
+        }
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -423,28 +298,8 @@ pub async fn progress(
     Ids(id): Ids<i64>,
     JsonBody(update): JsonBody<ProgressUpdate>,
 ) -> Result<Json<ProgressView>, ApiError> {
-    if update.position_seconds.is_none() && update.completed.is_none() {
-        return Err(ApiError::BadRequest(
-            "give position_seconds, completed, or both".into(),
-        ));
-    }
-    if update
-        .position_seconds
-        .is_some_and(|p| !p.is_finite() || p < 0.0)
-    {
-        return Err(ApiError::BadRequest(
-            "position_seconds must be a number of seconds, 0 or more".into(),
-        ));
-    }
-    let file = visible_file(&state, &caller, FileId(id)).await?;
-    let saved = state
-        .store
-        .set_progress(
-            caller.user().id,
-            file.id,
-            update.position_seconds,
-            update.completed,
-        )
-        .await?;
+    let (position, completed) = (update.position_seconds, update.completed);
+    let saved =
+        library::set_progress(&state.app, caller.user(), FileId(id), position, completed).await?;
     Ok(Json(saved.into()))
 }

@@ -2,7 +2,6 @@
 //! course's description) match every word typed, best first, only from
 //! what the caller may see (SPEC §2, §4).
 
-use crate::api::library::visibility;
 use crate::api::views::HitKind;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -10,12 +9,10 @@ use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
+use lectern_app::library;
 use lectern_core::{CategoryId, CourseId};
-use lectern_store::{SearchHit, SearchQuery};
+use lectern_store::SearchHit;
 use serde::{Deserialize, Serialize};
-
-pub const DEFAULT_LIMIT: u32 = 20;
-pub const MAX_LIMIT: u32 = 100;
 
 /// The answer: the search as understood, and the hits best first.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -60,31 +57,6 @@ impl From<SearchHit> for SearchResult {
 /// Searches what `caller` may see, for the API and the web pages alike.
 /// A missing, blank or too long `q`, or a `limit` outside 1..=100, is the
 /// caller's mistake.
-pub async fn search_visible(
-    state: &AppState,
-    caller: &Caller,
-    q: &str,
-    limit: u32,
-) -> Result<SearchResults, ApiError> {
-    let query = SearchQuery::parse(q).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(bad_limit());
-    }
-    let seen = visibility(state, caller).await?;
-    let hits = state.store.search(&query, &seen, limit).await?;
-    Ok(SearchResults {
-        query: query.text().to_owned(),
-        results: hits.into_iter().map(SearchResult::from).collect(),
-    })
-}
-
-fn bad_limit() -> ApiError {
-    ApiError::BadRequest(format!(
-        "limit must be a whole number from 1 to {MAX_LIMIT}"
-    ))
-}
-
-/// Taken as text so that a bad value gets a message of our own.
 #[derive(Deserialize)]
 pub struct SearchParams {
     q: Option<String>,
@@ -115,8 +87,18 @@ pub async fn search(
         .q
         .ok_or_else(|| ApiError::BadRequest("give the words to search for as q".into()))?;
     let limit = match params.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(text) => text.trim().parse().map_err(|_| bad_limit())?,
+        None => library::DEFAULT_SEARCH_LIMIT,
+        Some(text) => text.trim().parse().map_err(|_| library::bad_limit())?,
     };
-    Ok(Json(search_visible(&state, &caller, &q, limit).await?))
+    let found = library::search(&state.app, caller.user(), &q, limit).await?;
+    Ok(Json(SearchResults::from(found)))
+}
+
+impl From<library::Found> for SearchResults {
+    fn from(found: library::Found) -> Self {
+        SearchResults {
+            query: found.query,
+            results: found.hits.into_iter().map(SearchResult::from).collect(),
+        }
+    }
 }

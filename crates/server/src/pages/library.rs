@@ -1,23 +1,20 @@
 //! The client area: categories → course cards → course page → lesson viewer.
-//! Access rules and course data come from the API's own functions, so a page
-//! never shows what the API would hide.
+//! Access rules and course data come from the library's use cases
+//! (`lectern_app::library`), the same the API calls, so a page never shows
+//! what the API would hide.
 
 use super::render::{render, PageError, PageIds};
 use super::session::{CsrfForm, Reader};
 use super::viewer::{markdown_html, markdown_summary, Viewer};
-use crate::api::content::read_head;
-use crate::api::library::{
-    course_detail, subtitles_of, visible_courses, visible_file, CourseDetail,
-};
-use crate::api::search::search_visible;
-use crate::api::views::HitKind;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{Html, Redirect};
+use lectern_app::library::{self, CourseContents, Node};
+use lectern_app::AppError;
 use lectern_core::{CategoryId, CourseId, FileId};
-use lectern_store::{Category, Course, FileRecord, FileRole, FileState};
+use lectern_store::{Course, FileRecord, FileState, HitKind};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -76,32 +73,25 @@ async fn sections(
     caller: &Caller,
     only: Option<CategoryId>,
 ) -> Result<Vec<Section>, PageError> {
-    let mut courses = visible_courses(state, caller).await?;
-    let overviews: HashMap<CourseId, _> = state
-        .store
-        .course_overviews(caller.user().id)
-        .await?
+    let shelves = library::shelves(&state.app, caller.user(), only)
+        .await
+        .map_err(ApiError::from)?;
+    let overviews = library::overviews(&state.app, caller.user())
+        .await
+        .map_err(ApiError::from)?;
+    let sections = shelves
         .into_iter()
-        .map(|o| (o.course_id, o))
-        .collect();
-    let categories: Vec<Category> = state.store.categories().await?;
-    let sections = categories
-        .into_iter()
-        .filter(|c| only.is_none_or(|id| id == c.id))
-        .filter_map(|category| {
-            let cards = courses.remove(&category.id)?;
-            let cards = cards
+        .map(|shelf| Section {
+            id: shelf.category.id,
+            name: shelf.category.name,
+            courses: shelf
+                .courses
                 .into_iter()
                 .map(|course| {
                     let overview = overviews.get(&course.id);
                     card(course, overview)
                 })
-                .collect();
-            Some(Section {
-                id: category.id,
-                name: category.name,
-                courses: cards,
-            })
+                .collect(),
         })
         .collect();
     Ok(sections)
@@ -136,22 +126,85 @@ fn siblings(files: &[FileRecord]) -> HashMap<String, FileId> {
         .collect()
 }
 
-/// The course's lessons in reading order.
-fn lessons(files: &[FileRecord]) -> Vec<&FileRecord> {
-    files
-        .iter()
-        .filter(|f| f.role == FileRole::Material && f.state == FileState::Present)
-        .collect()
-}
-
-fn completed_ids(detail: &CourseDetail) -> Vec<FileId> {
-    detail
+fn completed_ids(contents: &CourseContents) -> Vec<FileId> {
+    contents
         .progress
-        .files
         .iter()
         .filter(|p| p.completed)
         .map(|p| p.file_id)
         .collect()
+}
+
+/// A folder or file of the course's tree, as the templates read it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum PageNode {
+    Folder {
+        name: String,
+        children: Vec<PageNode>,
+    },
+    File {
+        id: FileId,
+        name: String,
+        role: String,
+    },
+}
+
+impl From<Node<&FileRecord>> for PageNode {
+    fn from(node: Node<&FileRecord>) -> Self {
+        match node {
+            Node::Folder { name, children } => PageNode::Folder {
+                name,
+                children: children.into_iter().map(PageNode::from).collect(),
+            },
+            Node::File(f) => PageNode::File {
+                id: f.id,
+                name: f.name.clone(),
+                role: f.role.to_string(),
+            },
+        }
+    }
+}
+
+/// What the course and lesson pages show of a course.
+#[derive(Serialize)]
+struct CoursePage {
+    id: CourseId,
+    name: String,
+    cover_file_id: Option<FileId>,
+    progress: ProgressPage,
+    tree: Vec<PageNode>,
+}
+
+#[derive(Serialize)]
+struct ProgressPage {
+    completed: usize,
+    total: usize,
+    percent: f64,
+}
+
+impl From<&CourseContents> for CoursePage {
+    fn from(c: &CourseContents) -> Self {
+        CoursePage {
+            id: c.course.id,
+            name: c.course.name.clone(),
+            cover_file_id: c.cover,
+            progress: ProgressPage {
+                completed: c.completed,
+                total: c.lessons,
+                percent: c.percent,
+            },
+            tree: c.tree().into_iter().map(PageNode::from).collect(),
+        }
+    }
+}
+
+async fn contents(
+    state: &AppState,
+    caller: &Caller,
+    id: CourseId,
+) -> Result<CourseContents, ApiError> {
+    Ok(library::course(&state.app, caller.user(), id).await?)
 }
 
 pub async fn course(
@@ -159,14 +212,14 @@ pub async fn course(
     reader: Reader,
     PageIds(id): PageIds<i64>,
 ) -> Result<Html<String>, PageError> {
-    let (detail, files) = course_detail(&state, &reader.0, CourseId(id)).await?;
-    let description = detail
+    let contents = contents(&state, &reader.0, CourseId(id)).await?;
+    let description = contents
         .course
         .description
         .as_deref()
-        .map(|text| markdown_html(text, "README.md", &siblings(&files)));
-    let done = completed_ids(&detail);
-    let lessons = lessons(&files);
+        .map(|text| markdown_html(text, "README.md", &siblings(&contents.files)));
+    let done = completed_ids(&contents);
+    let lessons: Vec<&FileRecord> = contents.lessons().collect();
     let resume = lessons
         .iter()
         .find(|f| !done.contains(&f.id))
@@ -175,12 +228,12 @@ pub async fn course(
     render(
         "course.html",
         context! {
-            title => &detail.course.name,
-            course => &detail,
+            title => &contents.course.name,
+            course => CoursePage::from(&contents),
             description,
             completed_ids => done,
             resume,
-            started => !detail.progress.files.is_empty(),
+            started => !contents.progress.is_empty(),
             ..reader.layout()
         },
     )
@@ -198,8 +251,10 @@ pub async fn file(
     reader: Reader,
     PageIds(id): PageIds<i64>,
 ) -> Result<Html<String>, PageError> {
-    let file = visible_file(&state, &reader.0, FileId(id)).await?;
-    let (detail, files) = course_detail(&state, &reader.0, file.course_id).await?;
+    let file = library::visible_file(&state.app, reader.0.user(), FileId(id))
+        .await
+        .map_err(ApiError::from)?;
+    let contents = contents(&state, &reader.0, file.course_id).await?;
     let viewer = Viewer::of(&file);
     let (text, too_large) = match viewer.reads_text() {
         true => read_text(&state, &file).await?,
@@ -209,12 +264,12 @@ pub async fn file(
         (Viewer::Markdown, Some(text)) => Some(markdown_html(
             text,
             file.path_in_course(),
-            &siblings(&files),
+            &siblings(&contents.files),
         )),
         _ => None,
     };
-    let own = detail.progress.files.iter().find(|p| p.file_id == file.id);
-    let lessons = lessons(&files);
+    let own = contents.progress_of(file.id);
+    let lessons: Vec<&FileRecord> = contents.lessons().collect();
     let at = lessons.iter().position(|f| f.id == file.id);
     let step = |offset: isize| {
         at.and_then(|i| i.checked_add_signed(offset))
@@ -225,8 +280,8 @@ pub async fn file(
         "file.html",
         context! {
             title => &file.name,
-            course => &detail,
-            completed_ids => completed_ids(&detail),
+            course => CoursePage::from(&contents),
+            completed_ids => completed_ids(&contents),
             file => context! {
                 id => file.id,
                 name => &file.name,
@@ -238,7 +293,7 @@ pub async fn file(
             text => if html.is_none() { text } else { None },
             html,
             too_large,
-            tracks => tracks(&files, &file),
+            tracks => tracks(&contents, &file),
             resume => own.and_then(|p| p.position_seconds).unwrap_or(0.0),
             completed => own.is_some_and(|p| p.completed),
             is_lesson => at.is_some(),
@@ -254,19 +309,17 @@ async fn read_text(
     state: &AppState,
     file: &FileRecord,
 ) -> Result<(Option<String>, bool), ApiError> {
-    let (bytes, whole) = read_head(state, file, TEXT_LIMIT).await?;
+    let (bytes, whole) = library::read_head(&state.app, file, TEXT_LIMIT).await?;
     if !whole {
         return Ok((None, true));
     }
     Ok((Some(String::from_utf8_lossy(&bytes).into_owned()), false))
 }
 
-fn tracks(files: &[FileRecord], media: &FileRecord) -> Vec<Track> {
-    let mut by_media = subtitles_of(files);
-    let subtitles = by_media.remove(&media.path).unwrap_or_default();
+fn tracks(contents: &CourseContents, media: &FileRecord) -> Vec<Track> {
     let mut seen = BTreeMap::new();
-    for s in subtitles {
-        let lang = s.lang.unwrap_or_else(|| "und".to_owned());
+    for s in contents.subtitles_of(media) {
+        let lang = s.subtitle_lang.clone().unwrap_or_else(|| "und".to_owned());
         seen.entry(lang).or_insert(s.id);
     }
     seen.into_iter()
@@ -294,6 +347,18 @@ fn language_label(tag: &str) -> String {
     name.to_owned()
 }
 
+/// A search hit as the search page shows it.
+#[derive(Serialize)]
+struct Hit {
+    id: i64,
+    #[serde(skip)]
+    course: bool,
+    name: String,
+    course_name: String,
+    path: Option<String>,
+    snippet: Option<String>,
+}
+
 #[derive(Deserialize)]
 pub struct SearchForm {
     #[serde(default)]
@@ -310,16 +375,23 @@ pub async fn search(
     let query = form.q.trim();
     let found = match query.is_empty() {
         true => None,
-        false => Some(search_visible(&state, &reader.0, query, 50).await),
+        false => Some(library::search(&state.app, reader.0.user(), query, 50).await),
     };
-    let (results, error) = match found {
+    let (hits, error) = match found {
         None => (Vec::new(), None),
-        Some(Ok(found)) => (found.results, None),
-        Some(Err(ApiError::BadRequest(message))) => (Vec::new(), Some(message)),
-        Some(Err(other)) => return Err(other.into()),
+        Some(Ok(found)) => (found.hits, None),
+        Some(Err(AppError::Invalid(message))) => (Vec::new(), Some(message)),
+        Some(Err(other)) => return Err(ApiError::from(other).into()),
     };
-    let (courses, files): (Vec<_>, Vec<_>) =
-        results.into_iter().partition(|r| r.kind == HitKind::Course);
+    let results = hits.into_iter().map(|hit| Hit {
+        id: hit.file_id.map_or(hit.course_id.0, |f| f.0),
+        course: hit.kind == HitKind::Course,
+        name: hit.name,
+        course_name: hit.course_name,
+        path: hit.path,
+        snippet: hit.snippet,
+    });
+    let (courses, files): (Vec<Hit>, Vec<Hit>) = results.partition(|h| h.course);
     render(
         "search.html",
         context! { title => "Search", query, courses, files, error, ..reader.layout() },
@@ -337,10 +409,9 @@ pub async fn complete(
     PageIds(id): PageIds<i64>,
     CsrfForm { reader, form }: CsrfForm<Completion>,
 ) -> Result<Redirect, PageError> {
-    let file = visible_file(&state, &reader.0, FileId(id)).await?;
-    state
-        .store
-        .set_progress(reader.0.user().id, file.id, None, Some(form.completed))
-        .await?;
-    Ok(Redirect::to(&format!("/files/{}", file.id)))
+    let user = reader.0.user();
+    let saved = library::set_progress(&state.app, user, FileId(id), None, Some(form.completed))
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Redirect::to(&format!("/files/{}", saved.file_id)))
 }

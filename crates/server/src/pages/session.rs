@@ -3,7 +3,6 @@
 //! token, checked by [`CsrfForm`].
 
 use super::render::{local_path, render, sign_in_redirect, PageError};
-use crate::api::auth::sign_in;
 use crate::auth::{same_origin, Caller, ClientAddress, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -139,7 +138,8 @@ pub async fn login(
         kind: SessionKind::Web,
         session_ttl: state.options.session_ttl,
     };
-    match sign_in(&state, request).await {
+    let signed_in = state.app.sign_in(&state.sign_in, request).await;
+    match signed_in.map_err(ApiError::from) {
         Ok(session) => {
             let cookie = session_cookie(&headers, session.token, &state);
             Ok((jar.add(cookie), Redirect::to(next)).into_response())

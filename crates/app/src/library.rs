@@ -1,0 +1,359 @@
+//! What signed-in people browse: categories, courses, files, their own
+//! progress, and search. The grant rules live here, once: everything
+//! outside the reader's grants is `NotFound`, exactly as if it did not
+//! exist, so neither titles nor ids leak through any front end.
+
+use crate::context::App;
+use crate::error::AppError;
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
+use lectern_store::settings::library_open;
+use lectern_store::{
+    Category, Course, CourseOverview, FileRecord, FileRole, FileState, Progress, SearchHit,
+    SearchQuery, User, Visibility,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+pub const DEFAULT_SEARCH_LIMIT: u32 = 20;
+pub const MAX_SEARCH_LIMIT: u32 = 100;
+
+fn not_found() -> AppError {
+    AppError::NotFound("not found".into())
+}
+
+/// What `reader` may see: everything for an admin or an open library,
+/// else what their groups are granted.
+pub async fn visibility(app: &App, reader: &User) -> Result<Visibility, AppError> {
+    let open = library_open(app.store.as_ref()).await?;
+    Ok(Visibility::of(app.store.as_ref(), reader, open).await?)
+}
+
+pub async fn visible_course(app: &App, reader: &User, id: CourseId) -> Result<Course, AppError> {
+    let course = app.store.course(id).await?.ok_or_else(not_found)?;
+    let seen = visibility(app, reader).await?;
+    if !seen.course(course.category_id, course.id) {
+        return Err(not_found());
+    }
+    Ok(course)
+}
+
+/// A present file of a course the reader may see.
+pub async fn visible_file(app: &App, reader: &User, id: FileId) -> Result<FileRecord, AppError> {
+    let file = app.store.file(id).await?.ok_or_else(not_found)?;
+    visible_course(app, reader, file.course_id).await?;
+    if file.state != FileState::Present {
+        return Err(not_found());
+    }
+    Ok(file)
+}
+
+/// The courses the reader may see, by category, in the store's order.
+pub async fn visible_courses(
+    app: &App,
+    reader: &User,
+) -> Result<BTreeMap<CategoryId, Vec<Course>>, AppError> {
+    let seen = visibility(app, reader).await?;
+    let mut by_category: BTreeMap<CategoryId, Vec<Course>> = BTreeMap::new();
+    for course in app.store.courses(None).await? {
+        if seen.course(course.category_id, course.id) {
+            by_category
+                .entry(course.category_id)
+                .or_default()
+                .push(course);
+        }
+    }
+    Ok(by_category)
+}
+
+/// A category with the courses in it the reader may see.
+pub struct Shelf {
+    pub category: Category,
+    pub courses: Vec<Course>,
+}
+
+/// The categories holding a course the reader may see (or only `only`),
+/// each with those courses.
+pub async fn shelves(
+    app: &App,
+    reader: &User,
+    only: Option<CategoryId>,
+) -> Result<Vec<Shelf>, AppError> {
+    let mut courses = visible_courses(app, reader).await?;
+    let shelves = app
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .filter(|c| only.is_none_or(|id| id == c.id))
+        .filter_map(|category| {
+            let courses = courses.remove(&category.id)?;
+            Some(Shelf { category, courses })
+        })
+        .collect();
+    Ok(shelves)
+}
+
+/// One category the reader may see something of.
+pub async fn category(app: &App, reader: &User, id: CategoryId) -> Result<Shelf, AppError> {
+    let mut found = shelves(app, reader, Some(id)).await?;
+    found.pop().ok_or_else(not_found)
+}
+
+/// The reader's progress through each course, for the course cards.
+pub async fn overviews(
+    app: &App,
+    reader: &User,
+) -> Result<HashMap<CourseId, CourseOverview>, AppError> {
+    let list = app.store.course_overviews(reader.id).await?;
+    Ok(list.into_iter().map(|o| (o.course_id, o)).collect())
+}
+
+/// A course as its reader sees it: its files, cover, and their progress.
+pub struct CourseContents {
+    pub course: Course,
+    /// Every file the index holds for it, missing ones included.
+    pub files: Vec<FileRecord>,
+    pub cover: Option<FileId>,
+    /// The reader's progress on its files.
+    pub progress: Vec<Progress>,
+    /// Present lessons (material files) completed, of `lessons`.
+    pub completed: usize,
+    pub lessons: usize,
+    /// `completed` of `lessons`, to one decimal.
+    pub percent: f64,
+}
+
+impl CourseContents {
+    /// The present lessons, in reading order.
+    pub fn lessons(&self) -> impl Iterator<Item = &FileRecord> {
+        self.files.iter().filter(|f| is_lesson(f))
+    }
+
+    pub fn progress_of(&self, file: FileId) -> Option<&Progress> {
+        self.progress.iter().find(|p| p.file_id == file)
+    }
+
+    /// The present files, as a tree of the folders inside the course.
+    pub fn tree(&self) -> Vec<Node<&FileRecord>> {
+        let present = self.files.iter().filter(|f| f.state == FileState::Present);
+        tree(present.map(|f| (f.path_in_course(), f)))
+    }
+
+    /// The subtitles of `media`, as the index pairs them.
+    pub fn subtitles_of(&self, media: &FileRecord) -> Vec<&FileRecord> {
+        self.files
+            .iter()
+            .filter(|f| f.role == FileRole::Subtitle)
+            .filter(|f| f.subtitle_for.as_deref() == Some(media.path.as_str()))
+            .collect()
+    }
+}
+
+fn is_lesson(file: &FileRecord) -> bool {
+    file.role == FileRole::Material && file.state == FileState::Present
+}
+
+pub async fn course(app: &App, reader: &User, id: CourseId) -> Result<CourseContents, AppError> {
+    let course = visible_course(app, reader, id).await?;
+    let files = app.store.course_files(course.id).await?;
+    let progress = app.store.course_progress(reader.id, course.id).await?;
+    let lessons: Vec<FileId> = files
+        .iter()
+        .filter(|f| is_lesson(f))
+        .map(|f| f.id)
+        .collect();
+    let completed = progress
+        .iter()
+        .filter(|p| p.completed && lessons.contains(&p.file_id))
+        .count();
+    let total = lessons.len();
+    let percent = if total == 0 {
+        0.0
+    } else {
+        (completed as f64 * 1000.0 / total as f64).round() / 10.0
+    };
+    let cover = files
+        .iter()
+        .find(|f| f.role == FileRole::Cover && f.state == FileState::Present)
+        .map(|f| f.id);
+    Ok(CourseContents {
+        course,
+        files,
+        cover,
+        progress,
+        completed,
+        lessons: total,
+        percent,
+    })
+}
+
+/// A folder or a file of a course's tree.
+#[derive(Debug, PartialEq)]
+pub enum Node<F> {
+    Folder {
+        name: String,
+        children: Vec<Node<F>>,
+    },
+    File(F),
+}
+
+impl<F> Node<F> {
+    /// The same tree with each file turned into `G`.
+    pub fn map<G>(self, f: &mut impl FnMut(F) -> G) -> Node<G> {
+        match self {
+            Node::Folder { name, children } => Node::Folder {
+                name,
+                children: children.into_iter().map(|c| c.map(f)).collect(),
+            },
+            Node::File(file) => Node::File(f(file)),
+        }
+    }
+}
+
+/// Files by their `/`-separated path inside the course, in order, nested
+/// into their folders (a folder appears where its first file does).
+pub fn tree<'p, F>(files: impl IntoIterator<Item = (&'p str, F)>) -> Vec<Node<F>> {
+    let mut root: Vec<Node<F>> = Vec::new();
+    for (path, file) in files {
+        let folders: Vec<&str> = path.split('/').collect();
+        let mut level = &mut root;
+        for name in &folders[..folders.len() - 1] {
+            level = folder(level, name);
+        }
+        level.push(Node::File(file));
+    }
+    root
+}
+
+fn folder<'a, F>(level: &'a mut Vec<Node<F>>, name: &str) -> &'a mut Vec<Node<F>> {
+    let exists = matches!(level.last(), Some(Node::Folder { name: n, .. }) if n == name);
+    if !exists {
+        level.push(Node::Folder {
+            name: name.to_owned(),
+            children: Vec::new(),
+        });
+    }
+    match level.last_mut() {
+        Some(Node::Folder { children, .. }) => children,
+        // Pushed just above when it was not there.
+        _ => unreachable!("a folder was just pushed"),
+    }
+}
+
+/// Saves the reader's position in a file and whether they completed it.
+pub async fn set_progress(
+    app: &App,
+    reader: &User,
+    file: FileId,
+    position_seconds: Option<f64>,
+    completed: Option<bool>,
+) -> Result<Progress, AppError> {
+    if position_seconds.is_none() && completed.is_none() {
+        return Err(AppError::Invalid(
+            "give position_seconds, completed, or both".into(),
+        ));
+    }
+    if position_seconds.is_some_and(|p| !p.is_finite() || p < 0.0) {
+        return Err(AppError::Invalid(
+            "position_seconds must be a number of seconds, 0 or more".into(),
+        ));
+    }
+    let file = visible_file(app, reader, file).await?;
+    let saved = app
+        .store
+        .set_progress(reader.id, file.id, position_seconds, completed)
+        .await?;
+    Ok(saved)
+}
+
+/// What a search understood, and its hits among what the reader may see.
+pub struct Found {
+    pub query: String,
+    pub hits: Vec<SearchHit>,
+}
+
+pub fn bad_limit() -> AppError {
+    AppError::Invalid(format!(
+        "limit must be a whole number from 1 to {MAX_SEARCH_LIMIT}"
+    ))
+}
+
+/// Courses and files matching `text` (each word the start of a word,
+/// ignoring case and accents), best first, only from what the reader may
+/// see; at most `limit` (1 to [`MAX_SEARCH_LIMIT`]).
+pub async fn search(app: &App, reader: &User, text: &str, limit: u32) -> Result<Found, AppError> {
+    let query = SearchQuery::parse(text).map_err(|e| AppError::Invalid(e.to_string()))?;
+    if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
+        return Err(bad_limit());
+    }
+    let seen = visibility(app, reader).await?;
+    let hits = app.store.search(&query, &seen, limit).await?;
+    Ok(Found {
+        query: query.text().to_owned(),
+        hits,
+    })
+}
+
+/// Where an indexed file is on disk now, and whether it still has the
+/// indexed size and mtime.
+pub struct Located {
+    pub path: PathBuf,
+    pub fresh: bool,
+}
+
+/// `NotFound` when the file is gone from disk or is not a file any more.
+pub async fn locate(app: &App, file: &FileRecord) -> Result<Located, AppError> {
+    let root = app.library_root().await?.ok_or_else(not_found)?;
+    let rel = LibraryPath::parse(&file.path)
+        .map_err(|e| AppError::internal(format!("file {} has a bad path", file.id), e))?;
+    let path = rel.to_fs_path(&root);
+    let meta = tokio::fs::metadata(&path).await.map_err(|_| not_found())?;
+    if !meta.is_file() {
+        return Err(not_found());
+    }
+    let fresh = meta.len() == file.size && lectern_scanner::mtime_ns(&meta) == file.mtime_ns;
+    Ok(Located { path, fresh })
+}
+
+/// The first `limit` bytes of an indexed file, and whether that was all.
+pub async fn read_head(
+    app: &App,
+    file: &FileRecord,
+    limit: u64,
+) -> Result<(Vec<u8>, bool), AppError> {
+    use tokio::io::AsyncReadExt;
+    let located = locate(app, file).await?;
+    let opened = tokio::fs::File::open(&located.path)
+        .await
+        .map_err(|_| not_found())?;
+    let mut bytes = Vec::new();
+    opened
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| AppError::internal(format!("cannot read {}", file.path), e))?;
+    let whole = bytes.len() as u64 <= limit;
+    bytes.truncate(limit as usize);
+    Ok((bytes, whole))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_nest_into_their_folders_in_order() {
+        let files = [("01 Intro/a.md", 1), ("01 Intro/b.md", 2), ("c.md", 3)];
+        let nodes = tree(files);
+        assert_eq!(
+            nodes,
+            vec![
+                Node::Folder {
+                    name: "01 Intro".into(),
+                    children: vec![Node::File(1), Node::File(2)],
+                },
+                Node::File(3),
+            ]
+        );
+    }
+}
