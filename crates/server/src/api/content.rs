@@ -91,7 +91,10 @@ pub async fn content(
     Ok(response)
 }
 
-/// HEAD of [`content`]: the same headers and status, no bytes.
+/// HEAD of [`content`]: the same headers and status, no bytes. The work is
+/// [`content`]'s alone (tower-http answers a HEAD from the file's metadata,
+/// without opening it); this function only carries HEAD's own operation in
+/// the OpenAPI document, which says what HEAD sends back.
 #[utoipa::path(
     head,
     path = "/files/{id}/content",

@@ -151,7 +151,10 @@ pub async fn download(
     Ok(response)
 }
 
-/// HEAD of [`download`]: the same headers and status, no bytes.
+/// HEAD of [`download`]: the same headers and status, no bytes. The work is
+/// [`download`]'s alone (tower-http answers a HEAD from the archive's
+/// metadata, without opening it); this function only carries HEAD's own
+/// operation in the OpenAPI document.
 #[utoipa::path(
     head,
     path = "/admin/backup/download/{id}",
