@@ -213,7 +213,7 @@ pub async fn webvtt(
 pub async fn locate(state: &AppState, file: &FileRecord) -> Result<(PathBuf, bool), ApiError> {
     let root = state.library_root().await?.ok_or(ApiError::NotFound)?;
     let rel = LibraryPath::parse(&file.path).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let path = rel.to_fs_path(&root);
+    let path = rel.to_path(&root);
     let meta = tokio::fs::metadata(&path)
         .await
         .map_err(|_| ApiError::NotFound)?;

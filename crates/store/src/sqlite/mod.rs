@@ -289,8 +289,12 @@ impl Store for SqliteStore {
     }
 
     async fn course_by_path(&self, path: &LibraryPath) -> Result<Option<Course>> {
+        // Only UTF-8 paths are stored (see rows::stored): no course has another.
+        let Some(text) = path.to_str() else {
+            return Ok(None);
+        };
         let row = sqlx::query("SELECT * FROM courses WHERE path = ?")
-            .bind(path.as_str())
+            .bind(text)
             .fetch_optional(&self.pool)
             .await?;
         row.map(rows::course).transpose()

@@ -19,6 +19,18 @@ fn path(text: &str) -> Result<LibraryPath> {
     LibraryPath::parse(text).map_err(|e| StoreError::damaged(e.to_string()))
 }
 
+/// The text a library path is stored as. The columns are TEXT, so a path
+/// that is not UTF-8 is refused here, never written lossily; storing such
+/// names exactly is a later change to the schema.
+pub fn stored(path: &LibraryPath) -> Result<&str> {
+    path.to_str().ok_or_else(|| {
+        StoreError::other(format!(
+            "the path {} is not valid UTF-8, which the index cannot hold yet",
+            path.display()
+        ))
+    })
+}
+
 fn size(value: i64) -> Result<u64> {
     u64::try_from(value).map_err(|_| StoreError::damaged(format!("negative size {value}")))
 }
@@ -85,8 +97,8 @@ pub fn file_record(row: SqliteRow) -> Result<FileRecord> {
     Ok(FileRecord {
         id: FileId(row.try_get("id")?),
         course_id: CourseId(row.try_get("course_id")?),
-        name: path.name().to_owned(),
-        path: path.to_string(),
+        name: path.name_lossy().into_owned(),
+        path: path.to_string_lossy().into_owned(),
         size: size(row.try_get("size")?)?,
         mtime_ns: row.try_get("mtime_ns")?,
         sha256: row.try_get("sha256")?,
