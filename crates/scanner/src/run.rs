@@ -82,9 +82,7 @@ impl Scanner {
                     .course(id)
                     .await?
                     .ok_or(ScanError::UnknownCourse(id))?;
-                let path = LibraryPath::parse(&course.path)
-                    .map_err(|e| StoreError::damaged(e.to_string()))?;
-                Some((id, path))
+                Some((id, course.path))
             }
         };
         let lock = LockHandle::acquire(&self.store, "scan", &options.started_by).await?;

@@ -789,7 +789,10 @@ async fn groups_list_rename_and_drop_members_and_grants(store: &Arc<dyn Store>) 
     let members: Vec<_> = store.group_members(staff).await.unwrap();
     assert_eq!(members, [alice.clone(), bob.clone()], "sorted by name");
     let grants = store.group_grants(staff).await.unwrap();
-    let shown: Vec<_> = grants.iter().map(|g| (g.grant, g.path.as_str())).collect();
+    let shown: Vec<_> = grants
+        .iter()
+        .map(|g| (g.grant, g.path.to_str().unwrap()))
+        .collect();
     assert_eq!(
         shown,
         [(Grant::Course(a), "Cat/A"), (Grant::Category(cat), "Cat")]
@@ -1486,7 +1489,7 @@ async fn a_snapshot_restores_every_row_but_keeps_the_lock_and_later_audit(store:
         .await
         .unwrap()
         .into_iter()
-        .map(|c| c.path)
+        .map(|c| c.path.to_str().unwrap().to_owned())
         .collect();
     assert_eq!(courses, ["Cat/Kept"]);
     assert!(

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lectern_core::{FileId, LibraryPath};
+use lectern_core::FileId;
 use lectern_store::{FileRecord, FileRole};
 use std::path::PathBuf;
 use tower::ServiceExt;
@@ -83,7 +83,7 @@ pub async fn content(
         .with_buf_chunk_size(DOWNLOAD_CHUNK)
         .oneshot(Request::from_parts(parts, body))
         .await
-        .map_err(|e| ApiError::Internal(format!("cannot serve {}: {e}", file.path)))?;
+        .map_err(|e| ApiError::Internal(format!("cannot serve {}: {e}", file.path.display())))?;
     if let Some(refused) = refusal(&served) {
         return Ok(refused);
     }
@@ -212,8 +212,7 @@ pub async fn webvtt(
 /// indexed size and mtime (`fresh`); 404 when it is gone or not a file.
 pub async fn locate(state: &AppState, file: &FileRecord) -> Result<(PathBuf, bool), ApiError> {
     let root = state.library_root().await?.ok_or(ApiError::NotFound)?;
-    let rel = LibraryPath::parse(&file.path).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let path = rel.to_path(&root);
+    let path = file.path.to_path(&root);
     let meta = tokio::fs::metadata(&path)
         .await
         .map_err(|_| ApiError::NotFound)?;
@@ -240,7 +239,7 @@ pub async fn read_head(
         .take(limit + 1)
         .read_to_end(&mut bytes)
         .await
-        .map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", file.path)))?;
+        .map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", file.path.display())))?;
     let whole = bytes.len() as u64 <= limit;
     bytes.truncate(limit as usize);
     Ok((bytes, whole))

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use lectern_core::{CategoryId, CourseId, FileId};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
 use lectern_store::settings::library_open;
 use lectern_store::{Course, FileRecord, FileRole, FileState, Store, Visibility};
 use serde::{Deserialize, Serialize};
@@ -194,7 +194,7 @@ pub struct SubtitleView {
 
 impl FileView {
     fn new(f: FileRecord, subtitles: Vec<SubtitleView>) -> Self {
-        let inside = f.path_in_course().to_owned();
+        let inside = f.path_in_course().into_owned();
         Self {
             id: f.id,
             course_id: f.course_id,
@@ -202,7 +202,7 @@ impl FileView {
             path: inside,
             size: f.size,
             modified_at: rfc3339(f.mtime_ns),
-            sha256: f.sha256,
+            sha256: f.sha256.to_hex(),
             mime: f.mime,
             role: f.role.into(),
             state: f.state.into(),
@@ -222,8 +222,8 @@ fn rfc3339(nanos: i64) -> String {
 }
 
 /// Subtitles by the media file they belong to.
-pub fn subtitles_of(files: &[FileRecord]) -> HashMap<String, Vec<SubtitleView>> {
-    let mut map: HashMap<String, Vec<SubtitleView>> = HashMap::new();
+pub fn subtitles_of(files: &[FileRecord]) -> HashMap<LibraryPath, Vec<SubtitleView>> {
+    let mut map: HashMap<LibraryPath, Vec<SubtitleView>> = HashMap::new();
     for f in files.iter().filter(|f| f.role == FileRole::Subtitle) {
         if let Some(media) = &f.subtitle_for {
             map.entry(media.clone()).or_default().push(SubtitleView {

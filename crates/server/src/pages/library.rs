@@ -132,7 +132,7 @@ fn siblings(files: &[FileRecord]) -> HashMap<String, FileId> {
     files
         .iter()
         .filter(|f| f.state == FileState::Present)
-        .map(|f| (f.path_in_course().to_owned(), f.id))
+        .map(|f| (f.path_in_course().into_owned(), f.id))
         .collect()
 }
 
@@ -208,7 +208,7 @@ pub async fn file(
     let html = match (viewer, &text) {
         (Viewer::Markdown, Some(text)) => Some(markdown_html(
             text,
-            file.path_in_course(),
+            &file.path_in_course(),
             &siblings(&files),
         )),
         _ => None,

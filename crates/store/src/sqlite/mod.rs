@@ -276,7 +276,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         let mut list: Vec<Course> = rows.into_iter().map(rows::course).collect::<Result<_>>()?;
-        list.sort_by(|a, b| lectern_core::natural_path_cmp(&a.path, &b.path));
+        list.sort_by(|a, b| a.path.natural_cmp(&b.path));
         Ok(list)
     }
 
@@ -309,7 +309,7 @@ impl Store for SqliteStore {
             .into_iter()
             .map(rows::file_record)
             .collect::<Result<_>>()?;
-        list.sort_by(|a, b| lectern_core::natural_path_cmp(&a.path, &b.path));
+        list.sort_by(|a, b| a.path.natural_cmp(&b.path));
         Ok(list)
     }
 
