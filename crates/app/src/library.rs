@@ -5,7 +5,7 @@
 
 use crate::context::App;
 use crate::error::AppError;
-use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
+use lectern_core::{CategoryId, CourseId, FileId};
 use lectern_store::settings::library_open;
 use lectern_store::{
     Category, Course, CourseOverview, FileRecord, FileRole, FileState, Progress, SearchHit,
@@ -136,7 +136,10 @@ impl CourseContents {
     /// The present files, as a tree of the folders inside the course.
     pub fn tree(&self) -> Vec<Node<&FileRecord>> {
         let present = self.files.iter().filter(|f| f.state == FileState::Present);
-        tree(present.map(|f| (f.path_in_course(), f)))
+        let paths: Vec<(String, &FileRecord)> = present
+            .map(|f| (f.path_in_course().into_owned(), f))
+            .collect();
+        tree(paths.iter().map(|(path, f)| (path.as_str(), *f)))
     }
 
     /// The subtitles of `media`, as the index pairs them.
@@ -144,7 +147,7 @@ impl CourseContents {
         self.files
             .iter()
             .filter(|f| f.role == FileRole::Subtitle)
-            .filter(|f| f.subtitle_for.as_deref() == Some(media.path.as_str()))
+            .filter(|f| f.subtitle_for.as_ref() == Some(&media.path))
             .collect()
     }
 }
@@ -304,9 +307,7 @@ pub struct Located {
 /// `NotFound` when the file is gone from disk or is not a file any more.
 pub async fn locate(app: &App, file: &FileRecord) -> Result<Located, AppError> {
     let root = app.library_root().await?.ok_or_else(not_found)?;
-    let rel = LibraryPath::parse(&file.path)
-        .map_err(|e| AppError::internal(format!("file {} has a bad path", file.id), e))?;
-    let path = rel.to_fs_path(&root);
+    let path = file.path.to_path(&root);
     let meta = tokio::fs::metadata(&path).await.map_err(|_| not_found())?;
     if !meta.is_file() {
         return Err(not_found());
@@ -331,7 +332,7 @@ pub async fn read_head(
         .take(limit + 1)
         .read_to_end(&mut bytes)
         .await
-        .map_err(|e| AppError::internal(format!("cannot read {}", file.path), e))?;
+        .map_err(|e| AppError::internal(format!("cannot read {}", file.path.display()), e))?;
     let whole = bytes.len() as u64 <= limit;
     bytes.truncate(limit as usize);
     Ok((bytes, whole))

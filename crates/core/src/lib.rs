@@ -10,5 +10,5 @@ pub mod scan;
 
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{CategoryId, CourseId, FileId, ScanId};
-pub use library_path::{LibraryPath, PathError};
+pub use library_path::{LibraryPath, PathDisplay, PathError};
 pub use natural::{natural_cmp, natural_path_cmp};

@@ -78,7 +78,12 @@ async fn index(db: &Arc<dyn Store>) -> BTreeMap<String, (FileId, String)> {
     let files = db.all_files().await.unwrap();
     files
         .into_iter()
-        .map(|f| (f.path, (f.id, f.state.to_string())))
+        .map(|f| {
+            (
+                f.path.to_string_lossy().into_owned(),
+                (f.id, f.state.to_string()),
+            )
+        })
         .collect()
 }
 

@@ -41,32 +41,36 @@ impl Kind {
 
 /// Media files by folder and stem, so a subtitle can find the video it
 /// sits beside. Where one stem has several media files (`a.mp4`, `a.webm`),
-/// the first by name wins, so the choice is the same on every scan.
+/// the first by name wins, so the choice is the same on every scan. Names
+/// are compared as the bytes they are on disk.
 #[derive(Debug, Default)]
 pub struct Neighbours {
-    media: HashMap<(String, String), LibraryPath>,
+    media: HashMap<(Vec<u8>, Vec<u8>), LibraryPath>,
 }
 
 impl Neighbours {
     pub fn new<'a>(paths: impl Iterator<Item = &'a LibraryPath>) -> Self {
-        let mut media: HashMap<(String, String), LibraryPath> = HashMap::new();
+        let mut media: HashMap<(Vec<u8>, Vec<u8>), LibraryPath> = HashMap::new();
         for path in paths {
             let Some((stem, ext)) = split_ext(path.name()) else {
                 continue;
             };
-            if !MEDIA_EXTS.iter().any(|e| ext.eq_ignore_ascii_case(e)) {
+            if !MEDIA_EXTS
+                .iter()
+                .any(|e| ext.eq_ignore_ascii_case(e.as_bytes()))
+            {
                 continue;
             }
             let key = (folder(path).to_owned(), stem.to_owned());
             let entry = media.entry(key).or_insert_with(|| path.clone());
-            if path.as_str() < entry.as_str() {
+            if path < entry {
                 *entry = path.clone();
             }
         }
         Self { media }
     }
 
-    fn media_named(&self, folder: &str, stem: &str) -> Option<&LibraryPath> {
+    fn media_named(&self, folder: &[u8], stem: &[u8]) -> Option<&LibraryPath> {
         self.media.get(&(folder.to_owned(), stem.to_owned()))
     }
 }
@@ -75,9 +79,13 @@ pub fn classify(path: &LibraryPath, neighbours: &Neighbours) -> Kind {
     let name = path.name();
     let at_course_top = path.depth() == 3;
     let mut subtitle = None;
-    let role = if at_course_top && name.eq_ignore_ascii_case("readme.md") {
+    let role = if at_course_top && name.eq_ignore_ascii_case(b"readme.md") {
         FileRole::Description
-    } else if at_course_top && COVER_NAMES.iter().any(|c| name.eq_ignore_ascii_case(c)) {
+    } else if at_course_top
+        && COVER_NAMES
+            .iter()
+            .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+    {
         FileRole::Cover
     } else if let Some(link) = subtitle_link(path, neighbours) {
         subtitle = Some(Box::new(link));
@@ -92,8 +100,8 @@ pub fn classify(path: &LibraryPath, neighbours: &Neighbours) -> Kind {
     }
 }
 
-fn mime_of(name: &str) -> &'static str {
-    let Some((_, ext)) = split_ext(name) else {
+fn mime_of(name: &[u8]) -> &'static str {
+    let Some(ext) = split_ext(name).and_then(|(_, ext)| std::str::from_utf8(ext).ok()) else {
         return "application/octet-stream";
     };
     let is = |e: &str| ext.eq_ignore_ascii_case(e);
@@ -114,11 +122,14 @@ fn mime_of(name: &str) -> &'static str {
 /// `Lesson.srt` belongs to `Lesson.mp4`; `Lesson.en.srt` to the same, in English.
 fn subtitle_link(path: &LibraryPath, neighbours: &Neighbours) -> Option<SubtitleLink> {
     let (stem, ext) = split_ext(path.name())?;
-    if !SUBTITLE_EXTS.iter().any(|e| ext.eq_ignore_ascii_case(e)) {
+    if !SUBTITLE_EXTS
+        .iter()
+        .any(|e| ext.eq_ignore_ascii_case(e.as_bytes()))
+    {
         return None;
     }
     let dir = folder(path);
-    let link = |media_stem: &str, lang: Option<&str>| {
+    let link = |media_stem: &[u8], lang: Option<&str>| {
         let media = neighbours.media_named(dir, media_stem)?;
         Some(SubtitleLink {
             media_path: media.clone(),
@@ -129,6 +140,7 @@ fn subtitle_link(path: &LibraryPath, neighbours: &Neighbours) -> Option<Subtitle
         return Some(found);
     }
     let (base, lang) = split_ext(stem)?;
+    let lang = std::str::from_utf8(lang).ok()?;
     is_language_tag(lang)
         .then(|| link(base, Some(lang)))
         .flatten()
@@ -142,16 +154,19 @@ fn is_language_tag(tag: &str) -> bool {
         && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-fn split_ext(name: &str) -> Option<(&str, &str)> {
-    name.rsplit_once('.')
-        .filter(|(stem, ext)| !stem.is_empty() && !ext.is_empty())
+fn split_ext(name: &[u8]) -> Option<(&[u8], &[u8])> {
+    let dot = name.iter().rposition(|&b| b == b'.')?;
+    let (stem, ext) = (&name[..dot], &name[dot + 1..]);
+    (!stem.is_empty() && !ext.is_empty()).then_some((stem, ext))
 }
 
-fn folder(path: &LibraryPath) -> &str {
-    path.as_str()
-        .rsplit_once('/')
-        .map(|(dir, _)| dir)
-        .unwrap_or("")
+/// The folder a file is in, as the bytes of its path before the name.
+fn folder(path: &LibraryPath) -> &[u8] {
+    let bytes = path.as_bytes();
+    let name = path.name().len();
+    bytes[..bytes.len() - name]
+        .strip_suffix(b"/")
+        .unwrap_or(b"")
 }
 
 #[cfg(test)]
@@ -196,16 +211,16 @@ mod tests {
         let link = |i: usize| {
             k[i].subtitle
                 .clone()
-                .map(|s| (s.media_path.to_string(), s.lang))
+                .map(|s| (s.media_path.to_str().map(str::to_owned), s.lang))
         };
         assert_eq!(
             link(1),
-            Some(("C/K/01/Welcome.mp4".into(), Some("en".into())))
+            Some((Some("C/K/01/Welcome.mp4".into()), Some("en".into())))
         );
-        assert_eq!(link(2), Some(("C/K/01/Welcome.mp4".into(), None)));
+        assert_eq!(link(2), Some((Some("C/K/01/Welcome.mp4".into()), None)));
         assert_eq!(
             link(3),
-            Some(("C/K/01/Welcome.mp4".into(), Some("pt-BR".into())))
+            Some((Some("C/K/01/Welcome.mp4".into()), Some("pt-BR".into())))
         );
         assert_eq!(k[4].role, FileRole::Material, "no Other.* media beside it");
         assert_eq!(
@@ -213,5 +228,24 @@ mod tests {
             FileRole::Material,
             "the video is in another folder"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_match_by_their_bytes() {
+        let raw = |b: &[u8]| LibraryPath::from_bytes(b).unwrap();
+        let paths = [
+            raw(b"C/K/01/Intro\xff.mp4"),
+            raw(b"C/K/01/Intro\xfe.mp4"),
+            raw(b"C/K/01/Intro\xfe.en.srt"),
+            raw(b"C/K/01/Outro\xfd.srt"),
+        ];
+        let n = Neighbours::new(paths.iter());
+        let k: Vec<Kind> = paths.iter().map(|path| classify(path, &n)).collect();
+        assert_eq!(k[0].mime, "video/mp4");
+        let link = k[2].subtitle.as_ref().expect("a subtitle");
+        assert_eq!(link.media_path, paths[1], "not the name that shows alike");
+        assert_eq!(link.lang.as_deref(), Some("en"));
+        assert_eq!(k[3].role, FileRole::Material);
     }
 }

@@ -288,7 +288,11 @@ mod join_tests {
             false,
         );
         assert_eq!(p.unchanged, 1);
-        let new: Vec<&str> = p.jobs.iter().map(|j| j.seen.path.as_str()).collect();
+        let new: Vec<&str> = p
+            .jobs
+            .iter()
+            .map(|j| j.seen.path.to_str().unwrap())
+            .collect();
         assert_eq!(new, ["C/K/a.txt", "C/K/d.txt"]);
         let gone: Vec<i64> = p.vanished.iter().map(|k| k.id.0).collect();
         assert_eq!(gone, [3, 4]);

@@ -82,9 +82,7 @@ impl Scanner {
                     .course(id)
                     .await?
                     .ok_or(ScanError::UnknownCourse(id))?;
-                let path = LibraryPath::parse(&course.path)
-                    .map_err(|e| StoreError::damaged(e.to_string()))?;
-                Some((id, path))
+                Some((id, course.path))
             }
         };
         let lock = LockHandle::acquire(&self.store, "scan", &options.started_by).await?;
@@ -325,11 +323,12 @@ impl Work {
             ));
         }
         let (_, course) = self.course.as_ref()?;
-        let dir = course.to_fs_path(root);
+        let dir = course.to_path(root);
         (!dir.is_dir() && !self.options.force).then(|| {
             format!(
-                "the course folder {course} is gone from the library root; nothing was changed \
-                 (rescan with --force to mark its files missing)"
+                "the course folder {} is gone from the library root; nothing was changed \
+                 (rescan with --force to mark its files missing)",
+                course.display()
             )
         })
     }
@@ -379,7 +378,7 @@ impl Work {
         let (root, progress) = (self.root.clone(), self.progress.clone());
         let locate = move |j: &HashJob| {
             (
-                j.seen.path.to_fs_path(&root),
+                j.seen.path.to_path(&root),
                 j.kind.role == FileRole::Description,
             )
         };
@@ -439,7 +438,10 @@ impl Work {
             Ok(hashed) => hashed,
             Err(HashError::Cancelled) => return None,
             Err(e) => {
-                self.note(ScanIssue::error(job.seen.path.as_str(), e.to_string()));
+                self.note(ScanIssue::error(
+                    job.seen.path.to_string_lossy(),
+                    e.to_string(),
+                ));
                 return None;
             }
         };
@@ -513,7 +515,7 @@ impl Work {
             // Only --verify reads such a file. The stored hash is the last
             // known good one and is kept as the evidence.
             self.note(ScanIssue::integrity(
-                path.as_str(),
+                path.to_string_lossy(),
                 format!(
                     "content changed while size and modification time did not (stored sha256 {}, \
                      now {}); the index keeps the stored hash",
@@ -570,7 +572,7 @@ impl Work {
         let course_of = |path: &LibraryPath| -> Result<CourseId, StoreError> {
             path.prefix(2)
                 .and_then(|c| self.courses.get(&c).copied())
-                .ok_or_else(|| StoreError::other(format!("no course for {path}")))
+                .ok_or_else(|| StoreError::other(format!("no course for {}", path.display())))
         };
         let mut batch = ChangeBatch {
             purged: pending.purged,

@@ -222,29 +222,33 @@ fn inside(canonical_root: &Path, path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// `Some(None)` is the root itself; `None` a name that is not UTF-8.
+/// `Some(None)` is the root itself; `None` a path that is not below the
+/// root, or one with a name that is not valid UTF-8.
 fn relative(root: &Path, path: &Path) -> Option<Option<LibraryPath>> {
     // The walker yields `root` joined with names, so on Unix a byte prefix
     // is enough, and much cheaper than comparing path components per file.
     #[cfg(unix)]
-    {
+    let rel = {
         let bytes = path.as_os_str().as_encoded_bytes();
         let rest = bytes.strip_prefix(root.as_os_str().as_encoded_bytes())?;
         let rest = rest.strip_prefix(b"/").unwrap_or(rest);
         if rest.is_empty() {
             return Some(None);
         }
-        let text = std::str::from_utf8(rest).ok()?;
-        LibraryPath::parse(text).ok().map(Some)
-    }
+        LibraryPath::from_bytes(rest).ok()?
+    };
     #[cfg(not(unix))]
-    {
+    let rel = {
         let rel = path.strip_prefix(root).ok()?;
         if rel.as_os_str().is_empty() {
             return Some(None);
         }
-        LibraryPath::from_relative(rel).ok().map(Some)
-    }
+        LibraryPath::from_relative(rel).ok()?
+    };
+    // A library path can hold such a name, but the index does not take it
+    // yet: `admit` reports it ("not valid UTF-8; skipped") and nothing below
+    // it is walked.
+    rel.is_utf8().then_some(Some(rel))
 }
 
 fn display(root: &Path, path: &Path) -> String {
@@ -260,7 +264,7 @@ fn judge_entry(root: &Path, entry: &ignore::DirEntry) -> Option<Found> {
     if file_type.is_dir() {
         return None;
     }
-    let shown = rel.to_string();
+    let shown = rel.to_string_lossy().into_owned();
     if !file_type.is_file() {
         return Some(Found::Issue(ScanIssue::warning(
             shown,

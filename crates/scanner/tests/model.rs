@@ -326,7 +326,7 @@ fn check_index(
     let present: BTreeMap<&str, &FileRecord> = after
         .iter()
         .filter(|f| f.state == FileState::Present)
-        .map(|f| (f.path.as_str(), f))
+        .map(|f| (text(&f.path), f))
         .collect();
     assert_eq!(
         present.keys().copied().collect::<Vec<_>>(),
@@ -335,7 +335,11 @@ fn check_index(
     );
     for (path, (size, sha)) in disk {
         let r = present[path.as_str()];
-        assert_eq!((r.size, &r.sha256), (*size, sha), "size/sha256 of {path:?}");
+        assert_eq!(
+            (r.size, &r.sha256.to_hex()),
+            (*size, sha),
+            "size/sha256 of {path:?}"
+        );
     }
     let by_id: HashMap<FileId, &FileRecord> = after.iter().map(|f| (f.id, f)).collect();
     let mut expected_missing = BTreeSet::new();
@@ -343,7 +347,7 @@ fn check_index(
         let Some(a) = by_id.get(&b.id) else {
             // The one way a record may go: it was missing, and a file moved
             // onto its path keeps the moved file's id (a path holds one record).
-            let taken_over = present.get(b.path.as_str()).is_some_and(|p| p.id != b.id);
+            let taken_over = present.get(text(&b.path)).is_some_and(|p| p.id != b.id);
             assert!(
                 b.state == FileState::Missing && taken_over,
                 "record {} ({:?}) was lost",
@@ -352,7 +356,7 @@ fn check_index(
             );
             continue;
         };
-        if b.state == FileState::Present && disk.contains_key(&b.path) {
+        if b.state == FileState::Present && disk.contains_key(text(&b.path)) {
             assert_eq!(
                 a.path, b.path,
                 "the record of a file still on disk was re-pointed"
@@ -370,14 +374,14 @@ fn check_index(
                 b.path,
                 a.path
             );
-        } else if !disk.contains_key(&b.path) {
-            expected_missing.insert(b.path.as_str());
+        } else if !disk.contains_key(text(&b.path)) {
+            expected_missing.insert(text(&b.path));
         }
     }
     let missing: BTreeSet<&str> = after
         .iter()
         .filter(|f| f.state == FileState::Missing)
-        .map(|f| f.path.as_str())
+        .map(|f| text(&f.path))
         .collect();
     assert_eq!(
         missing, expected_missing,
@@ -406,7 +410,7 @@ fn check_move(
     };
     let sha = &disk[to].1;
     let unique = disk.values().filter(|(_, s)| s == sha).count() == 1
-        && before.iter().filter(|b| &b.sha256 == sha).count() == 1;
+        && before.iter().filter(|b| &b.sha256.to_hex() == sha).count() == 1;
     if !unique {
         return;
     }

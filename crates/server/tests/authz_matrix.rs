@@ -201,7 +201,11 @@ async fn fixture() -> Fixture {
         hidden_file: library
             .files
             .iter()
-            .find(|f| f.path.starts_with("Programming/Python for Data/"))
+            .find(|f| {
+                f.path
+                    .to_string_lossy()
+                    .starts_with("Programming/Python for Data/")
+            })
             .unwrap()
             .id
             .0,
@@ -762,7 +766,10 @@ impl Hidden {
             }
         }
         for course in &lib.courses {
-            let names = [course.name.clone(), course.path.clone()];
+            let names = [
+                course.name.clone(),
+                course.path.to_string_lossy().into_owned(),
+            ];
             if seen(course) {
                 shown.extend(names);
             } else {
@@ -772,7 +779,11 @@ impl Hidden {
         }
         for file in &lib.files {
             let inside = file.path_in_course();
-            let mut names = vec![file.name.clone(), file.path.clone(), inside.to_owned()];
+            let mut names = vec![
+                file.name.clone(),
+                file.path.to_string_lossy().into_owned(),
+                inside.to_string(),
+            ];
             // The folders it sits in, as a course's tree shows them.
             let folders: Vec<&str> = inside.split('/').collect();
             names.extend(folders[..folders.len() - 1].iter().map(|s| s.to_string()));
@@ -782,7 +793,7 @@ impl Hidden {
             }
             hidden.files.insert(file.id.0);
             hidden.strings.extend(names);
-            let bytes = std::fs::read(f.app.root.join(&file.path)).unwrap();
+            let bytes = std::fs::read(file.path.to_path(&f.app.root)).unwrap();
             if let Ok(text) = String::from_utf8(bytes) {
                 if text.trim().len() >= 20 {
                     hidden.texts.push(text);
@@ -1075,7 +1086,7 @@ async fn the_leak_check_catches_names_paths_and_ids() {
     let course = f.library.course("Programming/Python for Data");
     for body in [
         json!({ "name": course.name }),
-        json!({ "note": format!("see {}", course.path) }),
+        json!({ "note": format!("see {}", course.path.display()) }),
         json!({ "course_id": course.id }),
         json!([{ "id": course.id, "category_id": course.category_id, "name": "x" }]),
         json!({ "id": f.hidden_file, "lang": "en" }),
@@ -1289,7 +1300,7 @@ async fn no_byte_of_a_hidden_file_reaches_a_user_without_its_grant() {
         .unwrap();
     assert_eq!(
         answer.body,
-        std::fs::read(f.app.root.join(&granted.path)).unwrap()
+        std::fs::read(granted.path.to_path(&f.app.root)).unwrap()
     );
 }
 

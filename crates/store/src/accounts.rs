@@ -1,6 +1,6 @@
 //! People, their sessions, what they may see, and their progress.
 
-use lectern_core::{CategoryId, CourseId, FileId};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -103,7 +103,7 @@ pub struct GrantRecord {
     pub id: GrantId,
     pub group_id: GroupId,
     pub grant: Grant,
-    pub path: String,
+    pub path: LibraryPath,
     pub created_at: i64,
 }
 

@@ -5,6 +5,7 @@
 use lectern_core::scan::{ScanCounts, ScanKind, ScanStatus};
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId, Sha256Digest};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ pub struct Course {
     pub category_id: CategoryId,
     pub name: String,
     /// `Category/Course`, relative to ROOT.
-    pub path: String,
+    pub path: LibraryPath,
     /// The text of the course's README.md, if it has one.
     pub description: Option<String>,
 }
@@ -75,29 +76,33 @@ pub struct FileFacts {
     pub subtitle: Option<Box<SubtitleLink>>,
 }
 
-/// A full file record, as the API shows it.
+/// A full file record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileRecord {
     pub id: FileId,
     pub course_id: CourseId,
     /// Relative to ROOT.
-    pub path: String,
+    pub path: LibraryPath,
+    /// The last name of `path`, as text to show (lossy, were it not UTF-8).
     pub name: String,
     pub size: u64,
     pub mtime_ns: i64,
-    pub sha256: String,
+    pub sha256: Sha256Digest,
     pub mime: String,
     pub role: FileRole,
-    pub subtitle_for: Option<String>,
+    /// The media file a subtitle belongs to.
+    pub subtitle_for: Option<LibraryPath>,
     pub subtitle_lang: Option<String>,
     pub state: FileState,
 }
 
 impl FileRecord {
     /// The path inside its course (`01 Intro/01 Welcome.mp4`): what people
-    /// see, below `Category/Course`.
-    pub fn path_in_course(&self) -> &str {
-        self.path.splitn(3, '/').nth(2).unwrap_or(&self.path)
+    /// see, below `Category/Course`. Lossy text, were the path not UTF-8
+    /// (the store holds UTF-8 paths only, for now).
+    pub fn path_in_course(&self) -> Cow<'_, str> {
+        let inside = self.path.strip_prefix(2).unwrap_or(self.path.as_bytes());
+        String::from_utf8_lossy(inside)
     }
 }
 

@@ -37,6 +37,8 @@ macro_rules! backends {
             story!(the_lock_row_changes_hands_only_from_the_expected_token);
             story!(scan_history_keeps_counts_issues_and_interruptions);
             story!(the_index_applies_batches_and_loads_every_record_in_pages);
+            #[cfg(unix)]
+            story!(paths_that_are_not_utf8_are_refused_until_the_index_can_hold_them);
             story!(cleanup_purges_missing_then_empty_courses_and_categories);
             story!(listings_are_naturally_sorted);
             story!(groups_list_rename_and_drop_members_and_grants);
@@ -249,7 +251,7 @@ async fn the_index_applies_batches_and_loads_every_record_in_pages(store: &Arc<d
     let in_b = store.known_files(Scope::Course(b)).await.unwrap();
     assert_eq!(in_b.len(), 1);
     assert_eq!(
-        (in_b[0].id, in_b[0].path.as_str()),
+        (in_b[0].id, in_b[0].path.to_str().unwrap()),
         (moved.id, "Cat/B/moved.txt")
     );
     assert_eq!(
@@ -285,6 +287,94 @@ async fn the_index_applies_batches_and_loads_every_record_in_pages(store: &Arc<d
         .collect();
     assert_eq!(states, [gone.id]);
     assert!(every.iter().any(|f| f.path == "Cat/B/moved.txt"));
+}
+
+/// A library path can name a file that is not UTF-8, but the index keeps
+/// paths as text for now: writing such a path is refused as a whole, with
+/// a clear error, and nothing of the refused write is kept.
+#[cfg(unix)]
+async fn paths_that_are_not_utf8_are_refused_until_the_index_can_hold_them(store: &Arc<dyn Store>) {
+    let raw = |bytes: &[u8]| LibraryPath::from_bytes(bytes).unwrap();
+    let not_text = |e: StoreError| {
+        let message = e.to_string();
+        assert!(
+            message.contains("not valid UTF-8") && !e.is_damage(),
+            "{message}"
+        );
+    };
+    let bad_course = raw(b"Cat/K\xff");
+    not_text(
+        store
+            .ensure_courses(&[p("Cat/A"), bad_course.clone()])
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        store.courses(None).await.unwrap().is_empty(),
+        "nothing made"
+    );
+    assert_eq!(store.course_by_path(&bad_course).await.unwrap(), None);
+
+    let a = store.ensure_courses(&[p("Cat/A")]).await.unwrap()[&p("Cat/A")];
+    let new = |path: LibraryPath, facts: FileFacts| NewFile {
+        course_id: a,
+        path,
+        facts,
+    };
+    let added = vec![
+        new(p("Cat/A/ok.txt"), facts(1)),
+        new(raw(b"Cat/A/bad\xff.txt"), facts(2)),
+    ];
+    not_text(
+        store
+            .apply(&ChangeBatch {
+                added,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+    );
+    let mut captions = facts(3);
+    captions.subtitle = Some(Box::new(SubtitleLink {
+        media_path: raw(b"Cat/A/video\xff.mp4"),
+        lang: None,
+    }));
+    not_text(
+        store
+            .apply(&ChangeBatch {
+                added: vec![new(p("Cat/A/video.srt"), captions)],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+    );
+    assert!(store.all_files().await.unwrap().is_empty(), "nothing added");
+
+    store
+        .apply(&ChangeBatch {
+            added: vec![new(p("Cat/A/ok.txt"), facts(1))],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ok = store.all_files().await.unwrap()[0].clone();
+    let moved = FileChange {
+        id: ok.id,
+        course_id: a,
+        path: raw(b"Cat/A/moved\xff.txt"),
+        facts: facts(1),
+    };
+    not_text(
+        store
+            .apply(&ChangeBatch {
+                changed: vec![moved],
+                missing: vec![ok.id],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(store.all_files().await.unwrap(), [ok], "left as it was");
 }
 
 async fn cleanup_purges_missing_then_empty_courses_and_categories(store: &Arc<dyn Store>) {
@@ -568,7 +658,7 @@ async fn search_finds_names_descriptions_and_prefixes_within_what_is_visible(
     let id_of = |name: &str| {
         known
             .iter()
-            .find(|k| k.path.name() == name)
+            .find(|k| k.path.name() == name.as_bytes())
             .unwrap()
             .clone()
     };
@@ -699,7 +789,10 @@ async fn groups_list_rename_and_drop_members_and_grants(store: &Arc<dyn Store>) 
     let members: Vec<_> = store.group_members(staff).await.unwrap();
     assert_eq!(members, [alice.clone(), bob.clone()], "sorted by name");
     let grants = store.group_grants(staff).await.unwrap();
-    let shown: Vec<_> = grants.iter().map(|g| (g.grant, g.path.as_str())).collect();
+    let shown: Vec<_> = grants
+        .iter()
+        .map(|g| (g.grant, g.path.to_str().unwrap()))
+        .collect();
     assert_eq!(
         shown,
         [(Grant::Course(a), "Cat/A"), (Grant::Category(cat), "Cat")]
@@ -1396,7 +1489,7 @@ async fn a_snapshot_restores_every_row_but_keeps_the_lock_and_later_audit(store:
         .await
         .unwrap()
         .into_iter()
-        .map(|c| c.path)
+        .map(|c| c.path.to_str().unwrap().to_owned())
         .collect();
     assert_eq!(courses, ["Cat/Kept"]);
     assert!(

@@ -103,7 +103,7 @@ impl Lib {
             .await
             .into_iter()
             .filter(|f| f.state == FileState::Present)
-            .map(|f| (f.path.clone(), f))
+            .map(|f| (text(&f.path).to_owned(), f))
             .collect()
     }
 
@@ -138,6 +138,11 @@ pub fn opts(scope: ScanScope, verify: bool, force: bool) -> ScanOptions {
 pub fn write_file(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
     std::fs::write(path, bytes).expect("write");
+}
+
+/// A path's text: the index holds UTF-8 paths only.
+pub fn text(path: &lectern_core::LibraryPath) -> &str {
+    path.to_str().expect("a UTF-8 path")
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

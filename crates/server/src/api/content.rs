@@ -82,7 +82,7 @@ pub async fn content(
         .with_buf_chunk_size(DOWNLOAD_CHUNK)
         .oneshot(Request::from_parts(parts, body))
         .await
-        .map_err(|e| ApiError::Internal(format!("cannot serve {}: {e}", file.path)))?;
+        .map_err(|e| ApiError::Internal(format!("cannot serve {}: {e}", file.path.display())))?;
     if let Some(refused) = refusal(&served) {
         return Ok(refused);
     }

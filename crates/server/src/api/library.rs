@@ -128,7 +128,7 @@ pub struct SubtitleView {
 
 impl FileView {
     fn new(f: FileRecord, subtitles: Vec<SubtitleView>) -> Self {
-        let inside = f.path_in_course().to_owned();
+        let inside = f.path_in_course().into_owned();
         Self {
             id: f.id,
             course_id: f.course_id,
@@ -136,7 +136,7 @@ impl FileView {
             path: inside,
             size: f.size,
             modified_at: rfc3339(f.mtime_ns),
-            sha256: f.sha256,
+            sha256: f.sha256.to_hex(),
             mime: f.mime,
             role: f.role.into(),
             state: f.state.into(),

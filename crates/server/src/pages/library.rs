@@ -122,7 +122,7 @@ fn siblings(files: &[FileRecord]) -> HashMap<String, FileId> {
     files
         .iter()
         .filter(|f| f.state == FileState::Present)
-        .map(|f| (f.path_in_course().to_owned(), f.id))
+        .map(|f| (f.path_in_course().into_owned(), f.id))
         .collect()
 }
 
@@ -263,7 +263,7 @@ pub async fn file(
     let html = match (viewer, &text) {
         (Viewer::Markdown, Some(text)) => Some(markdown_html(
             text,
-            file.path_in_course(),
+            &file.path_in_course(),
             &siblings(&contents.files),
         )),
         _ => None,

@@ -5,7 +5,7 @@
 use super::accounts::{conflict, user};
 use crate::accounts::*;
 use crate::{Result, StoreError};
-use lectern_core::{CategoryId, CourseId};
+use lectern_core::{CategoryId, CourseId, LibraryPath};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
@@ -90,11 +90,15 @@ fn grant_record(row: &SqliteRow) -> Result<GrantRecord> {
             ))
         }
     };
+    let id = row.try_get("id")?;
+    let path = LibraryPath::parse(row.try_get("path")?).map_err(|e| {
+        StoreError::damaged(format!("grants row {id}: what it opens has no path: {e}"))
+    })?;
     Ok(GrantRecord {
-        id: GrantId(row.try_get("id")?),
+        id: GrantId(id),
         group_id: GroupId(row.try_get("group_id")?),
         grant,
-        path: row.try_get("path")?,
+        path,
         created_at: row.try_get("created_at")?,
     })
 }

@@ -3,7 +3,7 @@
 use super::rows;
 use crate::model::*;
 use crate::{now_ms, Result, StoreError};
-use lectern_core::{CourseId, LibraryPath};
+use lectern_core::{CourseId, FileId, LibraryPath};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::HashMap;
 
@@ -74,25 +74,21 @@ pub async fn ensure_courses(
 ) -> Result<HashMap<LibraryPath, CourseId>> {
     let mut ids = HashMap::with_capacity(course_paths.len());
     for path in course_paths {
-        let (Some(category), Some(course)) = (path.prefix(1), path.strip_prefix(1)) else {
+        let text = rows::stored(path)?;
+        let Some((category, course)) = text.split_once('/') else {
             return Err(StoreError::other(format!(
-                "{path} is not a Category/Course path"
+                "{text} is not a Category/Course path"
             )));
         };
-        let id = ensure_course(tx, category.as_str(), course, path).await?;
+        let id = ensure_course(tx, category, course, text).await?;
         ids.insert(path.clone(), id);
     }
     Ok(ids)
 }
 
-async fn ensure_course(
-    tx: &mut Tx,
-    category: &str,
-    name: &str,
-    path: &LibraryPath,
-) -> Result<CourseId> {
+async fn ensure_course(tx: &mut Tx, category: &str, name: &str, path: &str) -> Result<CourseId> {
     let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM courses WHERE path = ?")
-        .bind(path.as_str())
+        .bind(path)
         .fetch_optional(&mut **tx)
         .await?;
     if let Some(id) = existing {
@@ -111,7 +107,7 @@ async fn ensure_course(
          SELECT id, ?, ?, ? FROM categories WHERE name = ? RETURNING id",
     )
     .bind(name)
-    .bind(path.as_str())
+    .bind(path)
     .bind(now)
     .bind(category)
     .fetch_one(&mut **tx)
@@ -120,6 +116,18 @@ async fn ensure_course(
 }
 
 pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
+    // Every path is checked before anything is written, so a refused path
+    // leaves the transaction untouched.
+    let mut added: Vec<Stored> = batch
+        .added
+        .iter()
+        .map(|f| Stored::of(f.course_id, &f.path, &f.facts))
+        .collect::<Result<_>>()?;
+    let changed: Vec<(FileId, Stored)> = batch
+        .changed
+        .iter()
+        .map(|c| Ok((c.id, Stored::of(c.course_id, &c.path, &c.facts)?)))
+        .collect::<Result<_>>()?;
     let now = now_ms();
     for chunk in batch.purged.chunks(ID_CHUNK) {
         let mut q =
@@ -128,13 +136,12 @@ pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
         q.build().persistent(false).execute(&mut **tx).await?;
     }
     mark_missing(tx, batch, now).await?;
-    for change in &batch.changed {
-        update_file(tx, change, now).await?;
+    for (id, file) in &changed {
+        update_file(tx, *id, file, now).await?;
     }
     // In path order, so the path index is written page after page rather
     // than all over (the walk yields paths in no particular order).
-    let mut added: Vec<&NewFile> = batch.added.iter().collect();
-    added.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    added.sort_unstable_by(|a, b| a.path.cmp(b.path));
     for chunk in added.chunks(INSERT_CHUNK) {
         insert_files(tx, chunk, now).await?;
     }
@@ -161,7 +168,7 @@ async fn mark_missing(tx: &mut Tx, batch: &ChangeBatch, now: i64) -> Result<()> 
 }
 
 /// Appends `1, 2, 3)` as bound values, closing the `IN (` list.
-fn push_ids(q: &mut QueryBuilder<'_, Sqlite>, ids: &[lectern_core::FileId]) {
+fn push_ids(q: &mut QueryBuilder<'_, Sqlite>, ids: &[FileId]) {
     let mut list = q.separated(", ");
     for id in ids {
         list.push_bind(id.0);
@@ -169,48 +176,69 @@ fn push_ids(q: &mut QueryBuilder<'_, Sqlite>, ids: &[lectern_core::FileId]) {
     q.push(")");
 }
 
-async fn update_file(tx: &mut Tx, change: &FileChange, now: i64) -> Result<()> {
-    let f = &change.facts;
-    let subtitle = f.subtitle.as_ref();
+/// A file to write: its paths as the text they are stored as, and its facts.
+struct Stored<'a> {
+    course_id: CourseId,
+    path: &'a str,
+    facts: &'a FileFacts,
+    subtitle_for: Option<&'a str>,
+}
+
+impl<'a> Stored<'a> {
+    fn of(course_id: CourseId, path: &'a LibraryPath, facts: &'a FileFacts) -> Result<Self> {
+        let subtitle_for = match &facts.subtitle {
+            Some(s) => Some(rows::stored(&s.media_path)?),
+            None => None,
+        };
+        Ok(Self {
+            course_id,
+            path: rows::stored(path)?,
+            facts,
+            subtitle_for,
+        })
+    }
+}
+
+async fn update_file(tx: &mut Tx, id: FileId, file: &Stored<'_>, now: i64) -> Result<()> {
+    let f = file.facts;
     sqlx::query(
         "UPDATE files SET course_id = ?, path = ?, size = ?, mtime_ns = ?, sha256 = ?, mime = ?,
              role = ?, subtitle_for = ?, subtitle_lang = ?, state = 'present',
              missing_since = NULL, updated_at = ?
          WHERE id = ?",
     )
-    .bind(change.course_id.0)
-    .bind(change.path.as_str())
+    .bind(file.course_id.0)
+    .bind(file.path)
     .bind(f.size as i64)
     .bind(f.mtime_ns)
     .bind(f.sha256.to_hex())
     .bind(&*f.mime)
     .bind(f.role.as_str())
-    .bind(subtitle.map(|s| s.media_path.as_str()))
-    .bind(subtitle.and_then(|s| s.lang.as_deref()))
+    .bind(file.subtitle_for)
+    .bind(f.subtitle.as_ref().and_then(|s| s.lang.as_deref()))
     .bind(now)
-    .bind(change.id.0)
+    .bind(id.0)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-async fn insert_files(tx: &mut Tx, files: &[&NewFile], now: i64) -> Result<()> {
+async fn insert_files(tx: &mut Tx, files: &[Stored<'_>], now: i64) -> Result<()> {
     let mut q = QueryBuilder::<Sqlite>::new(
         "INSERT INTO files (course_id, path, size, mtime_ns, sha256, mime, role,
              subtitle_for, subtitle_lang, state, indexed_at, updated_at) ",
     );
     q.push_values(files, |mut row, file| {
-        let f = &file.facts;
-        let subtitle = f.subtitle.as_ref();
+        let f = file.facts;
         row.push_bind(file.course_id.0)
-            .push_bind(file.path.as_str())
+            .push_bind(file.path)
             .push_bind(f.size as i64)
             .push_bind(f.mtime_ns)
             .push_bind(f.sha256.to_hex())
             .push_bind(&*f.mime)
             .push_bind(f.role.as_str())
-            .push_bind(subtitle.map(|s| s.media_path.as_str()))
-            .push_bind(subtitle.and_then(|s| s.lang.as_deref()))
+            .push_bind(file.subtitle_for)
+            .push_bind(f.subtitle.as_ref().and_then(|s| s.lang.as_deref()))
             .push("'present'")
             .push_bind(now)
             .push_bind(now);

@@ -276,7 +276,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         let mut list: Vec<Course> = rows.into_iter().map(rows::course).collect::<Result<_>>()?;
-        list.sort_by(|a, b| lectern_core::natural_path_cmp(&a.path, &b.path));
+        list.sort_by(|a, b| a.path.natural_cmp(&b.path));
         Ok(list)
     }
 
@@ -289,8 +289,12 @@ impl Store for SqliteStore {
     }
 
     async fn course_by_path(&self, path: &LibraryPath) -> Result<Option<Course>> {
+        // Only UTF-8 paths are stored (see rows::stored): no course has another.
+        let Some(text) = path.to_str() else {
+            return Ok(None);
+        };
         let row = sqlx::query("SELECT * FROM courses WHERE path = ?")
-            .bind(path.as_str())
+            .bind(text)
             .fetch_optional(&self.pool)
             .await?;
         row.map(rows::course).transpose()
@@ -305,7 +309,7 @@ impl Store for SqliteStore {
             .into_iter()
             .map(rows::file_record)
             .collect::<Result<_>>()?;
-        list.sort_by(|a, b| lectern_core::natural_path_cmp(&a.path, &b.path));
+        list.sort_by(|a, b| a.path.natural_cmp(&b.path));
         Ok(list)
     }
 

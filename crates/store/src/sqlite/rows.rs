@@ -15,8 +15,28 @@ fn parse<T: FromStr<Err = String>>(text: &str) -> Result<T> {
     text.parse().map_err(StoreError::damaged)
 }
 
-fn path(text: &str) -> Result<LibraryPath> {
-    LibraryPath::parse(text).map_err(|e| StoreError::damaged(e.to_string()))
+/// A stored library path, parsed once here: a value that does not parse is
+/// damage, named by its table, row and column.
+fn path(text: &str, table: &str, id: i64, column: &str) -> Result<LibraryPath> {
+    LibraryPath::parse(text)
+        .map_err(|e| StoreError::damaged(format!("{table} row {id}, column {column}: {e}")))
+}
+
+fn digest(text: &str, id: i64) -> Result<Sha256Digest> {
+    Sha256Digest::from_hex(text)
+        .map_err(|e| StoreError::damaged(format!("files row {id}, column sha256: {e}")))
+}
+
+/// The text a library path is stored as. The columns are TEXT, so a path
+/// that is not UTF-8 is refused here, never written lossily; storing such
+/// names exactly is a later change to the schema.
+pub fn stored(path: &LibraryPath) -> Result<&str> {
+    path.to_str().ok_or_else(|| {
+        StoreError::other(format!(
+            "the path {} is not valid UTF-8, which the index cannot hold yet",
+            path.display()
+        ))
+    })
 }
 
 fn size(value: i64) -> Result<u64> {
@@ -31,11 +51,12 @@ pub fn category(row: SqliteRow) -> Result<Category> {
 }
 
 pub fn course(row: SqliteRow) -> Result<Course> {
+    let id = row.try_get("id")?;
     Ok(Course {
-        id: CourseId(row.try_get("id")?),
+        id: CourseId(id),
         category_id: CategoryId(row.try_get("category_id")?),
         name: row.try_get("name")?,
-        path: row.try_get("path")?,
+        path: path(row.try_get("path")?, "courses", id, "path")?,
         description: row.try_get("description")?,
     })
 }
@@ -56,22 +77,22 @@ impl Interner {
 }
 
 pub fn known_file(row: SqliteRow, mimes: &mut Interner) -> Result<KnownFile> {
+    let id = row.try_get("id")?;
     let subtitle = match row.try_get::<Option<&str>, _>("subtitle_for")? {
         Some(media) => Some(Box::new(SubtitleLink {
-            media_path: path(media)?,
+            media_path: path(media, "files", id, "subtitle_for")?,
             lang: row.try_get("subtitle_lang")?,
         })),
         None => None,
     };
     Ok(KnownFile {
-        id: FileId(row.try_get("id")?),
+        id: FileId(id),
         course_id: CourseId(row.try_get("course_id")?),
-        path: path(row.try_get("path")?)?,
+        path: path(row.try_get("path")?, "files", id, "path")?,
         facts: FileFacts {
             size: size(row.try_get("size")?)?,
             mtime_ns: row.try_get("mtime_ns")?,
-            sha256: Sha256Digest::from_hex(row.try_get("sha256")?)
-                .map_err(|e| StoreError::damaged(e.to_string()))?,
+            sha256: digest(row.try_get("sha256")?, id)?,
             mime: mimes.get(row.try_get("mime")?),
             role: parse(row.try_get("role")?)?,
             subtitle,
@@ -81,18 +102,23 @@ pub fn known_file(row: SqliteRow, mimes: &mut Interner) -> Result<KnownFile> {
 }
 
 pub fn file_record(row: SqliteRow) -> Result<FileRecord> {
-    let path = path(row.try_get("path")?)?;
+    let id = row.try_get("id")?;
+    let path = path(row.try_get("path")?, "files", id, "path")?;
+    let subtitle_for = match row.try_get::<Option<&str>, _>("subtitle_for")? {
+        Some(media) => Some(self::path(media, "files", id, "subtitle_for")?),
+        None => None,
+    };
     Ok(FileRecord {
-        id: FileId(row.try_get("id")?),
+        id: FileId(id),
         course_id: CourseId(row.try_get("course_id")?),
-        name: path.name().to_owned(),
-        path: path.to_string(),
+        name: path.name_lossy().into_owned(),
+        path,
         size: size(row.try_get("size")?)?,
         mtime_ns: row.try_get("mtime_ns")?,
-        sha256: row.try_get("sha256")?,
+        sha256: digest(row.try_get("sha256")?, id)?,
         mime: row.try_get("mime")?,
         role: parse(row.try_get("role")?)?,
-        subtitle_for: row.try_get("subtitle_for")?,
+        subtitle_for,
         subtitle_lang: row.try_get("subtitle_lang")?,
         state: parse(row.try_get("state")?)?,
     })
@@ -145,4 +171,93 @@ pub fn lock_info(row: SqliteRow) -> Result<LockInfo> {
         acquired_at: row.try_get("acquired_at")?,
         expires_at: row.try_get("expires_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::*;
+    use crate::sqlite::SqliteStore;
+    use crate::Store;
+    use lectern_core::{LibraryPath, Sha256Digest};
+
+    async fn one_file() -> (SqliteStore, tempfile::TempDir, i64, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let course_path = LibraryPath::parse("Cat/K").unwrap();
+        let course = store
+            .ensure_courses(std::slice::from_ref(&course_path))
+            .await
+            .unwrap()[&course_path];
+        let batch = ChangeBatch {
+            added: vec![NewFile {
+                course_id: course,
+                path: LibraryPath::parse("Cat/K/a.md").unwrap(),
+                facts: FileFacts {
+                    size: 1,
+                    mtime_ns: 1,
+                    sha256: Sha256Digest([1; 32]),
+                    mime: "text/markdown".into(),
+                    role: FileRole::Material,
+                    subtitle: None,
+                },
+            }],
+            ..ChangeBatch::default()
+        };
+        store.apply(&batch).await.unwrap();
+        let file = store.all_files().await.unwrap()[0].id;
+        (store, dir, course.0, file.0)
+    }
+
+    async fn damage(store: &SqliteStore, sql: &str, id: i64) {
+        sqlx::query(sql)
+            .bind(id)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    }
+
+    fn damaged_message(e: crate::StoreError) -> String {
+        assert!(e.is_damage(), "{e}");
+        e.to_string()
+    }
+
+    #[tokio::test]
+    async fn stored_paths_and_digests_that_do_not_parse_are_damage_naming_the_row() {
+        let (store, _dir, course, file) = one_file().await;
+        let read = store
+            .file(lectern_core::FileId(file))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.path, "Cat/K/a.md");
+        assert_eq!(read.sha256, Sha256Digest([1; 32]));
+
+        for (sql, column) in [
+            (
+                "UPDATE files SET path = 'Cat/K/../a.md' WHERE id = ?",
+                "path",
+            ),
+            (
+                "UPDATE files SET path = 'Cat/K/a.md', subtitle_for = '/abs' WHERE id = ?",
+                "subtitle_for",
+            ),
+            (
+                "UPDATE files SET subtitle_for = NULL, sha256 = 'zz' WHERE id = ?",
+                "sha256",
+            ),
+        ] {
+            damage(&store, sql, file).await;
+            let wanted = format!("files row {file}, column {column}");
+            let e = store.file(lectern_core::FileId(file)).await.unwrap_err();
+            assert!(damaged_message(e).contains(&wanted), "{wanted}");
+            let e = store.known_files(Scope::All).await.unwrap_err();
+            assert!(damaged_message(e).contains(&wanted), "{wanted}");
+        }
+
+        damage(&store, "UPDATE courses SET path = '' WHERE id = ?", course).await;
+        let e = store.courses(None).await.unwrap_err();
+        let wanted = format!("courses row {course}, column path");
+        assert!(damaged_message(e).contains(&wanted), "{wanted}");
+        store.close().await;
+    }
 }

@@ -151,7 +151,7 @@ fn file_hit(row: SqliteRow) -> Result<SearchHit> {
         category_id,
         course_id: file.course_id,
         file_id: Some(file.id),
-        path: Some(file.path_in_course().to_owned()),
+        path: Some(file.path_in_course().into_owned()),
         name: file.name,
         course_name,
         snippet: None,

@@ -73,7 +73,7 @@ impl From<GrantRecord> for GrantView {
             group_id: g.group_id,
             category_id,
             course_id,
-            path: g.path,
+            path: g.path.to_string_lossy().into_owned(),
             created_at: g.created_at,
         }
     }
