@@ -289,3 +289,26 @@ fn serve_refuses_a_trusted_proxy_that_is_not_an_address() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("trusted_proxies"), "{stderr}");
 }
+
+/// `lectern user` goes through the same account use cases as the API, so
+/// the same rules hold: 8 to 1024 characters of password, no slashes in a
+/// name, and the last admin cannot be disabled.
+#[test]
+fn the_command_lines_account_rules_are_the_apis() {
+    let sb = Sandbox::new();
+    let add = |name: &str, password: &str, admin: bool| {
+        let mut cmd = sb.cmd();
+        cmd.args(["user", "add", name, "--password-stdin"]);
+        if admin {
+            cmd.arg("--admin");
+        }
+        with_stdin(cmd, &format!("{password}\n")).status.code()
+    };
+    assert_eq!(add("carol", "short", false), Some(2), "a short password");
+    assert_eq!(add("a/b", "long enough", false), Some(2), "a slash");
+    assert_eq!(add("root", "long enough", true), Some(0));
+    let out = sb.cmd().args(["user", "disable", "root"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "the last enabled admin");
+    let list = last_json(&sb.cmd().args(["user", "list", "--json"]).output().unwrap());
+    assert_eq!(list[0]["disabled"], false);
+}

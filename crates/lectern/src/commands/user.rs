@@ -1,7 +1,10 @@
 use super::{Context, Failure};
 use crate::cli::UserCommand;
 use crate::output;
-use lectern_store::{NewUser, Role, User, UserChanges};
+use lectern_app::users::{self, AccountChanges, NewAccount};
+use lectern_app::AppError;
+use lectern_backup::Secrets;
+use lectern_store::{Role, User};
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -36,31 +39,33 @@ async fn change(ctx: &Context, command: UserCommand) -> Result<ExitCode, Failure
 
 async fn passwd(ctx: &Context, name: &str) -> Result<ExitCode, Failure> {
     let user = find(ctx, name).await?;
-    let hash = hash(&read_password()?)?;
-    let changes = UserChanges {
-        password_hash: Some(hash),
-        ..UserChanges::default()
+    let changes = AccountChanges {
+        password: Some(read_password()?),
+        ..AccountChanges::default()
     };
-    ctx.store.update_user(user.id, &changes).await?;
-    ctx.store.delete_user_sessions(user.id).await?;
+    users::update(&app(ctx), &ctx.by(), user.id, changes).await?;
     println!("password of {name} changed; their sessions are ended");
     Ok(ExitCode::SUCCESS)
 }
 
 async fn add(ctx: &Context, name: String, admin: bool, json: bool) -> Result<ExitCode, Failure> {
-    let name = valid_username(name)?;
-    let password_hash = hash(&read_password()?)?;
+    // Spaces around a name are a typing slip here, not something to trim.
+    if name.trim() != name {
+        return Err(Failure::Invalid(
+            "a username has no surrounding spaces".into(),
+        ));
+    }
     let role = if admin { Role::Admin } else { Role::User };
-    let user = ctx
-        .store
-        .create_user(&NewUser {
-            username: name,
-            password_hash,
-            role,
-        })
+    let new = NewAccount {
+        username: name,
+        password: read_password()?,
+        role,
+    };
+    let user = users::create(&app(ctx), &ctx.by(), new)
         .await
         .map_err(|e| match e {
-            lectern_store::StoreError::Conflict(m) => Failure::Invalid(m),
+            // A taken name is the caller's to change, as a bad one is.
+            AppError::Conflict(m) => Failure::Invalid(m),
             other => other.into(),
         })?;
     if json {
@@ -72,7 +77,7 @@ async fn add(ctx: &Context, name: String, admin: bool, json: bool) -> Result<Exi
 }
 
 async fn list(ctx: &Context, json: bool) -> Result<ExitCode, Failure> {
-    let users = ctx.store.users().await?;
+    let users = users::list(&app(ctx), &ctx.by()).await?;
     if json {
         output::json(&users);
     } else {
@@ -86,14 +91,11 @@ async fn list(ctx: &Context, json: bool) -> Result<ExitCode, Failure> {
 
 async fn set_disabled(ctx: &Context, name: &str, disabled: bool) -> Result<ExitCode, Failure> {
     let user = find(ctx, name).await?;
-    let changes = UserChanges {
+    let changes = AccountChanges {
         disabled: Some(disabled),
-        ..UserChanges::default()
+        ..AccountChanges::default()
     };
-    ctx.store.update_user(user.id, &changes).await?;
-    if disabled {
-        ctx.store.delete_user_sessions(user.id).await?;
-    }
+    users::update(&app(ctx), &ctx.by(), user.id, changes).await?;
     println!(
         "{name} is {}",
         if disabled {
@@ -105,26 +107,17 @@ async fn set_disabled(ctx: &Context, name: &str, disabled: bool) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+/// The account use cases over this command's database; they need no
+/// backup secrets.
+fn app(ctx: &Context) -> lectern_app::App {
+    ctx.app(Secrets::none())
+}
+
 async fn find(ctx: &Context, name: &str) -> Result<User, Failure> {
     match ctx.store.user_login(name).await? {
         Some((user, _)) => Ok(user),
         None => Err(Failure::NotFound(format!("there is no user {name:?}"))),
     }
-}
-
-/// Names people type and read: 1 to 64 characters, no control characters
-/// or surrounding spaces.
-fn valid_username(name: String) -> Result<String, Failure> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 64
-        && name.trim() == name
-        && !name.chars().any(char::is_control);
-    ok.then_some(name).ok_or_else(|| {
-        Failure::Invalid(
-            "a username is 1 to 64 characters, with no control characters or surrounding spaces"
-                .into(),
-        )
-    })
 }
 
 /// The password is read from stdin; one trailing newline (LF or CRLF) is
@@ -145,8 +138,4 @@ fn read_password() -> Result<String, Failure> {
         ));
     }
     Ok(password.to_owned())
-}
-
-fn hash(password: &str) -> Result<String, Failure> {
-    lectern_app::passwords::hash_password(password).map_err(|e| Failure::Io(e.to_string()))
 }
