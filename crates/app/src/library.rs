@@ -5,7 +5,7 @@
 
 use crate::context::App;
 use crate::error::AppError;
-use lectern_core::{CategoryId, CourseId, FileId};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
 use lectern_store::settings::library_open;
 use lectern_store::{
     Category, Course, CourseOverview, FileRecord, FileRole, FileState, Progress, SearchHit,
@@ -142,14 +142,47 @@ impl CourseContents {
         tree(paths.iter().map(|(path, f)| (path.as_str(), *f)))
     }
 
-    /// The subtitles of `media`, as the index pairs them.
-    pub fn subtitles_of(&self, media: &FileRecord) -> Vec<&FileRecord> {
-        self.files
-            .iter()
-            .filter(|f| f.role == FileRole::Subtitle)
-            .filter(|f| f.subtitle_for.as_ref() == Some(&media.path))
-            .collect()
+    /// Each media file's subtitles, as the index pairs them, by the
+    /// media's path: built once, then looked up per file.
+    pub fn subtitles(&self) -> Subtitles<'_> {
+        subtitles(&self.files)
     }
+}
+
+/// Subtitles by the path of the media they caption.
+pub struct Subtitles<'a>(HashMap<&'a LibraryPath, Vec<&'a FileRecord>>);
+
+impl<'a> Subtitles<'a> {
+    pub fn of(&self, media: &FileRecord) -> &[&'a FileRecord] {
+        self.0.get(&media.path).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn subtitles(files: &[FileRecord]) -> Subtitles<'_> {
+    let mut map: HashMap<&LibraryPath, Vec<&FileRecord>> = HashMap::new();
+    let captions = files.iter().filter(|f| f.role == FileRole::Subtitle);
+    for caption in captions {
+        if let Some(media) = &caption.subtitle_for {
+            map.entry(media).or_default().push(caption);
+        }
+    }
+    Subtitles(map)
+}
+
+/// A present file of a course the reader may see, with its subtitles.
+pub async fn file(
+    app: &App,
+    reader: &User,
+    id: FileId,
+) -> Result<(FileRecord, Vec<FileRecord>), AppError> {
+    let file = visible_file(app, reader, id).await?;
+    let siblings = app.store.course_files(file.course_id).await?;
+    let found = subtitles(&siblings)
+        .of(&file)
+        .iter()
+        .map(|f| (*f).clone())
+        .collect();
+    Ok((file, found))
 }
 
 fn is_lesson(file: &FileRecord) -> bool {

@@ -156,7 +156,7 @@ fn rfc3339(nanos: i64) -> String {
 }
 
 /// Subtitles by the media file they belong to.
-fn subtitle_views(subtitles: Vec<&FileRecord>) -> Vec<SubtitleView> {
+fn subtitle_views<'a>(subtitles: impl IntoIterator<Item = &'a FileRecord>) -> Vec<SubtitleView> {
     subtitles
         .into_iter()
         .map(|f| SubtitleView {
@@ -182,9 +182,8 @@ pub async fn file(
     caller: Caller,
     Ids(id): Ids<i64>,
 ) -> Result<Json<FileView>, ApiError> {
-    let file = library::visible_file(&state.app, caller.user(), FileId(id)).await?;
-    let contents = library::course(&state.app, caller.user(), file.course_id).await?;
-    let subtitles = subtitle_views(contents.subtitles_of(&file));
+    let (file, subtitles) = library::file(&state.app, caller.user(), FileId(id)).await?;
+    let subtitles = subtitle_views(&subtitles);
     Ok(Json(FileView::new(file, subtitles)))
 }
 
@@ -252,8 +251,9 @@ pub async fn course(
 
 impl From<&library::CourseContents> for CourseDetail {
     fn from(contents: &library::CourseContents) -> Self {
+        let captions = contents.subtitles();
         let mut view = |f: &FileRecord| {
-            let subtitles = subtitle_views(contents.subtitles_of(f));
+            let subtitles = subtitle_views(captions.of(f).iter().copied());
             FileView::new(f.clone(), subtitles)
         };
         let tree = contents.tree().into_iter().map(|n| n.map(&mut view).into());

@@ -318,7 +318,7 @@ async fn read_text(
 
 fn tracks(contents: &CourseContents, media: &FileRecord) -> Vec<Track> {
     let mut seen = BTreeMap::new();
-    for s in contents.subtitles_of(media) {
+    for s in contents.subtitles().of(media) {
         let lang = s.subtitle_lang.clone().unwrap_or_else(|| "und".to_owned());
         seen.entry(lang).or_insert(s.id);
     }
