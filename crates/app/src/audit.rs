@@ -341,19 +341,10 @@ fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
             let target = backup_id.as_ref().map(|id| format!("backup={id}"));
             (by, ended("backup.drill", target, failure))
         }
-        Event::RestoreFinished {
-            backup_id,
+        Event::RestoreFinished { backup_id, by, .. } => (
             by,
-            safety_backup_id,
-            ..
-        } => {
-            let mut entry = done("backup.restore", format!("backup={backup_id}"), 200);
-            if !by.is_request() {
-                entry.status = None;
-            }
-            let _ = safety_backup_id;
-            (by, entry)
-        }
+            done("backup.restore", format!("backup={backup_id}"), 200),
+        ),
         Event::Refused {
             by,
             action,
@@ -377,8 +368,9 @@ fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
     Some(entry)
 }
 
-/// At most `max` characters of `text`.
-fn clip(text: &str, max: usize) -> String {
+/// At most `max` characters of `text`, with `…` when it was cut: what
+/// the log keeps of anything a caller chose (a name, a path).
+pub fn clip(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
@@ -403,6 +395,12 @@ mod tests {
             address: Some(address.into()),
             limited: false,
         }
+    }
+
+    #[test]
+    fn clip_cuts_long_text_on_a_character_boundary() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("ünïcødé", 3), "ünï…");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

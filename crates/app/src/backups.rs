@@ -103,6 +103,7 @@ pub async fn create_archive(
     notes: Option<String>,
     progress: Arc<dyn Progress>,
 ) -> Result<BackupRecord, AppError> {
+    crate::access::require_admin(who)?;
     let running = Running::start(app, "backup", &who.label()).await?;
     let made = create_locked(app, who, backup_type, notes, running.progress(progress)).await;
     running.finish().await;
@@ -189,6 +190,7 @@ pub async fn import(
     upload: &Path,
     progress: Arc<dyn Progress>,
 ) -> Result<BackupRecord, AppError> {
+    crate::access::require_admin(who)?;
     let running = Running::start(app, "upload", &who.label()).await?;
     let options = &app.backups;
     let taken = lectern_backup::import(

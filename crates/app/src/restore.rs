@@ -85,6 +85,7 @@ pub enum RestoreOutcome {
 
 /// Puts the archive back over the live database (see the module's steps).
 pub async fn restore(app: &App, request: RestoreRequest<'_>) -> Result<RestoreOutcome, AppError> {
+    crate::access::require_admin(request.who)?;
     let running = Running::start(app, "restore", &request.who.label()).await?;
     let progress = running.progress(request.progress.clone());
     let done = restore_locked(app, &request, progress).await;

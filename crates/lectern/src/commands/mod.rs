@@ -240,15 +240,11 @@ impl Context {
         target: Option<String>,
         result: &Result<T, Failure>,
     ) {
-        let mut entry = lectern_store::NewAuditEntry::now(self.actor(), action);
-        entry.target = target;
-        if let Err(failure) = result {
-            entry.outcome = lectern_store::Outcome::Failed;
-            entry.detail = Some(serde_json::json!({ "error": failure.code() }).to_string());
-        }
-        if let Err(e) = self.store.record_audit(&entry).await {
-            tracing::warn!("cannot record {action} in the audit log: {e}");
-        }
+        let failure = result
+            .as_ref()
+            .err()
+            .map(|f| serde_json::json!({ "error": f.code() }).to_string());
+        self.record(action, target, failure).await;
     }
 
     /// Like [`Context::audit`], for a step whose failure is a message.
@@ -258,11 +254,16 @@ impl Context {
         target: Option<String>,
         result: &Result<(), String>,
     ) {
+        self.record(action, target, result.clone().err()).await;
+    }
+
+    /// One entry: failed with `failure` as its detail, or ok.
+    async fn record(&self, action: &str, target: Option<String>, failure: Option<String>) {
         let mut entry = lectern_store::NewAuditEntry::now(self.actor(), action);
         entry.target = target;
-        if let Err(message) = result {
+        if failure.is_some() {
             entry.outcome = lectern_store::Outcome::Failed;
-            entry.detail = Some(message.clone());
+            entry.detail = failure;
         }
         if let Err(e) = self.store.record_audit(&entry).await {
             tracing::warn!("cannot record {action} in the audit log: {e}");
