@@ -155,7 +155,7 @@ impl AuditListener {
         } else {
             Outcome::Ok
         };
-        entry.detail = what.failure;
+        entry.detail = what.detail;
         if let Err(e) = self.store.record_audit(&entry).await {
             tracing::error!(
                 action = %entry.action,
@@ -172,8 +172,8 @@ struct Entry {
     target: Option<String>,
     status: Option<u16>,
     failed: bool,
-    /// What went wrong, for a failure.
-    failure: Option<String>,
+    /// What went wrong, for a failure; what changed, for some successes.
+    detail: Option<String>,
 }
 
 fn done(action: &str, target: String, status: u16) -> Entry {
@@ -182,7 +182,7 @@ fn done(action: &str, target: String, status: u16) -> Entry {
         target: (!target.is_empty()).then_some(target),
         status: Some(status),
         failed: false,
-        failure: None,
+        detail: None,
     }
 }
 
@@ -192,7 +192,7 @@ fn ended(action: &str, target: Option<String>, failure: &Option<String>) -> Entr
         target,
         status: None,
         failed: failure.is_some(),
-        failure: failure.clone(),
+        detail: failure.clone(),
     }
 }
 
@@ -213,8 +213,15 @@ fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
         Event::UserCreated { by, user_id } => {
             (by, done("user.create", format!("user={user_id}"), 201))
         }
-        Event::UserUpdated { by, user_id, .. } => {
-            (by, done("user.update", format!("user={user_id}"), 200))
+        Event::UserUpdated {
+            by,
+            user_id,
+            changed,
+            ..
+        } => {
+            let mut entry = done("user.update", format!("user={user_id}"), 200);
+            entry.detail = Some(serde_json::json!({ "changed": changed }).to_string());
+            (by, entry)
         }
         Event::UserDeleted { by, user_id } => {
             (by, done("user.delete", format!("user={user_id}"), 204))
@@ -313,8 +320,9 @@ fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
             }
             (by, done("backup.create", format!("backup={id}"), 201))
         }
-        // A request's failure is told by the front end that answered it.
-        Event::BackupFailed { by, message, .. } if !by.is_request() => {
+        // A failure someone asked for is told by the front end that
+        // answered them; the schedule's own, here.
+        Event::BackupFailed { by, message, .. } if matches!(by, Actor::System(_)) => {
             (by, ended("backup.create", None, &Some(message.clone())))
         }
         Event::BackupImported { id, by } => {
@@ -341,10 +349,22 @@ fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
             let target = backup_id.as_ref().map(|id| format!("backup={id}"));
             (by, ended("backup.drill", target, failure))
         }
-        Event::RestoreFinished { backup_id, by, .. } => (
+        Event::RestoreFinished {
+            backup_id,
             by,
-            done("backup.restore", format!("backup={backup_id}"), 200),
-        ),
+            safety_backup_id,
+            schema_version,
+            damaged_file,
+        } => {
+            let mut entry = done("backup.restore", format!("backup={backup_id}"), 200);
+            let detail = serde_json::json!({
+                "safety_backup": safety_backup_id,
+                "schema_version": schema_version,
+                "damaged_file": damaged_file,
+            });
+            entry.detail = Some(detail.to_string());
+            (by, entry)
+        }
         Event::Refused {
             by,
             action,
@@ -356,9 +376,9 @@ fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
             Entry {
                 action: clip(action, MAX_ACTION),
                 target: target.as_deref().map(|t| clip(t, MAX_TARGET)),
-                status: Some(*status),
+                status: *status,
                 failed: true,
-                failure: code
+                detail: code
                     .as_deref()
                     .map(|code| serde_json::json!({ "error": clip(code, MAX_NAME) }).to_string()),
             },

@@ -77,6 +77,20 @@ impl App {
         }
     }
 
+    /// With `root` as the library root when none is set or saved.
+    pub fn with_library_root(mut self, root: PathBuf) -> Self {
+        let mut library = (*self.library).clone();
+        library.root_default = Some(root);
+        self.library = Arc::new(library);
+        self
+    }
+
+    /// Over listeners the caller subscribed (the command line's audit log).
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = events;
+        self
+    }
+
     pub fn with_coordination(mut self, coordination: Arc<dyn Coordination>) -> Self {
         self.coordination = coordination;
         self

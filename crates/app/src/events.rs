@@ -109,6 +109,8 @@ pub enum Event {
         user_id: i64,
         /// A new password or a disabled account ended their sessions.
         sessions_ended: bool,
+        /// What changed: `role`, `password`, `disabled` or `enabled`.
+        changed: Vec<&'static str>,
     },
     UserDeleted {
         by: Actor,
@@ -227,6 +229,8 @@ pub enum Event {
         /// The backup of the replaced data, when there was data to keep.
         safety_backup_id: Option<String>,
         schema_version: i64,
+        /// Where a damaged database was moved aside.
+        damaged_file: Option<std::path::PathBuf>,
     },
     RestoreFailed {
         backup_id: String,
@@ -244,7 +248,8 @@ pub enum Event {
         /// route took.
         action: String,
         target: Option<String>,
-        status: u16,
+        /// The HTTP status answered; `None` from the command line.
+        status: Option<u16>,
         /// The error's stable code (`forbidden`, `not_found`), when the
         /// answer had one.
         code: Option<String>,

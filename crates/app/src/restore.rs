@@ -116,6 +116,7 @@ async fn restore_locked(
             by: request.who.clone(),
             safety_backup_id: done.safety_backup.as_ref().map(|r| r.id.clone()),
             schema_version: done.schema_version,
+            damaged_file: done.damaged_file.clone(),
         },
         Ok(RestoreOutcome::Unreadable(_)) => return replaced,
         Err(e) => Event::RestoreFailed {
@@ -286,6 +287,19 @@ pub async fn install(
         safety_backup: None,
         damaged_file: moved,
     })
+}
+
+/// Announces a restore [`install`] did, once the installed database is
+/// open as `app`'s: its audit entry lands in the restored data.
+pub async fn announce_installed(app: &App, who: &Actor, restored: &Restored) {
+    let event = Event::RestoreFinished {
+        backup_id: restored.manifest.id.clone(),
+        by: who.clone(),
+        safety_backup_id: None,
+        schema_version: restored.schema_version,
+        damaged_file: restored.damaged_file.clone(),
+    };
+    app.events.emit(event).await;
 }
 
 /// `damaged-STAMP.db`, numbered so that it never lands on an earlier one.

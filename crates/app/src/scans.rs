@@ -9,7 +9,9 @@ use crate::operation::Running;
 use lectern_backup::{BackupRecord, BackupType, Progress};
 use lectern_core::progress::ScanProgress;
 use lectern_core::ScanId;
-use lectern_scanner::{CleanupReport, ScanError, ScanOptions, ScanScope, Scanner};
+use lectern_scanner::{
+    CleanupReport, RunningScan, ScanError, ScanOptions, ScanReport, ScanScope, Scanner,
+};
 use std::sync::Arc;
 
 impl From<ScanError> for AppError {
@@ -32,6 +34,61 @@ pub async fn start(
     verify: bool,
     force: bool,
 ) -> Result<ScanId, AppError> {
+    let started = begin(app, by, scope, verify, force).await?;
+    let id = started.id();
+    tokio::spawn(started.run());
+    Ok(id)
+}
+
+/// A scan that holds the operation lock, published and announced, for
+/// its caller to run: in the background ([`start`]) or in the foreground
+/// (the command line, with its progress bar).
+pub struct Started {
+    app: App,
+    running: RunningScan,
+    operation_id: String,
+}
+
+impl Started {
+    pub fn id(&self) -> ScanId {
+        self.running.id()
+    }
+
+    pub fn progress(&self) -> Arc<ScanProgress> {
+        self.running.progress()
+    }
+
+    /// Runs the scan to its end, then frees its published operation and
+    /// announces how it ended.
+    pub async fn run(self) -> ScanReport {
+        let Started {
+            app,
+            running,
+            operation_id,
+        } = self;
+        let report = running.run().await;
+        tracing::info!(scan = %report.scan_id, status = %report.status, "scan ended");
+        if let Err(e) = app.coordination.clear_operation(&operation_id).await {
+            tracing::warn!("cannot clear finished scan {}: {e}", report.scan_id);
+        }
+        let event = Event::ScanFinished {
+            scan_id: report.scan_id,
+            status: report.status,
+        };
+        app.events.emit(event).await;
+        report
+    }
+}
+
+/// Takes the operation lock for a scan of `scope` by `by`, publishes it
+/// and announces its start; [`Started::run`] does the work.
+pub async fn begin(
+    app: &App,
+    by: &Actor,
+    scope: ScanScope,
+    verify: bool,
+    force: bool,
+) -> Result<Started, AppError> {
     crate::access::require_admin(by)?;
     let options = ScanOptions {
         scope,
@@ -64,20 +121,11 @@ pub async fn start(
         what,
     };
     app.events.emit(event).await;
-    let app = app.clone();
-    tokio::spawn(async move {
-        let report = running.run().await;
-        tracing::info!(scan = %report.scan_id, status = %report.status, "scan ended");
-        if let Err(e) = app.coordination.clear_operation(&operation_id).await {
-            tracing::warn!("cannot clear finished scan {id}: {e}");
-        }
-        let event = Event::ScanFinished {
-            scan_id: report.scan_id,
-            status: report.status,
-        };
-        app.events.emit(event).await;
-    });
-    Ok(id)
+    Ok(Started {
+        app: app.clone(),
+        running,
+        operation_id,
+    })
 }
 
 /// A full scan of everything, by `by` (the first start of a new library

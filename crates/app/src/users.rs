@@ -95,6 +95,7 @@ pub async fn update(
             "nothing to change: give password, role or disabled".into(),
         ));
     }
+    let changed = changed(&changes);
     let password_hash = match changes.password {
         Some(password) => Some(password_hash(password).await?),
         None => None,
@@ -114,9 +115,27 @@ pub async fn update(
         by: by.clone(),
         user_id: id.0,
         sessions_ended,
+        changed,
     };
     app.events.emit(event).await;
     Ok(user)
+}
+
+/// What `changes` changes, as the audit log names it.
+fn changed(changes: &AccountChanges) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if changes.role.is_some() {
+        changed.push("role");
+    }
+    if changes.password.is_some() {
+        changed.push("password");
+    }
+    match changes.disabled {
+        Some(true) => changed.push("disabled"),
+        Some(false) => changed.push("enabled"),
+        None => {}
+    }
+    changed
 }
 
 /// Deletes the account with its progress, sessions, memberships and tokens.

@@ -63,24 +63,32 @@ async fn user_changes_are_recorded_as_the_person_at_the_terminal() {
     assert!(listed.status.success());
 
     let log = entries(&sb).await;
+    let bob = {
+        let store = lectern_store::open(&sb.db_url()).await.unwrap();
+        let (bob, _) = store.user_login("bob").await.unwrap().unwrap();
+        store.close().await;
+        format!("user={}", bob.id)
+    };
     let failed = |code: &str| Some(format!(r#"{{"error":"{code}"}}"#));
+    let changed = |what: &str| Some(format!(r#"{{"changed":["{what}"]}}"#));
+    // The API's action names and targets: one naming for both front ends.
     let expected = [
         (
-            "user.password",
+            "user.update",
             "username=nobody",
             failed("not_found"),
             Outcome::Failed,
         ),
-        ("user.enable", "username=bob", None, Outcome::Ok),
-        ("user.disable", "username=bob", None, Outcome::Ok),
-        ("user.password", "username=bob", None, Outcome::Ok),
+        ("user.update", &bob, changed("enabled"), Outcome::Ok),
+        ("user.update", &bob, changed("disabled"), Outcome::Ok),
+        ("user.update", &bob, changed("password"), Outcome::Ok),
         (
             "user.create",
             "username=BOB",
             failed("invalid"),
             Outcome::Failed,
         ),
-        ("user.create", "username=bob", None, Outcome::Ok),
+        ("user.create", &bob, None, Outcome::Ok),
     ];
     let expected: Vec<_> = expected
         .into_iter()

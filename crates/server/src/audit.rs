@@ -104,7 +104,7 @@ pub async fn record(State(audit): State<Audit>, request: Request, next: Next) ->
             target: target(&action, &params),
             by,
             action,
-            status: status.as_u16(),
+            status: Some(status.as_u16()),
             code,
         };
         audit.state.events.emit(event).await;

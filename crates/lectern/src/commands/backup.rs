@@ -3,7 +3,7 @@
 //! `list` and `verify` never open the database, and `restore` works when it
 //! is too damaged to open.
 
-use super::{actor, open_sound, open_unchecked, Context, Failure};
+use super::{open_sound, open_unchecked, Context, Failure};
 use crate::cli::BackupCommand;
 use crate::config::Config;
 use crate::output::{self, StepBar};
@@ -14,7 +14,7 @@ use lectern_backup::{
     PreparedRestore, Secrets,
 };
 use lectern_store::snapshot;
-use lectern_store::{NewAuditEntry, Store};
+use lectern_store::Store;
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -36,30 +36,16 @@ pub async fn run(config: Config, command: BackupCommand) -> Result<ExitCode, Fai
 async fn create(config: Config, notes: Option<String>, json: bool) -> Result<ExitCode, Failure> {
     let secrets = Secrets::from_env()?;
     // The snapshot is checked instead, without holding up the work.
-    let ctx = Context {
-        store: open_unchecked(&config).await?,
-        config,
-        root_override: None,
-    };
+    let ctx = Context::over(config.clone(), open_unchecked(&config).await?, None);
     let app = ctx.app(secrets);
     let bar = StepBar::start();
     let made = backups::create_archive(&app, &ctx.by(), BackupType::Manual, notes, bar.clone())
         .await
         .map_err(Failure::from);
     bar.finish();
-    ctx.audit(
-        "backup.create",
-        made.as_ref().ok().map(|r| r.id.clone()),
-        &made,
-    )
-    .await;
+    ctx.record_failure("backup.create", None, &made).await;
     let offsite = match &made {
-        Ok(record) => {
-            let sent = backups::send_offsite(&app, &ctx.by(), record).await;
-            let target = Some(format!("backup={}", record.id));
-            ctx.audit_outcome("backup.offsite", target, &sent).await;
-            sent
-        }
+        Ok(record) => backups::send_offsite(&app, &ctx.by(), record).await,
         Err(_) => Ok(()),
     };
     ctx.store.close().await;
@@ -224,11 +210,7 @@ async fn restore(
     }
     let restored = match open_current(&config).await? {
         Current::Sound(store) => {
-            let ctx = Context {
-                store,
-                config,
-                root_override: None,
-            };
+            let ctx = Context::over(config, store, None);
             restore_sound(&ctx, options, &path, &manifest.id, yes).await?
         }
         Current::Damaged(reason) => {
@@ -279,7 +261,6 @@ async fn restore_sound(
     };
     let done = restore::restore(&app, request).await;
     bar.finish();
-    let target = Some(backup_id.to_owned());
     let restored = match done {
         Ok(RestoreOutcome::Restored(restored)) => Restored::from(*restored),
         Ok(RestoreOutcome::Unreadable(prepared)) => {
@@ -287,15 +268,13 @@ async fn restore_sound(
             return install_file(&ctx.config, &options, path, Some(*prepared)).await;
         }
         Err(e) => {
-            let failed = Err(Failure::from(e));
-            if !matches!(failed, Err(Failure::Declined(_))) {
-                ctx.audit("backup.restore", target, &failed).await;
-            }
+            let failure = Failure::from(e);
+            let target = Some(format!("backup={backup_id}"));
+            ctx.refused("backup.restore", target, &failure).await;
             ctx.store.close().await;
-            return failed;
+            return Err(failure);
         }
     };
-    record_restore(ctx.store.as_ref(), &restored).await;
     ctx.store.close().await;
     Ok(restored)
 }
@@ -319,34 +298,19 @@ async fn install_file(
         }
     };
     let db_path = sqlite_path(config)?;
-    let restored = Restored::from(restore::install(options, &prepared, path, &db_path).await?);
-    if let Some(moved) = &restored.damaged_file {
+    let installed = restore::install(options, &prepared, path, &db_path).await?;
+    if let Some(moved) = &installed.damaged_file {
         eprintln!(
             "lectern: the damaged database was moved to {}",
             moved.display()
         );
     }
-    // Checked in full before it was put there.
-    let store = open_unchecked(config).await?;
-    record_restore(store.as_ref(), &restored).await;
-    store.close().await;
-    Ok(restored)
-}
-
-/// One audit entry for the restore, written into the restored data.
-async fn record_restore(store: &dyn Store, restored: &Restored) {
-    let mut entry = NewAuditEntry::now(actor(), "backup.restore");
-    entry.target = Some(restored.restored.clone());
-    let detail = serde_json::json!({
-        "file": restored.file,
-        "backup_created_at": rfc3339(&restored.manifest.created_at),
-        "safety_backup": restored.safety_backup.as_ref().map(|r| &r.id),
-        "damaged_file": restored.damaged_file,
-    });
-    entry.detail = Some(detail.to_string());
-    if let Err(e) = store.record_audit(&entry).await {
-        eprintln!("lectern: cannot record the restore in the audit log: {e}");
-    }
+    // Checked in full before it was put there; its audit entry goes in it.
+    let ctx = Context::over(config.clone(), open_unchecked(config).await?, None);
+    let app = ctx.app(options.secrets.clone());
+    restore::announce_installed(&app, &ctx.by(), &installed).await;
+    ctx.store.close().await;
+    Ok(Restored::from(installed))
 }
 
 fn report(restored: &Restored, json: bool) {

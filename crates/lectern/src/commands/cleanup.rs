@@ -10,11 +10,7 @@ pub async fn run(ctx: &Context, args: JsonArg) -> Result<ExitCode, Failure> {
     let done = lectern_app::scans::cleanup(&app, &ctx.by(), Arc::new(Quiet))
         .await
         .map_err(Failure::from);
-    let target = done
-        .as_ref()
-        .ok()
-        .map(|d| format!("scan={}", d.report.scan_id));
-    ctx.audit("cleanup", target, &done).await;
+    ctx.record_failure("cleanup", None, &done).await;
     let done = done?;
     if !args.json {
         println!("safety backup {} taken first", done.safety_backup.id);

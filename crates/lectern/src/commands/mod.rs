@@ -12,7 +12,8 @@ mod user;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
-use lectern_app::{App, AppError, BackupOptions, LibraryOptions};
+use lectern_app::audit::AuditListener;
+use lectern_app::{App, AppError, BackupOptions, Event, Events, LibraryOptions};
 use lectern_backup::{BackupError, Secrets};
 use lectern_scanner::ScanError;
 use lectern_store::{settings, Store, StoreError};
@@ -186,16 +187,26 @@ pub struct Context {
     pub store: Arc<dyn Store>,
     /// `--root` / `LECTERN_ROOT`: overrides the saved setting for this process.
     pub root_override: Option<PathBuf>,
+    /// The use cases' listeners: the audit log, over `store`.
+    events: Events,
 }
 
 impl Context {
     async fn open(config: Config, root_override: Option<PathBuf>) -> Result<Context, Failure> {
         let store = open_sound(&config).await?;
-        Ok(Context {
+        Ok(Context::over(config, store, root_override))
+    }
+
+    /// Over a database the caller opened, its audit log listening.
+    pub fn over(config: Config, store: Arc<dyn Store>, root_override: Option<PathBuf>) -> Self {
+        let events = Events::default();
+        events.subscribe(Arc::new(AuditListener::new(store.clone())));
+        Context {
             config,
             store,
             root_override,
-        })
+            events,
+        }
     }
 
     /// The library root: `--root`/`LECTERN_ROOT`, else the saved setting,
@@ -211,7 +222,7 @@ impl Context {
     }
 
     /// The use cases' context for this command: one instance, nobody
-    /// else's requests to drain.
+    /// else's requests to drain; what they announce reaches the audit log.
     pub fn app(&self, secrets: Secrets) -> App {
         app(
             &self.config,
@@ -219,11 +230,7 @@ impl Context {
             self.root_override.clone(),
             secrets,
         )
-    }
-
-    /// Who the CLI acts as, for the history and the operation lock.
-    pub fn actor(&self) -> String {
-        actor()
+        .with_events(self.events.clone())
     }
 
     /// Who the CLI acts as, for the use cases.
@@ -231,42 +238,33 @@ impl Context {
         by()
     }
 
-    /// Adds an entry to the audit log as [`Context::actor`]: `ok`, or
-    /// `failed` with the failure's code. Bookkeeping only: a log that
-    /// cannot be written is reported on stderr and the command goes on.
-    pub async fn audit<T>(
+    /// Tells the audit log that `action` on `target` failed with `failure`,
+    /// as the server does for a request it refuses: the use cases announce
+    /// only what they did. A command someone declined changed nothing and
+    /// is not recorded.
+    pub async fn refused(&self, action: &str, target: Option<String>, failure: &Failure) {
+        if matches!(failure, Failure::Declined(_)) {
+            return;
+        }
+        let event = Event::Refused {
+            by: self.by(),
+            action: action.to_owned(),
+            target,
+            status: None,
+            code: Some(failure.code().to_owned()),
+        };
+        self.events.emit(event).await;
+    }
+
+    /// [`Context::refused`] for the failure in `result`, if any.
+    pub async fn record_failure<T>(
         &self,
         action: &str,
         target: Option<String>,
         result: &Result<T, Failure>,
     ) {
-        let failure = result
-            .as_ref()
-            .err()
-            .map(|f| serde_json::json!({ "error": f.code() }).to_string());
-        self.record(action, target, failure).await;
-    }
-
-    /// Like [`Context::audit`], for a step whose failure is a message.
-    pub async fn audit_outcome(
-        &self,
-        action: &str,
-        target: Option<String>,
-        result: &Result<(), String>,
-    ) {
-        self.record(action, target, result.clone().err()).await;
-    }
-
-    /// One entry: failed with `failure` as its detail, or ok.
-    async fn record(&self, action: &str, target: Option<String>, failure: Option<String>) {
-        let mut entry = lectern_store::NewAuditEntry::now(self.actor(), action);
-        entry.target = target;
-        if failure.is_some() {
-            entry.outcome = lectern_store::Outcome::Failed;
-            entry.detail = failure;
-        }
-        if let Err(e) = self.store.record_audit(&entry).await {
-            tracing::warn!("cannot record {action} in the audit log: {e}");
+        if let Err(failure) = result {
+            self.refused(action, target, failure).await;
         }
     }
 }
@@ -294,11 +292,6 @@ pub fn backup_options(config: &Config, secrets: Secrets) -> BackupOptions {
         max_upload: config.backup.max_upload(),
         ..BackupOptions::in_data(&config.data, secrets)
     }
-}
-
-/// Who the CLI acts as: `cli:` and the login name.
-pub fn actor() -> String {
-    by().label()
 }
 
 /// The person at the terminal, as the use cases name them.

@@ -1,9 +1,11 @@
 use super::{exit, Context, Failure};
 use crate::cli::ScanArgs;
 use crate::output;
+use lectern_app::scans::{self, Started};
+use lectern_backup::Secrets;
 use lectern_core::scan::ScanStatus;
 use lectern_core::CourseId;
-use lectern_scanner::{ScanOptions, ScanReport, ScanScope, Scanner};
+use lectern_scanner::{ScanReport, ScanScope};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -11,31 +13,14 @@ use std::process::ExitCode;
 const SHOWN_ISSUES: usize = 50;
 
 pub async fn run(ctx: &Context, args: ScanArgs) -> Result<ExitCode, Failure> {
-    let root = match ctx.library_root().await? {
-        Some(root) => root,
-        None => super::demo::default_library(&ctx.config)?,
-    };
     let (scope, action) = match args.course {
         Some(id) => (ScanScope::Course(CourseId(id)), "scan.rescan"),
         None => (ScanScope::All, "scan.start"),
     };
-    let scanner = Scanner::new(ctx.store.clone(), root)
-        .max_missing_share(ctx.config.scan.max_missing_percent / 100.0);
-    let options = ScanOptions {
-        scope,
-        verify: args.verify,
-        force: args.force,
-        started_by: ctx.actor(),
-    };
-    // Recorded once it starts or is refused, as over HTTP; the scan's own
-    // record in the history tells how it ended.
-    let started = scanner.start(options).await.map_err(Failure::from);
-    let target = match (&started, args.course) {
-        (Ok(running), Some(course)) => Some(format!("course={course} scan={}", running.id())),
-        (Ok(running), None) => Some(format!("scan={}", running.id())),
-        (Err(_), course) => course.map(|course| format!("course={course}")),
-    };
-    ctx.audit(action, target, &started).await;
+    let started = begin(ctx, scope, &args).await;
+    // A start is announced by the use case; a refusal is recorded here.
+    let target = args.course.map(|course| format!("course={course}"));
+    ctx.record_failure(action, target, &started).await;
     let running = started?;
     let progress = running.progress();
     let bar = output::ScanBar::start(progress.clone());
@@ -63,6 +48,17 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> Result<ExitCode, Failure> {
         ScanStatus::Aborted => exit::ABORTED,
         _ => exit::UNFINISHED,
     }))
+}
+
+/// The scan use case, run in the foreground over the library root (the
+/// demo library when none is configured).
+async fn begin(ctx: &Context, scope: ScanScope, args: &ScanArgs) -> Result<Started, Failure> {
+    let mut app = ctx.app(Secrets::none());
+    if ctx.library_root().await?.is_none() {
+        let demo = super::demo::default_library(&ctx.config)?;
+        app = app.with_library_root(demo);
+    }
+    Ok(scans::begin(&app, &ctx.by(), scope, args.verify, args.force).await?)
 }
 
 /// The scan's JSON form, exactly the fields scripts rely on (SPEC §6).
