@@ -237,10 +237,11 @@ pub enum Event {
         by: Actor,
         message: String,
     },
-    /// A request that would change something was answered with an error
-    /// (refused, malformed, naming nothing, or failed). The front end that
-    /// answered it emits this, with the action its route is documented to
-    /// perform, since only it knows the answer; use cases announce their
+    /// A request or command that would change something was answered with
+    /// an error (refused, malformed, naming nothing, or failed). The front
+    /// end that answered it emits this (the server with the action its
+    /// route is documented to perform, the command line with the same
+    /// names), since only it knows the answer; use cases announce their
     /// successes themselves.
     Refused {
         by: Actor,

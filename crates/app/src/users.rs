@@ -90,12 +90,12 @@ pub async fn update(
     changes: AccountChanges,
 ) -> Result<User, AppError> {
     require_admin(by)?;
-    if changes.password.is_none() && changes.role.is_none() && changes.disabled.is_none() {
+    let changed = changed(&changes);
+    if changed.is_empty() {
         return Err(AppError::Invalid(
             "nothing to change: give password, role or disabled".into(),
         ));
     }
-    let changed = changed(&changes);
     let password_hash = match changes.password {
         Some(password) => Some(password_hash(password).await?),
         None => None,
