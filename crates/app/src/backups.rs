@@ -210,3 +210,26 @@ pub async fn import(
     app.events.emit(event).await;
     Ok(record)
 }
+
+/// Checks backup `id` completely, as a restore would before touching
+/// anything (layout, checksums, decryption, the database inside), and
+/// changes nothing.
+pub async fn verify(
+    app: &App,
+    who: &Actor,
+    id: &str,
+    progress: Arc<dyn Progress>,
+) -> Result<(BackupRecord, lectern_backup::Manifest), AppError> {
+    crate::access::require_admin(who)?;
+    let record = find(app, id)?;
+    let options = &app.backups;
+    let checked = lectern_backup::verify(
+        &record.file_path,
+        &options.folder,
+        &options.secrets,
+        options.limits,
+        progress,
+    )
+    .await?;
+    Ok((record, checked.manifest))
+}

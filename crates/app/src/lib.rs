@@ -19,6 +19,7 @@ pub mod hashing;
 pub mod library;
 pub mod login_limits;
 pub mod operation;
+pub mod overview;
 pub mod passwords;
 pub mod restore;
 pub mod retention;

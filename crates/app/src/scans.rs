@@ -8,10 +8,12 @@ use crate::events::{Actor, Event, ScanStart};
 use crate::operation::Running;
 use lectern_backup::{BackupRecord, BackupType, Progress};
 use lectern_core::progress::ScanProgress;
+use lectern_core::scan::ScanIssue;
 use lectern_core::ScanId;
 use lectern_scanner::{
     CleanupReport, RunningScan, ScanError, ScanOptions, ScanReport, ScanScope, Scanner,
 };
+use lectern_store::{IndexSummary, ScanRecord};
 use std::sync::Arc;
 
 impl From<ScanError> for AppError {
@@ -203,4 +205,41 @@ async fn cleanup_locked(
         report,
         safety_backup,
     })
+}
+
+/// Scans, newest first: `limit` of them after the `offset` newest.
+pub async fn history(
+    app: &App,
+    by: &Actor,
+    limit: u32,
+    offset: u32,
+) -> Result<Vec<ScanRecord>, AppError> {
+    crate::access::require_admin(by)?;
+    Ok(app.store.scans(limit, offset).await?)
+}
+
+/// One scan with the issues it met (path, kind, message).
+pub async fn record(
+    app: &App,
+    by: &Actor,
+    id: ScanId,
+) -> Result<(ScanRecord, Vec<ScanIssue>), AppError> {
+    crate::access::require_admin(by)?;
+    let scan = app
+        .store
+        .scan(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no scan {id}")))?;
+    let issues = app.store.scan_issues(id).await?;
+    Ok((scan, issues))
+}
+
+/// How many missing paths a cleanup's preview names.
+pub const PREVIEW_PATHS: u32 = 20;
+
+/// What a cleanup would purge now, with the first missing paths: shown
+/// before anyone confirms it.
+pub async fn cleanup_preview(app: &App, by: &Actor) -> Result<IndexSummary, AppError> {
+    crate::access::require_admin(by)?;
+    Ok(app.store.index_summary(PREVIEW_PATHS).await?)
 }

@@ -359,3 +359,78 @@ mod tests {
         assert_eq!(off.next_after(now), None);
     }
 }
+
+/// A schedule in plain words: `daily at 02:00`, `every Sunday at 03:30`,
+/// `monthly on day 1 at 04:00`, `off`; any other expression as itself.
+pub fn in_words(expression: &str) -> String {
+    let expression = expression.trim();
+    if expression.eq_ignore_ascii_case("off") {
+        return "off".into();
+    }
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    let time = match fields.as_slice() {
+        [m, h, ..] => match (m.parse::<u8>(), h.parse::<u8>()) {
+            (Ok(m), Ok(h)) if m < 60 && h < 24 => format!("{h:02}:{m:02}"),
+            _ => return format!("on the schedule “{expression}”"),
+        },
+        _ => return format!("on the schedule “{expression}”"),
+    };
+    const DAYS: [&str; 8] = [
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    match fields[2..] {
+        ["*", "*", "*"] => format!("daily at {time}"),
+        ["*", "*", day] => match day.parse::<usize>().ok().and_then(|d| DAYS.get(d)) {
+            Some(name) => format!("every {name} at {time}"),
+            None => format!("on the schedule “{expression}”"),
+        },
+        [day, "*", "*"] if day.parse::<u8>().is_ok_and(|d| (1..=31).contains(&d)) => {
+            format!("monthly on day {day} at {time}")
+        }
+        _ => format!("on the schedule “{expression}”"),
+    }
+}
+
+/// The whole plan in words, as the backups page previews it: `daily at
+/// 02:00, keeps 7 daily, 4 weekly, 12 monthly`.
+pub fn plan_in_words(plan: &BackupPlan) -> String {
+    let when = in_words(&plan.schedule);
+    if when == "off" {
+        return "scheduled backups are off".into();
+    }
+    let r = plan.retention;
+    format!(
+        "{when}, keeps {} daily, {} weekly, {} monthly",
+        r.daily, r.weekly, r.monthly
+    )
+}
+
+#[cfg(test)]
+mod words {
+    use super::*;
+
+    #[test]
+    fn schedules_are_said_in_plain_words() {
+        assert_eq!(in_words("0 2 * * *"), "daily at 02:00");
+        assert_eq!(in_words("30 3 * * 0"), "every Sunday at 03:30");
+        assert_eq!(in_words("0 4 1 * *"), "monthly on day 1 at 04:00");
+        assert_eq!(in_words("off"), "off");
+        assert_eq!(in_words("*/5 * * * *"), "on the schedule “*/5 * * * *”");
+        let plan = BackupPlan {
+            schedule: "0 2 * * *".into(),
+            retention: Retention::default(),
+            drill: "off".into(),
+        };
+        assert_eq!(
+            plan_in_words(&plan),
+            "daily at 02:00, keeps 7 daily, 4 weekly, 12 monthly"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use crate::events::{Actor, Event};
 use crate::retention::Retention;
 use crate::schedule::{parse_schedule, BackupPlan, DRILL, RETENTION, SCHEDULE};
 use lectern_store::settings::{library_open, LIBRARY_OPEN, LIBRARY_ROOT};
-use lectern_store::{Store, StoreError};
+use lectern_store::{FileState, Scope, Store, StoreError};
 use std::path::{Path, PathBuf};
 
 /// A setting kept as JSON; `None` when unset, cleared or unreadable.
@@ -137,4 +137,67 @@ fn check_root(raw: &str) -> Result<(), AppError> {
         return bad(format!("root_path {raw:?} cannot be read: {e}"));
     }
     Ok(())
+}
+
+/// What saving a new library root would mean, asked before it is saved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootCheck {
+    /// Entries directly inside the folder.
+    pub entries: u64,
+    /// Files the index holds as present now.
+    pub indexed: u64,
+    /// How many of those are at the same place under the new root.
+    pub found: u64,
+    /// Each reason to think twice, in words: an empty folder (an unmounted
+    /// share), or more of the index missing there than a scan's safety
+    /// guard allows.
+    pub warnings: Vec<String>,
+}
+
+/// Checks a root path the way [`update`] does (absolute, a folder Lectern
+/// can list), then compares it with the index: the unmounted-NAS case is
+/// seen before a scan marks half the library missing.
+pub async fn check_new_root(app: &App, by: &Actor, raw: &str) -> Result<RootCheck, AppError> {
+    require_admin(by)?;
+    let known = app.store.known_files(Scope::All).await?;
+    let share = app.library.max_missing_share;
+    let raw = raw.to_owned();
+    tokio::task::spawn_blocking(move || {
+        check_root(&raw)?;
+        Ok(compare_root(Path::new(&raw), &known, share))
+    })
+    .await
+    .map_err(|e| AppError::internal("the root check failed", e))?
+}
+
+fn compare_root(root: &Path, known: &[lectern_store::KnownFile], share: f64) -> RootCheck {
+    let entries = std::fs::read_dir(root).map_or(0, |dir| dir.count() as u64);
+    let present = known.iter().filter(|f| f.state == FileState::Present);
+    let (mut indexed, mut found) = (0u64, 0u64);
+    for file in present {
+        indexed += 1;
+        found += u64::from(file.path.to_path(root).exists());
+    }
+    let mut warnings = Vec::new();
+    if entries == 0 {
+        warnings.push(format!(
+            "{} is empty: if it is a network share, it may not be mounted",
+            root.display()
+        ));
+    }
+    let missing = indexed - found;
+    if indexed > 0 && missing as f64 > share * indexed as f64 {
+        warnings.push(format!(
+            "{missing} of the {indexed} indexed files are not in {}: a scan would mark them \
+             missing (its safety guard stops above {:.0} %)",
+            root.display(),
+            share * 100.0
+        ));
+    }
+    RootCheck {
+        entries,
+        indexed,
+        found,
+        warnings,
+    }
 }

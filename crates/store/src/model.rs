@@ -203,6 +203,21 @@ pub struct CleanupCounts {
     pub categories: u64,
 }
 
+/// The index at a glance: for the admin's overview, the root-path check
+/// and the cleanup's preview.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IndexSummary {
+    pub categories: u64,
+    pub courses: u64,
+    pub files_present: u64,
+    pub files_missing: u64,
+    pub bytes_present: u64,
+    /// What a cleanup would purge now.
+    pub orphans: CleanupCounts,
+    /// The first paths of missing files, by path.
+    pub missing_sample: Vec<String>,
+}
+
 /// The process holding (or asking for) the operation lock. Host, pid and the
 /// pid's start time let another process on the same host see that a holder
 /// died (SIGKILL) without waiting for its lease to run out.

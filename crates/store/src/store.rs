@@ -45,8 +45,8 @@ pub trait Store: Send + Sync {
     /// the operation lock, when no scan can really be running.
     async fn interrupt_running_scans(&self) -> Result<u64>;
     async fn scan(&self, id: ScanId) -> Result<Option<ScanRecord>>;
-    /// Newest first.
-    async fn scans(&self, limit: u32) -> Result<Vec<ScanRecord>>;
+    /// Newest first, skipping the `offset` newest.
+    async fn scans(&self, limit: u32, offset: u32) -> Result<Vec<ScanRecord>>;
     async fn scan_issues(&self, id: ScanId) -> Result<Vec<ScanIssue>>;
 
     // --- the library index ------------------------------------------------
@@ -61,6 +61,9 @@ pub trait Store: Send + Sync {
     async fn apply(&self, batch: &ChangeBatch) -> Result<()>;
     /// Purges missing files, then courses with no files, then empty categories.
     async fn cleanup(&self) -> Result<CleanupCounts>;
+    /// What the index holds, what a cleanup would purge now, and the first
+    /// `sample` paths of missing files (by path).
+    async fn index_summary(&self, sample: u32) -> Result<IndexSummary>;
 
     /// Naturally sorted by name.
     async fn categories(&self) -> Result<Vec<Category>>;

@@ -187,7 +187,7 @@ async fn scan_history_keeps_counts_issues_and_interruptions(store: &Arc<dyn Stor
     let interrupted = store.scan(left_running).await.unwrap().unwrap();
     assert_eq!(interrupted.status, ScanStatus::Interrupted);
     let ids: Vec<_> = store
-        .scans(10)
+        .scans(10, 0)
         .await
         .unwrap()
         .into_iter()

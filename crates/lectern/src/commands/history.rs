@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 pub async fn run(ctx: &Context, args: HistoryArgs) -> Result<ExitCode, Failure> {
     let Some(id) = args.scan_id.map(ScanId) else {
-        let scans = ctx.store.scans(args.limit).await?;
+        let scans = ctx.store.scans(args.limit, 0).await?;
         if args.json {
             output::json(&scans);
         }

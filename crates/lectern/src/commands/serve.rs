@@ -72,7 +72,7 @@ async fn recover_interrupted_scans(ctx: &Context) -> Result<(), Failure> {
 /// A library that was never scanned is scanned at once, in the background,
 /// so the first visit finds courses (the demo library, a new ROOT).
 async fn first_scan(ctx: &Context, state: &AppState) -> Result<(), Failure> {
-    if !ctx.store.scans(1).await?.is_empty() {
+    if !ctx.store.scans(1, 0).await?.is_empty() {
         return Ok(());
     }
     match state

@@ -215,20 +215,39 @@ pub async fn abort(
     }))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryPage {
+    /// How many scans, 1 to 500 (default 100).
+    limit: Option<u32>,
+    /// How many of the newest to skip (default 0).
+    offset: Option<u32>,
+}
+
 #[utoipa::path(
     get,
     path = "/scanner/history",
     tag = "scanner",
+    params(HistoryPage),
     responses(
-        (status = 200, description = "The last 100 scans and cleanups, newest first", body = [ScanRecordView]),
+        (status = 200, description = "Scans and cleanups, newest first: `limit` of them (default 100) after the `offset` newest", body = [ScanRecordView]),
+        (status = 400, description = "`limit` outside 1 to 500", body = ErrorEnvelope),
         AdminRead,
     ),
 )]
 pub async fn history(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
+    QueryParams(page): QueryParams<HistoryPage>,
 ) -> Result<Json<Vec<ScanRecordView>>, ApiError> {
-    Ok(Json(views::all(state.store.scans(100).await?)))
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be 1 to 500".into()));
+    }
+    let offset = page.offset.unwrap_or(0);
+    let scans = scans::history(&state.app, &by, limit, offset).await?;
+    Ok(Json(views::all(scans)))
 }
 
 #[utoipa::path(
@@ -244,12 +263,10 @@ pub async fn history(
 )]
 pub async fn scan_record(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     Ids(id): Ids<i64>,
 ) -> Result<Json<ScanDetail>, ApiError> {
-    let id = ScanId(id);
-    let scan = state.store.scan(id).await?.ok_or(ApiError::NotFound)?;
-    let issues = state.store.scan_issues(id).await?;
+    let (scan, issues) = scans::record(&state.app, &by, ScanId(id)).await?;
     Ok(Json(ScanDetail {
         scan: scan.into(),
         issues: views::all(issues),

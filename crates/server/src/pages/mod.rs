@@ -2,6 +2,7 @@
 //! into the binary. A little script (static/app.js) saves media positions;
 //! everything else works without it.
 
+mod admin;
 mod assets;
 mod library;
 mod render;
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/files/{id}/complete", post(library::complete))
         .route("/search", get(library::search))
         .route("/static/{name}", get(assets::asset))
+        .merge(admin::routes())
         .fallback(|| async { PageError::Api(crate::ApiError::NotFound) })
         .layer(header(
             header::CONTENT_SECURITY_POLICY,

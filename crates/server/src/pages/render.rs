@@ -18,6 +18,58 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("search.html", include_str!("../../templates/search.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("tree.html", include_str!("../../templates/tree.html")),
+    (
+        "admin/layout.html",
+        include_str!("../../templates/admin/layout.html"),
+    ),
+    (
+        "admin/refused.html",
+        include_str!("../../templates/admin/refused.html"),
+    ),
+    (
+        "admin/dashboard.html",
+        include_str!("../../templates/admin/dashboard.html"),
+    ),
+    (
+        "admin/library.html",
+        include_str!("../../templates/admin/library.html"),
+    ),
+    (
+        "admin/scan_rows.html",
+        include_str!("../../templates/admin/scan_rows.html"),
+    ),
+    (
+        "admin/scans.html",
+        include_str!("../../templates/admin/scans.html"),
+    ),
+    (
+        "admin/scan.html",
+        include_str!("../../templates/admin/scan.html"),
+    ),
+    (
+        "admin/cleanup.html",
+        include_str!("../../templates/admin/cleanup.html"),
+    ),
+    (
+        "admin/cleaned.html",
+        include_str!("../../templates/admin/cleaned.html"),
+    ),
+    (
+        "admin/backups.html",
+        include_str!("../../templates/admin/backups.html"),
+    ),
+    (
+        "admin/verified.html",
+        include_str!("../../templates/admin/verified.html"),
+    ),
+    (
+        "admin/restore.html",
+        include_str!("../../templates/admin/restore.html"),
+    ),
+    (
+        "admin/delete.html",
+        include_str!("../../templates/admin/delete.html"),
+    ),
 ];
 
 /// Immutable once built: the templates are part of the binary, like code.
@@ -60,6 +112,12 @@ impl From<ApiError> for PageError {
             ApiError::Unauthorized => PageError::SignIn { next: "/".into() },
             other => PageError::Api(other),
         }
+    }
+}
+
+impl From<lectern_app::AppError> for PageError {
+    fn from(e: lectern_app::AppError) -> Self {
+        ApiError::from(e).into()
     }
 }
 

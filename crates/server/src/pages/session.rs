@@ -70,18 +70,30 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, PageError> {
         let (mut parts, body) = request.into_parts();
         let reader = Reader::from_request_parts(&mut parts, state).await?;
-        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        let field: CsrfField = parse_form(&bytes)?;
-        if !same_origin(&parts.headers) || !reader.0.csrf_matches(&field.csrf) {
-            return Err(ApiError::CsrfRejected.into());
-        }
-        Ok(CsrfForm {
-            reader,
-            form: parse_form(&bytes)?,
-        })
+        let form = checked_form(parts, body, state, &reader).await?;
+        Ok(CsrfForm { reader, form })
     }
+}
+
+/// The form of a request by `reader`, once its `csrf` field matches their
+/// session and the browser does not say it came from another site.
+pub(super) async fn checked_form<T: DeserializeOwned>(
+    parts: Parts,
+    body: axum::body::Body,
+    state: &AppState,
+    reader: &Reader,
+) -> Result<T, PageError> {
+    if !same_origin(&parts.headers) {
+        return Err(ApiError::CsrfRejected.into());
+    }
+    let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+        .await
+        .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let field: CsrfField = parse_form(&bytes)?;
+    if !reader.0.csrf_matches(&field.csrf) {
+        return Err(ApiError::CsrfRejected.into());
+    }
+    parse_form(&bytes)
 }
 
 fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PageError> {
@@ -92,6 +104,19 @@ fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PageError> {
 #[derive(Deserialize)]
 pub struct Next {
     next: Option<String>,
+    /// After a restore from the panel: the backup restored, and the safety
+    /// backup of the data it replaced.
+    restored: Option<String>,
+    safety: Option<String>,
+}
+
+/// A backup id from a link, shown only when it looks like one.
+fn backup_id(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|id| {
+        !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
 }
 
 pub async fn login_page(
@@ -103,7 +128,10 @@ pub async fn login_page(
     if Caller::find(&parts, &state).await?.is_some() {
         return Ok(Redirect::to(next).into_response());
     }
-    Ok(render("login.html", context! { next, username => "" })?.into_response())
+    let restored = backup_id(query.restored.as_deref());
+    let safety = backup_id(query.safety.as_deref());
+    let ctx = context! { next, username => "", restored, safety };
+    Ok(render("login.html", ctx)?.into_response())
 }
 
 #[derive(Deserialize)]

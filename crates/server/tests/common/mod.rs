@@ -2,6 +2,8 @@
 //! server on port 0 with its own SQLite database and a scanned demo library.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod browser;
+
 use lectern_app::passwords::hash_password;
 use lectern_core::CourseId;
 use lectern_scanner::{ScanOptions, ScanScope, Scanner};

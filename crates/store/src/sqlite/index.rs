@@ -273,3 +273,46 @@ pub async fn cleanup(tx: &mut Tx) -> Result<CleanupCounts> {
         categories,
     })
 }
+
+/// Counts by state, what [`cleanup`] would purge (the same conditions,
+/// asked without deleting), and the first missing paths.
+pub async fn summary(pool: &SqlitePool, sample: u32) -> Result<IndexSummary> {
+    let row = sqlx::query(
+        "SELECT
+           (SELECT COUNT(*) FROM categories) AS categories,
+           (SELECT COUNT(*) FROM courses) AS courses,
+           (SELECT COUNT(*) FROM files WHERE state = 'present') AS present,
+           (SELECT COUNT(*) FROM files WHERE state = 'missing') AS missing,
+           (SELECT COALESCE(SUM(size), 0) FROM files WHERE state = 'present') AS bytes,
+           (SELECT COUNT(*) FROM courses WHERE NOT EXISTS (SELECT 1 FROM files
+              WHERE files.course_id = courses.id AND files.state = 'present')) AS empty_courses,
+           (SELECT COUNT(*) FROM categories WHERE NOT EXISTS (SELECT 1 FROM courses
+              JOIN files ON files.course_id = courses.id
+              WHERE courses.category_id = categories.id AND files.state = 'present'))
+             AS empty_categories",
+    )
+    .fetch_one(pool)
+    .await?;
+    let count = |name: &str| -> Result<u64> {
+        let n: i64 = sqlx::Row::try_get(&row, name)?;
+        Ok(n.max(0) as u64)
+    };
+    let paths: Vec<String> =
+        sqlx::query_scalar("SELECT path FROM files WHERE state = 'missing' ORDER BY path LIMIT ?")
+            .bind(i64::from(sample))
+            .fetch_all(pool)
+            .await?;
+    Ok(IndexSummary {
+        categories: count("categories")?,
+        courses: count("courses")?,
+        files_present: count("present")?,
+        files_missing: count("missing")?,
+        bytes_present: count("bytes")?,
+        orphans: CleanupCounts {
+            files: count("missing")?,
+            courses: count("empty_courses")?,
+            categories: count("empty_categories")?,
+        },
+        missing_sample: paths,
+    })
+}

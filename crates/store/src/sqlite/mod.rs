@@ -209,9 +209,10 @@ impl Store for SqliteStore {
         row.map(rows::scan_record).transpose()
     }
 
-    async fn scans(&self, limit: u32) -> Result<Vec<ScanRecord>> {
-        let rows = sqlx::query("SELECT * FROM scans ORDER BY id DESC LIMIT ?")
+    async fn scans(&self, limit: u32, offset: u32) -> Result<Vec<ScanRecord>> {
+        let rows = sqlx::query("SELECT * FROM scans ORDER BY id DESC LIMIT ? OFFSET ?")
             .bind(i64::from(limit))
+            .bind(i64::from(offset))
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(rows::scan_record).collect()
@@ -256,6 +257,10 @@ impl Store for SqliteStore {
         let counts = index::cleanup(&mut tx).await?;
         tx.commit().await?;
         Ok(counts)
+    }
+
+    async fn index_summary(&self, sample: u32) -> Result<IndexSummary> {
+        index::summary(&self.pool, sample).await
     }
 
     async fn categories(&self) -> Result<Vec<Category>> {

@@ -5,9 +5,8 @@
 use crate::api::openapi::{AdminChange, AdminRead};
 use crate::api::views::{self, BackupView, RestoredView};
 use crate::auth::Admin;
-use crate::backups::{Job, Upload};
+use crate::backups::{file_part, multipart_boundary, restore_backup, Job, Upload};
 use crate::error::{body_refused, ApiError, ErrorEnvelope, Ids, JsonBody};
-use crate::requests::OtherRequests;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
@@ -15,16 +14,11 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use futures_util::{Stream, StreamExt};
 use lectern_app::backups;
-use lectern_app::restore::{RestoreOutcome, RestoreRequest};
 use lectern_app::schedule::{self, BackupPlan};
-use lectern_app::Actor;
-use lectern_app::AppError;
 use lectern_backup::{BackupType, Quiet};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -213,60 +207,13 @@ pub async fn upload(
         Some(boundary) => {
             let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
             let field = file_part(&mut form).await?;
-            save(field, &upload, limit).await?;
+            upload.save(field, limit).await?;
         }
-        None => save(body.into_data_stream(), &upload, limit).await?,
+        None => upload.save(body.into_data_stream(), limit).await?,
     }
     let quiet = Arc::new(Quiet);
     let record = backups::import(&state.app, &by, &upload.path, quiet).await?;
     Ok((StatusCode::CREATED, Json(record.into())))
-}
-
-fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
-    let kind = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    multer::parse_boundary(kind).ok()
-}
-
-async fn file_part(
-    form: &mut multer::Multipart<'static>,
-) -> Result<multer::Field<'static>, ApiError> {
-    let bad = |e: multer::Error| ApiError::BadRequest(format!("the form is not valid: {e}"));
-    while let Some(field) = form.next_field().await.map_err(bad)? {
-        if field.name() == Some("file") {
-            return Ok(field);
-        }
-    }
-    Err(ApiError::BadRequest(
-        "send the archive as the form part `file`".into(),
-    ))
-}
-
-/// Streams the body to the upload's file, never more than `limit` bytes.
-async fn save<S, B, E>(mut stream: S, upload: &Upload, limit: u64) -> Result<(), ApiError>
-where
-    S: Stream<Item = Result<B, E>> + Unpin,
-    B: AsRef<[u8]>,
-    E: std::fmt::Display,
-{
-    let failed = |e: std::io::Error| ApiError::Internal(format!("cannot store the upload: {e}"));
-    let mut file = tokio::fs::File::create(&upload.path)
-        .await
-        .map_err(failed)?;
-    let mut written = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("the upload broke off: {e}")))?;
-        let chunk = chunk.as_ref();
-        written += chunk.len() as u64;
-        if written > limit {
-            return Err(ApiError::TooLarge(format!(
-                "an upload may be at most {limit} bytes"
-            )));
-        }
-        file.write_all(chunk).await.map_err(failed)?;
-    }
-    file.sync_all().await.map_err(failed)?;
-    Ok(())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -306,36 +253,12 @@ pub async fn restore(
             "a restore replaces all accounts, grants and progress: send {\"confirm\": true}".into(),
         ));
     }
-    Ok(Json(restore_backup(&state, &by, &id).await?))
-}
-
-/// Puts backup `id` back: `lectern_app::restore::restore`, with this
-/// server's other requests drained. The caller confirmed by asking.
-async fn restore_backup(state: &AppState, who: &Actor, id: &str) -> Result<RestoredView, ApiError> {
-    let record = lectern_app::backups::find(&state.app, id)?;
-    let drain = OtherRequests(state.requests.clone());
-    let request = RestoreRequest {
-        archive: &record.file_path,
-        who,
-        confirm: &|_| Ok(()),
-        drain: &drain,
-        progress: Arc::new(Quiet),
-    };
-    match lectern_app::restore::restore(&state.app, request).await? {
-        RestoreOutcome::Restored(done) => Ok(RestoredView {
-            restored: record.into(),
-            safety_backup_id: done.safety_backup.map(|r| r.id).unwrap_or_default(),
-            schema_version: done.schema_version,
-        }),
-        // A running server cannot swap its own database file; the
-        // offline restore can (RECOVERY.md).
-        RestoreOutcome::Unreadable(_) => Err(AppError::Damaged(
-            "the current database cannot be read; stop the server and run \
-             `lectern backup restore`"
-                .into(),
-        )
-        .into()),
-    }
+    let (record, done) = restore_backup(&state, &by, &id).await?;
+    Ok(Json(RestoredView {
+        restored: record.into(),
+        safety_backup_id: done.safety_backup.map(|r| r.id).unwrap_or_default(),
+        schema_version: done.schema_version,
+    }))
 }
 
 #[utoipa::path(

@@ -1,0 +1,212 @@
+//! `/admin`: whether everything is all right, at a glance.
+
+use super::words::{ago, ago_ms, size, when, when_ms};
+use super::{page, AdminPage};
+use crate::pages::render::PageError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::Html;
+use lectern_app::overview::{self, Overview};
+use lectern_app::schedule::{in_words, plan_in_words};
+use minijinja::context;
+use serde::Serialize;
+
+/// One line of the dashboard: a name, what it says, and whether that is
+/// good (`ok`), worth a look (`warn`) or wrong (`bad`).
+#[derive(Serialize)]
+struct Line {
+    name: &'static str,
+    value: String,
+    detail: Option<String>,
+    state: &'static str,
+    link: Option<String>,
+}
+
+fn line(name: &'static str, state: &'static str, value: String) -> Line {
+    Line {
+        name,
+        value,
+        detail: None,
+        state,
+        link: None,
+    }
+}
+
+impl Line {
+    fn detail(mut self, detail: impl Into<Option<String>>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    fn link(mut self, link: String) -> Self {
+        self.link = Some(link);
+        self
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    admin: AdminPage,
+) -> Result<Html<String>, PageError> {
+    let overview = overview::overview(&state.app, &admin.actor).await?;
+    let lines = lines(&overview);
+    let all_ok = lines.iter().all(|l| l.state == "ok");
+    let ctx = context! { title => "Overview", lines, all_ok };
+    page("admin/dashboard.html", &admin, "dashboard", ctx)
+}
+
+fn lines(o: &Overview) -> Vec<Line> {
+    vec![
+        root_line(o),
+        index_line(o),
+        scan_line(o),
+        backup_line(o),
+        schedule_line(o),
+        drill_line(o),
+        lock_line(o),
+        maintenance_line(o),
+    ]
+}
+
+fn root_line(o: &Overview) -> Line {
+    let shown = o
+        .root
+        .as_ref()
+        .map_or("not set".into(), |r| r.display().to_string());
+    let state = if o.root_problem.is_some() {
+        "bad"
+    } else {
+        "ok"
+    };
+    line("Library root", state, shown)
+        .detail(o.root_problem.clone())
+        .link("/admin/library".into())
+}
+
+fn index_line(o: &Overview) -> Line {
+    let i = &o.index;
+    let value = format!(
+        "{} files in {} courses, {} categories ({})",
+        i.files_present,
+        i.courses,
+        i.categories,
+        size(i.bytes_present)
+    );
+    let (state, detail) = match i.files_missing {
+        0 => ("ok", None),
+        n => (
+            "warn",
+            Some(format!("{n} files are missing on disk and await cleanup")),
+        ),
+    };
+    let link = match i.files_missing {
+        0 => "/admin/library",
+        _ => "/admin/cleanup",
+    };
+    line("Files indexed", state, value)
+        .detail(detail)
+        .link(link.into())
+}
+
+fn scan_line(o: &Overview) -> Line {
+    let Some(scan) = &o.last_scan else {
+        return line("Last scan", "warn", "never".into()).link("/admin/library".into());
+    };
+    let when = scan.finished_at.unwrap_or(scan.started_at);
+    let value = format!("{} {} ({})", scan.status, when_ms(when), ago_ms(when));
+    let errors = scan.counts.errors;
+    let state = match (scan.status.as_str(), errors) {
+        ("completed", 0) | ("running", 0) => "ok",
+        ("completed", _) | ("running", _) => "warn",
+        _ => "bad",
+    };
+    let detail = match errors {
+        0 => scan.reason.clone(),
+        n => Some(format!("{n} problems found")),
+    };
+    line("Last scan", state, value)
+        .detail(detail)
+        .link(format!("/admin/scans/{}", scan.id))
+}
+
+fn backup_line(o: &Overview) -> Line {
+    let failure = o
+        .last_failure
+        .as_ref()
+        .map(|f| format!("failed {}: {}", ago_ms(f.at), f.message));
+    let Some(backup) = &o.last_backup else {
+        return line("Last backup", "bad", "none yet".into())
+            .detail(failure)
+            .link("/admin/backups".into());
+    };
+    let age = time::OffsetDateTime::now_utc() - backup.created_at;
+    let state = match (failure.is_some(), age.whole_hours()) {
+        (true, _) => "bad",
+        (false, h) if h >= 24 => "warn",
+        _ => "ok",
+    };
+    let value = format!(
+        "{} ({}), {}",
+        when(backup.created_at),
+        ago(backup.created_at),
+        size(backup.file_size)
+    );
+    let count = format!("{} archives in the backup folder", o.backups);
+    line("Last backup", state, value)
+        .detail(failure.or(Some(count)))
+        .link("/admin/backups".into())
+}
+
+fn schedule_line(o: &Overview) -> Line {
+    let next = o
+        .next_backup
+        .map(|t| format!("next run {} ({})", when(t), ago(t)));
+    let off = in_words(&o.plan.schedule) == "off";
+    let state = if off { "warn" } else { "ok" };
+    line("Schedule", state, plan_in_words(&o.plan))
+        .detail(next)
+        .link("/admin/backups#plan".into())
+}
+
+fn drill_line(o: &Overview) -> Line {
+    match &o.last_drill {
+        None => line("Last test restore", "ok", "none yet".into())
+            .detail(Some(format!("runs {}", in_words(&o.plan.drill)))),
+        Some(d) => {
+            let state = if d.ok { "ok" } else { "bad" };
+            let result = if d.ok { "passed" } else { "failed" };
+            let value = format!("{result} {} ({})", when_ms(d.at), ago_ms(d.at));
+            line("Last test restore", state, value).detail(Some(d.message.clone()))
+        }
+    }
+}
+
+fn lock_line(o: &Overview) -> Line {
+    let Some(lock) = &o.lock else {
+        return line("Operation lock", "ok", "free".into());
+    };
+    let doing = o.operation.as_ref().map(|op| op.step.get());
+    let value = format!(
+        "{} by {} since {} ({})",
+        lock.operation,
+        lock.owner.holder,
+        when_ms(lock.acquired_at),
+        ago_ms(lock.acquired_at)
+    );
+    let detail =
+        doing.map(|step| format!("now: {step}; on {} pid {}", lock.owner.host, lock.owner.pid));
+    let link = match o.operation.as_ref().and_then(|op| op.scan.as_ref()) {
+        Some((id, _)) => format!("/admin/scans/{id}"),
+        None => "/admin/backups".into(),
+    };
+    line("Operation lock", "warn", value)
+        .detail(detail)
+        .link(link)
+}
+
+fn maintenance_line(o: &Overview) -> Line {
+    match &o.maintenance {
+        None => line("Maintenance mode", "ok", "off".into()),
+        Some(reason) => line("Maintenance mode", "bad", format!("on: {reason}")),
+    }
+}
