@@ -226,6 +226,10 @@ fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
         Event::UserDeleted { by, user_id } => {
             (by, done("user.delete", format!("user={user_id}"), 204))
         }
+        Event::SignedOutEverywhere { by, user_id } => (
+            by,
+            done("auth.logout_everywhere", format!("user={user_id}"), 200),
+        ),
         Event::GroupCreated { by, group_id } => {
             (by, done("group.create", format!("group={group_id}"), 201))
         }
@@ -511,4 +515,14 @@ mod tests {
             Some(r#"{"error":"too_many_attempts","count":1}"#)
         );
     }
+}
+
+/// The log, newest first, a page at a time (admins only).
+pub async fn entries(
+    app: &crate::App,
+    by: &Actor,
+    query: &lectern_store::AuditQuery,
+) -> Result<lectern_store::AuditPage, crate::AppError> {
+    crate::access::require_admin(by)?;
+    Ok(app.store.audit(query).await?)
 }

@@ -116,6 +116,11 @@ pub enum Event {
         by: Actor,
         user_id: i64,
     },
+    /// Someone ended all their own sessions (the account page).
+    SignedOutEverywhere {
+        by: Actor,
+        user_id: i64,
+    },
     GroupCreated {
         by: Actor,
         group_id: i64,

@@ -7,7 +7,7 @@ use crate::access::{name, require_admin};
 use crate::context::App;
 use crate::error::AppError;
 use crate::events::{Actor, Event};
-use crate::passwords::hash_password;
+use crate::passwords::{hash_password, verify_password};
 use lectern_store::{NewUser, Role, User, UserChanges, UserId};
 
 pub const MIN_PASSWORD: usize = 8;
@@ -147,6 +147,60 @@ pub async fn delete(app: &App, by: &Actor, id: UserId) -> Result<(), AppError> {
     let event = Event::UserDeleted {
         by: by.clone(),
         user_id: id.0,
+    };
+    app.events.emit(event).await;
+    Ok(())
+}
+
+/// A signed-in person's own new password, given their current one. Every
+/// session of theirs ends, this one too: they sign in again with it.
+pub async fn change_own_password(
+    app: &App,
+    by: &Actor,
+    current: String,
+    new: String,
+) -> Result<(), AppError> {
+    let Actor::User { id, username, .. } = by else {
+        return Err(AppError::Forbidden);
+    };
+    let id = UserId(*id);
+    let found = app.store.user_login(username).await?;
+    let stored = found
+        .filter(|(user, _)| user.id == id)
+        .map(|(_, hash)| hash)
+        .ok_or_else(|| AppError::NotFound("your account is gone".into()))?;
+    let matches = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
+        .await
+        .map_err(|e| AppError::internal("the password check failed", e))?;
+    if !matches {
+        return Err(AppError::Invalid("the current password is not right".into()));
+    }
+    let changes = UserChanges {
+        password_hash: Some(password_hash(new).await?),
+        role: None,
+        disabled: None,
+    };
+    app.store.update_user(id, &changes).await?;
+    app.store.delete_user_sessions(id).await?;
+    let event = Event::UserUpdated {
+        by: by.clone(),
+        user_id: id.0,
+        sessions_ended: true,
+        changed: vec!["password"],
+    };
+    app.events.emit(event).await;
+    Ok(())
+}
+
+/// Ends every session of the signed-in person, on every device.
+pub async fn sign_out_everywhere(app: &App, by: &Actor) -> Result<(), AppError> {
+    let Actor::User { id, .. } = by else {
+        return Err(AppError::Forbidden);
+    };
+    app.store.delete_user_sessions(UserId(*id)).await?;
+    let event = Event::SignedOutEverywhere {
+        by: by.clone(),
+        user_id: *id,
     };
     app.events.emit(event).await;
     Ok(())

@@ -2,6 +2,7 @@
 //! into the binary. A little script (static/app.js) saves media positions;
 //! everything else works without it.
 
+mod account;
 mod admin;
 mod assets;
 mod library;
@@ -35,6 +36,9 @@ pub fn routes() -> Router<AppState> {
         .route("/files/{id}", get(library::file))
         .route("/files/{id}/complete", post(library::complete))
         .route("/search", get(library::search))
+        .route("/account", get(account::show))
+        .route("/account/password", post(account::change_password))
+        .route("/account/sign-out-everywhere", post(account::sign_out_everywhere))
         .route("/static/{name}", get(assets::asset))
         .merge(admin::routes())
         .fallback(|| async { PageError::Api(crate::ApiError::NotFound) })

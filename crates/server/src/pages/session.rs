@@ -108,6 +108,8 @@ pub struct Next {
     /// backup of the data it replaced.
     restored: Option<String>,
     safety: Option<String>,
+    /// After a change on the account page: `password` or `everywhere`.
+    changed: Option<String>,
 }
 
 /// A backup id from a link, shown only when it looks like one.
@@ -130,7 +132,11 @@ pub async fn login_page(
     }
     let restored = backup_id(query.restored.as_deref());
     let safety = backup_id(query.safety.as_deref());
-    let ctx = context! { next, username => "", restored, safety };
+    let changed = query
+        .changed
+        .as_deref()
+        .filter(|c| ["password", "everywhere"].contains(c));
+    let ctx = context! { next, username => "", restored, safety, changed };
     Ok(render("login.html", ctx)?.into_response())
 }
 

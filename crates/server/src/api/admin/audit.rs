@@ -100,11 +100,11 @@ pub struct AuditList {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(by): Admin,
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Json<AuditList>, ApiError> {
     let query = audit_query(params)?;
-    let page = state.store.audit(&query).await?;
+    let page = lectern_app::audit::entries(&state.app, &by, &query).await?;
     Ok(Json(AuditList {
         entries: page.entries.into_iter().map(EntryView::from).collect(),
         next_before: page.next_before,
