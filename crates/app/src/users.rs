@@ -173,7 +173,9 @@ pub async fn change_own_password(
         .await
         .map_err(|e| AppError::internal("the password check failed", e))?;
     if !matches {
-        return Err(AppError::Invalid("the current password is not right".into()));
+        return Err(AppError::Invalid(
+            "the current password is not right".into(),
+        ));
     }
     let changes = UserChanges {
         password_hash: Some(password_hash(new).await?),

@@ -4,61 +4,10 @@
 
 mod common;
 
+use common::forms::*;
 use common::*;
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{redirect::Policy, Client, Response, StatusCode};
-
-/// A browser-like client: keeps cookies, does not follow redirects (the
-/// tests look at them).
-fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-struct Signed {
-    client: Client,
-    csrf: String,
-}
-
-async fn post_login(app: &TestApp, client: &Client, form: &[(&str, &str)]) -> Response {
-    client
-        .post(format!("{}/login", app.base))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn sign_in(app: &TestApp, user: &str, password: &str) -> Signed {
-    let client = browser();
-    let response = post_login(app, &client, &[("username", user), ("password", password)]).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let home = page(app, &client, "/").await;
-    Signed {
-        csrf: csrf_of(&home.1),
-        client,
-    }
-}
-
-async fn page(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String) {
-    let response = client
-        .get(format!("{}{path}", app.base))
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.text().await.unwrap())
-}
-
-fn csrf_of(html: &str) -> String {
-    let start = html
-        .find(r#"name="csrf-token" content=""#)
-        .expect("a csrf meta tag")
-        + 27;
-    html[start..start + 64].to_owned()
-}
 
 async fn complete(app: &TestApp, signed: &Signed, file: i64, csrf: &str) -> Response {
     signed

@@ -54,7 +54,10 @@ async fn a_large_upload_streams_with_a_moving_bar_and_is_refused_in_words() {
     let client = driver.session().await;
     sign_in(&client, &app, "admin", ADMIN_PW).await;
     wait_for_path(&client, "/").await;
-    client.goto(&format!("{}/admin/backups", app.base)).await.unwrap();
+    client
+        .goto(&format!("{}/admin/backups", app.base))
+        .await
+        .unwrap();
     // 2 GiB that is no archive: sent whole, then judged by its content.
     let fake = app.dir.path().join("not-a-backup.tar");
     std::fs::File::create(&fake)

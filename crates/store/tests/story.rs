@@ -194,7 +194,13 @@ async fn scan_history_keeps_counts_issues_and_interruptions(store: &Arc<dyn Stor
         .map(|s| s.id)
         .collect();
     assert_eq!(ids, [left_running, done], "newest first");
-    let older: Vec<_> = store.scans(10, 1).await.unwrap().into_iter().map(|s| s.id).collect();
+    let older: Vec<_> = store
+        .scans(10, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     assert_eq!(older, [done], "a page after the newest");
     assert!(store.scans(10, 2).await.unwrap().is_empty());
 }
@@ -416,17 +422,22 @@ async fn cleanup_purges_missing_then_empty_courses_and_categories(store: &Arc<dy
 
     // The summary counts by state and foretells the cleanup exactly.
     let summary = store.index_summary(10).await.unwrap();
+    assert_eq!((summary.categories, summary.courses), (2, 2), "{summary:?}");
     assert_eq!(
-        (summary.categories, summary.courses),
-        (2, 2),
-        "{summary:?}"
-    );
-    assert_eq!(
-        (summary.files_present, summary.files_missing, summary.bytes_present),
+        (
+            summary.files_present,
+            summary.files_missing,
+            summary.bytes_present
+        ),
         (1, 1, 1)
     );
     assert_eq!(summary.missing_sample, ["Drop/D/s/b"]);
-    assert!(store.index_summary(0).await.unwrap().missing_sample.is_empty());
+    assert!(store
+        .index_summary(0)
+        .await
+        .unwrap()
+        .missing_sample
+        .is_empty());
     let removed = store.cleanup().await.unwrap();
     assert_eq!(removed, summary.orphans, "the summary foretold the cleanup");
     assert_eq!(

@@ -38,7 +38,10 @@ pub fn routes() -> Router<AppState> {
         .route("/search", get(library::search))
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
-        .route("/account/sign-out-everywhere", post(account::sign_out_everywhere))
+        .route(
+            "/account/sign-out-everywhere",
+            post(account::sign_out_everywhere),
+        )
         .route("/static/{name}", get(assets::asset))
         .merge(admin::routes())
         .fallback(|| async { PageError::Api(crate::ApiError::NotFound) })

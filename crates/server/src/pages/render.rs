@@ -70,6 +70,35 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin/delete.html",
         include_str!("../../templates/admin/delete.html"),
     ),
+    (
+        "admin/users.html",
+        include_str!("../../templates/admin/users.html"),
+    ),
+    (
+        "admin/user.html",
+        include_str!("../../templates/admin/user.html"),
+    ),
+    (
+        "admin/groups.html",
+        include_str!("../../templates/admin/groups.html"),
+    ),
+    (
+        "admin/group.html",
+        include_str!("../../templates/admin/group.html"),
+    ),
+    (
+        "admin/tokens.html",
+        include_str!("../../templates/admin/tokens.html"),
+    ),
+    (
+        "admin/token.html",
+        include_str!("../../templates/admin/token.html"),
+    ),
+    (
+        "admin/audit.html",
+        include_str!("../../templates/admin/audit.html"),
+    ),
+    ("account.html", include_str!("../../templates/account.html")),
 ];
 
 /// Immutable once built: the templates are part of the binary, like code.

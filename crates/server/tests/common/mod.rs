@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod browser;
+pub mod forms;
 
 use lectern_app::passwords::hash_password;
 use lectern_core::CourseId;

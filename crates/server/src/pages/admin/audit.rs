@@ -73,7 +73,10 @@ pub async fn show(
         Err(e) => (Vec::new(), None, Some(e.to_string())),
     };
     let older = next.map(|before| {
-        let page = Filters { before: Some(before), ..filters.clone() };
+        let page = Filters {
+            before: Some(before),
+            ..filters.clone()
+        };
         serde_urlencoded::to_string(&page).unwrap_or_default()
     });
     let ctx = context! {

@@ -42,15 +42,30 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/backups", get(backups::show).post(backups::create))
         .route("/admin/backups/upload", post(backups::upload))
-        .route("/admin/users", get(people::users_page).post(people::create_user))
-        .route("/admin/users/{id}", get(people::user_page).post(people::update_user))
+        .route(
+            "/admin/users",
+            get(people::users_page).post(people::create_user),
+        )
+        .route(
+            "/admin/users/{id}",
+            get(people::user_page).post(people::update_user),
+        )
         .route("/admin/users/{id}/delete", post(people::delete_user))
-        .route("/admin/groups", get(people::groups_page).post(people::create_group))
-        .route("/admin/groups/{id}", get(people::group_page).post(people::rename_group))
+        .route(
+            "/admin/groups",
+            get(people::groups_page).post(people::create_group),
+        )
+        .route(
+            "/admin/groups/{id}",
+            get(people::group_page).post(people::rename_group),
+        )
         .route("/admin/groups/{id}/delete", post(people::delete_group))
         .route("/admin/groups/{id}/members", post(people::change_member))
         .route("/admin/groups/{id}/grants", post(people::change_grant))
-        .route("/admin/tokens", get(people::tokens_page).post(people::create_token))
+        .route(
+            "/admin/tokens",
+            get(people::tokens_page).post(people::create_token),
+        )
         .route("/admin/tokens/{id}/delete", post(people::delete_token))
         .route("/admin/audit", get(audit::show))
         .route("/admin/backups/plan", post(backups::save_plan))

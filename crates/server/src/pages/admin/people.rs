@@ -180,9 +180,15 @@ pub async fn update_user(
         Ok(_) => back_to(&path, done),
         Err(e) => {
             let target = Some(format!("user={id}"));
-            Refusal::announce(&state, &admin.actor, "user.update", target, explain_last_admin(e))
-                .await
-                .page(&admin, &path)
+            Refusal::announce(
+                &state,
+                &admin.actor,
+                "user.update",
+                target,
+                explain_last_admin(e),
+            )
+            .await
+            .page(&admin, &path)
         }
     }
 }
@@ -220,9 +226,15 @@ pub async fn delete_user(
         Ok(()) => back_to("/admin/users", "deleted"),
         Err(e) => {
             let target = Some(format!("user={id}"));
-            Refusal::announce(&state, &admin.actor, "user.delete", target, explain_last_admin(e))
-                .await
-                .page(&admin, &format!("/admin/users/{id}"))
+            Refusal::announce(
+                &state,
+                &admin.actor,
+                "user.delete",
+                target,
+                explain_last_admin(e),
+            )
+            .await
+            .page(&admin, &format!("/admin/users/{id}"))
         }
     }
 }
@@ -424,8 +436,12 @@ pub async fn change_grant(
         Some(grant) => (
             "group.grant.remove",
             match grant.parse::<i64>() {
-                Ok(grant) => groups::remove_grant(&state.app, &admin.actor, group, GrantId(grant)).await,
-                Err(_) => Err(AppError::Invalid("that is not a grant of this group".into())),
+                Ok(grant) => {
+                    groups::remove_grant(&state.app, &admin.actor, group, GrantId(grant)).await
+                }
+                Err(_) => Err(AppError::Invalid(
+                    "that is not a grant of this group".into(),
+                )),
             },
         ),
         None => (
@@ -551,9 +567,11 @@ pub async fn create_token(
             // The secret must not stay in any cache or history.
             Ok(([(header::CACHE_CONTROL, "no-store")], shown).into_response())
         }
-        Err(e) => Ok(Refusal::announce(&state, &admin.actor, "token.create", None, e)
-            .await
-            .page(&admin, "/admin/tokens")),
+        Err(e) => Ok(
+            Refusal::announce(&state, &admin.actor, "token.create", None, e)
+                .await
+                .page(&admin, "/admin/tokens"),
+        ),
     }
 }
 
@@ -578,8 +596,14 @@ pub async fn delete_token(
     let token = lectern_store::ApiTokenId(id);
     match tokens::delete(&state.app, &admin.actor, token).await {
         Ok(()) => back_to("/admin/tokens", "token-deleted"),
-        Err(e) => Refusal::announce(&state, &admin.actor, "token.delete", Some(format!("token={id}")), e)
-            .await
-            .page(&admin, "/admin/tokens"),
+        Err(e) => Refusal::announce(
+            &state,
+            &admin.actor,
+            "token.delete",
+            Some(format!("token={id}")),
+            e,
+        )
+        .await
+        .page(&admin, "/admin/tokens"),
     }
 }
