@@ -401,6 +401,16 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// The log, newest first, a page at a time (admins only).
+pub async fn entries(
+    app: &crate::App,
+    by: &Actor,
+    query: &lectern_store::AuditQuery,
+) -> Result<lectern_store::AuditPage, crate::AppError> {
+    crate::access::require_admin(by)?;
+    Ok(app.store.audit(query).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,14 +525,4 @@ mod tests {
             Some(r#"{"error":"too_many_attempts","count":1}"#)
         );
     }
-}
-
-/// The log, newest first, a page at a time (admins only).
-pub async fn entries(
-    app: &crate::App,
-    by: &Actor,
-    query: &lectern_store::AuditQuery,
-) -> Result<lectern_store::AuditPage, crate::AppError> {
-    crate::access::require_admin(by)?;
-    Ok(app.store.audit(query).await?)
 }

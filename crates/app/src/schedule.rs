@@ -327,39 +327,6 @@ pub fn prune(app: &App, retention: &Retention) -> Result<Vec<String>, AppError> 
     Ok(expired)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn schedules_parse_as_cron_or_off() {
-        assert!(parse_schedule("off").unwrap().is_none());
-        assert!(parse_schedule(DEFAULT_SCHEDULE).unwrap().is_some());
-        for bad in ["", "every day", "61 * * * *", "* * * *"] {
-            assert!(parse_schedule(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn the_default_plan_runs_at_two_in_the_morning() {
-        let plan = BackupPlan {
-            schedule: DEFAULT_SCHEDULE.into(),
-            retention: Retention::default(),
-            drill: DEFAULT_DRILL.into(),
-        };
-        let now = local::at(datetime!(2026-11-25 14:00)).unwrap();
-        let next = plan.next_after(now).unwrap();
-        assert_eq!(next, local::at(datetime!(2026-11-26 02:00)).unwrap());
-        assert_eq!((next.hour(), next.minute()), (2, 0), "in local time");
-        let off = BackupPlan {
-            schedule: "off".into(),
-            ..plan
-        };
-        assert_eq!(off.next_after(now), None);
-    }
-}
-
 /// A schedule in plain words: `daily at 02:00`, `every Sunday at 03:30`,
 /// `monthly on day 1 at 04:00`, `off`; any other expression as itself.
 pub fn in_words(expression: &str) -> String {
@@ -413,8 +380,36 @@ pub fn plan_in_words(plan: &BackupPlan) -> String {
 }
 
 #[cfg(test)]
-mod words {
+mod tests {
     use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn schedules_parse_as_cron_or_off() {
+        assert!(parse_schedule("off").unwrap().is_none());
+        assert!(parse_schedule(DEFAULT_SCHEDULE).unwrap().is_some());
+        for bad in ["", "every day", "61 * * * *", "* * * *"] {
+            assert!(parse_schedule(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_plan_runs_at_two_in_the_morning() {
+        let plan = BackupPlan {
+            schedule: DEFAULT_SCHEDULE.into(),
+            retention: Retention::default(),
+            drill: DEFAULT_DRILL.into(),
+        };
+        let now = local::at(datetime!(2026-11-25 14:00)).unwrap();
+        let next = plan.next_after(now).unwrap();
+        assert_eq!(next, local::at(datetime!(2026-11-26 02:00)).unwrap());
+        assert_eq!((next.hour(), next.minute()), (2, 0), "in local time");
+        let off = BackupPlan {
+            schedule: "off".into(),
+            ..plan
+        };
+        assert_eq!(off.next_after(now), None);
+    }
 
     #[test]
     fn schedules_are_said_in_plain_words() {

@@ -290,9 +290,7 @@ async fn a_tokens_secret_is_shown_once_with_the_cron_line() {
     let start = body.find(marker).unwrap() + marker.len();
     let secret: String = body[start..].chars().take_while(|c| *c != '"').collect();
     assert!(secret.len() >= 32, "{secret}");
-    assert!(
-        body.contains("/api/admin/backup/create -H \"Authorization: Bearer $ADMIN_TOKEN\"")
-    );
+    assert!(body.contains("/api/admin/backup/create -H \"Authorization: Bearer $ADMIN_TOKEN\""));
     // It works, and is never shown again.
     let (status, _) = app.get("/api/admin/backup/list", &secret).await;
     assert_eq!(status, StatusCode::OK);

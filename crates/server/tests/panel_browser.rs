@@ -334,3 +334,57 @@ async fn a_backup_is_downloaded_deleted_and_uploaded_again_with_a_progress_bar()
     assert!(row.contains("uploaded"), "{row}");
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn scenario_c_a_user_deleted_in_the_panel_comes_back_with_a_restore() {
+    let Some(driver) = Chromedriver::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let client = admin_session(&driver, &app).await;
+    goto(&client, &app, "/admin/backups").await;
+    type_into(&client, "#notes", "before the accident").await;
+    click(&client, "#create-backup").await;
+    wait_for_text(&client, "p.notice", "was created").await;
+    let id = newest_backup_id(&client).await;
+
+    goto(&client, &app, "/admin/users").await;
+    click(&client, "#user-alice a").await;
+    click(&client, "#delete-user-confirm").await;
+    click(&client, "#delete-user").await;
+    wait_for_text(&client, "p.notice", "Deleted").await;
+    assert!(!user_exists(&app, "alice").await);
+
+    goto(&client, &app, &format!("/admin/backups/{id}/restore")).await;
+    click(&client, "#restore-understood").await;
+    type_into(&client, "#typed_id", &id).await;
+    click(&client, "#confirm-restore").await;
+    wait_for_text(&client, "#restored", "finished").await;
+    assert!(user_exists(&app, "alice").await, "alice is back");
+    sign_in(&client, &app, "alice", ALICE_PW).await;
+    wait_for_path(&client, "/").await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn during_maintenance_every_page_says_so() {
+    let Some(driver) = Chromedriver::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let client = admin_session(&driver, &app).await;
+    let epoch = app
+        .state
+        .begin_maintenance("restoring backup 20260101T000000Z-manual-00000000")
+        .await
+        .unwrap();
+    for path in ["/admin", "/admin/backups", "/", "/login"] {
+        goto(&client, &app, path).await;
+        let said = wait_for_text(&client, "main", "maintenance").await;
+        assert!(said.contains("restoring backup"), "{path}: {said}");
+    }
+    app.state.end_maintenance(epoch).await.unwrap();
+    goto(&client, &app, "/admin").await;
+    wait_for_text(&client, "h1", "Overview").await;
+    client.close().await.unwrap();
+}

@@ -209,12 +209,13 @@ impl Done {
     }
 }
 
-/// A page of the panel, rendered with its layout.
+/// A page of the panel, rendered with its layout, whose names (`me`,
+/// `csrf`, `section`) a page's own cannot hide.
 fn page(
     name: &str,
     admin: &AdminPage,
     section: &str,
     ctx: Value,
 ) -> Result<Html<String>, PageError> {
-    render(name, context! { ..ctx, ..admin.layout(section) })
+    render(name, context! { ..admin.layout(section), ..ctx })
 }

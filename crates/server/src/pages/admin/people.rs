@@ -121,12 +121,12 @@ pub async fn user_page(
     Query(done): Query<PeopleDone>,
 ) -> Result<Html<String>, PageError> {
     let user = users::show(&state.app, &admin.actor, UserId(id)).await?;
-    let me = admin.reader.0.user().id == user.id;
+    let is_me = admin.reader.0.user().id == user.id;
     let ctx = context! {
         title => format!("User {}", user.username),
         notice => done.message(),
         user => UserRow::from(user),
-        me,
+        is_me,
     };
     page("admin/user.html", &admin, "users", ctx)
 }
@@ -516,7 +516,7 @@ pub async fn tokens_page(
         notice => done.message(),
         tokens => list,
         owners,
-        me => admin.reader.0.user().id,
+        my_id => admin.reader.0.user().id,
     };
     page("admin/tokens.html", &admin, "tokens", ctx)
 }
