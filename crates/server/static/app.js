@@ -62,7 +62,11 @@
     while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
     return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
   };
-  const started = Date.now();
+  const started = Number(live.dataset.started) || Date.now();
+  const elapsed = (ms) => {
+    const s = Math.max(0, Math.round(ms / 1000));
+    return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  };
   const poll = async () => {
     try {
       const reply = await fetch("/api/scanner/status", { credentials: "same-origin" });
@@ -74,7 +78,7 @@
       set("scan-phase", status.phase);
       set("scan-files", String(status.files_seen));
       set("scan-bytes", size(status.bytes_hashed));
-      set("scan-elapsed", `${Math.round((Date.now() - started) / 1000)} s on this page`);
+      set("scan-elapsed", elapsed(Date.now() - started));
     } catch (e) { /* the next poll tries again */ }
     setTimeout(poll, 400);
   };

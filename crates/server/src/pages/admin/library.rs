@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use lectern_app::settings::{self, SettingsChange};
 use lectern_app::{scans, AppError};
 use lectern_backup::Quiet;
+use lectern_core::scan::ScanKind;
 use lectern_core::{CourseId, ScanId};
 use lectern_scanner::ScanScope;
 use lectern_store::ScanRecord;
@@ -34,7 +35,12 @@ struct CourseRow {
 struct ScanRow {
     id: ScanId,
     kind: &'static str,
+    /// `Full scan`, `Course scan`, `Cleanup`.
+    what: &'static str,
     started_by: String,
+    /// Ms since the epoch, for the page's clock.
+    started_at: i64,
+    elapsed: String,
     started: String,
     ago: String,
     took: Option<String>,
@@ -47,10 +53,19 @@ struct ScanRow {
 
 impl From<ScanRecord> for ScanRow {
     fn from(s: ScanRecord) -> Self {
+        let what = match s.kind {
+            ScanKind::Full => "Full scan",
+            ScanKind::Course => "Course scan",
+            ScanKind::Cleanup => "Cleanup",
+        };
+        let end = s.finished_at.unwrap_or_else(lectern_store::now_ms);
         ScanRow {
             id: s.id,
             kind: s.kind.as_str(),
+            what,
             started_by: s.started_by,
+            started_at: s.started_at,
+            elapsed: duration((end - s.started_at).max(0) / 1000),
             started: when_ms(s.started_at),
             ago: ago_ms(s.started_at),
             took: s.finished_at.map(|f| duration((f - s.started_at) / 1000)),
