@@ -380,3 +380,43 @@ async fn cleanup_runs_only_once_its_box_is_ticked() {
         .unwrap()
         .contains("Cleaned up 1 orphaned files"));
 }
+
+#[tokio::test]
+async fn during_maintenance_the_backup_status_answers_without_a_session() {
+    let app = spawn_app().await;
+    let url = format!("{}/api/admin/backup/status", app.base);
+    let stranger = app.http.get(&url).send().await.unwrap();
+    assert_eq!(
+        stranger.status(),
+        StatusCode::UNAUTHORIZED,
+        "not outside maintenance"
+    );
+
+    let alice = app.token("alice", ALICE_PW).await;
+    let epoch = app
+        .state
+        .begin_maintenance("restoring backup X")
+        .await
+        .unwrap();
+    let stranger = app.http.get(&url).send().await.unwrap();
+    assert_eq!(stranger.status(), StatusCode::OK);
+    let report: serde_json::Value = stranger.json().await.unwrap();
+    assert_eq!(report["maintenance"], true);
+    assert_eq!(report["maintenance_reason"], "restoring backup X");
+    for private in [
+        "lock",
+        "last_backup",
+        "next_scheduled",
+        "last_failure",
+        "last_drill",
+    ] {
+        assert!(
+            report[private].is_null(),
+            "{private} stays private: {report}"
+        );
+    }
+    // A signed-in learner is still refused: only a missing session is let in.
+    let (status, _) = app.get("/api/admin/backup/status", &alice).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    app.state.end_maintenance(epoch).await.unwrap();
+}

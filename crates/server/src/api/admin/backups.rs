@@ -379,14 +379,32 @@ const LOCAL_RFC3339: &[time::format_description::BorrowedFormatItem<'_>] = time:
     tag = "backup",
     operation_id = "backup_status",
     responses(
-        (status = 200, description = "Lock holder, maintenance flag, last backup, running job; answers during maintenance too", body = BackupStatusReport),
+        (status = 200, description = "Lock holder, maintenance flag, last backup, running job; answers during maintenance too. During maintenance it also answers callers without a session (a restore ends every session, and whoever started it follows it here): then only `maintenance`, `maintenance_reason` and `running` are filled, the rest null", body = BackupStatusReport),
         AdminRead,
     ),
 )]
 pub async fn status(
     State(state): State<AppState>,
-    _admin: Admin,
+    admin: Result<Admin, ApiError>,
 ) -> Result<Json<BackupStatusReport>, ApiError> {
+    let maintenance = state.app.coordination.maintenance().await.ok().flatten();
+    match (admin, maintenance) {
+        (Ok(_), _) => {}
+        // What the maintenance page tells everyone anyway, and the step.
+        (Err(ApiError::Unauthorized), Some(window)) => {
+            return Ok(Json(BackupStatusReport {
+                lock: None,
+                maintenance: true,
+                maintenance_reason: Some(window.reason),
+                last_backup: None,
+                running: crate::backups::current_job(&state).await,
+                next_scheduled: None,
+                last_failure: None,
+                last_drill: None,
+            }));
+        }
+        (Err(refused), _) => return Err(refused),
+    }
     let lock = state
         .store
         .read_lock()
