@@ -231,7 +231,10 @@ async fn procedure_3_cleanup_shows_its_warning_and_count_then_cleans_up() {
     click(&client, "#cleanup-link").await;
     wait_for_path(&client, "/admin/cleanup").await;
     let warning = text_of(&client, "div.warning").await;
-    assert!(warning.contains("permanently removes"), "{warning}");
+    assert!(
+        warning.contains("remove database entries for files that no longer exist"),
+        "{warning}"
+    );
     assert_eq!(text_of(&client, "#orphan-files").await, "1");
     let paths = text_of(&client, "ul.paths").await;
     assert!(paths.contains("01 Welcome.md"), "{paths}");

@@ -58,11 +58,11 @@ async fn a_large_upload_streams_with_a_moving_bar_and_is_refused_in_words() {
         .goto(&format!("{}/admin/backups", app.base))
         .await
         .unwrap();
-    // 2 GiB that is no archive: sent whole, then judged by its content.
+    // 3 GiB that is no archive: sent whole, then judged by its content.
     let fake = app.dir.path().join("not-a-backup.tar");
     std::fs::File::create(&fake)
         .unwrap()
-        .set_len(2 << 30)
+        .set_len(3 << 30)
         .unwrap();
     let before = peak_memory_kib();
     find(&client, "#upload-file")
@@ -83,14 +83,17 @@ async fn a_large_upload_streams_with_a_moving_bar_and_is_refused_in_words() {
         client.find(Locator::Css("#backup-table")).await.is_err(),
         "nothing was listed"
     );
-    let grown = peak_memory_kib().saturating_sub(before);
+    // The peak of this whole process, the server and the test's own setup.
+    let peak = peak_memory_kib();
     assert!(
-        grown < 200 * 1024,
-        "the server's peak memory grew by {grown} KiB"
+        peak < 250 * 1024,
+        "the process's peak memory reached {peak} KiB"
     );
     eprintln!(
-        "2 GiB upload: peak memory grew by {} MiB; bar values {seen:?}",
-        grown / 1024
+        "3 GiB upload: peak memory {} MiB before it, {} MiB after; the bar took {} values",
+        before / 1024,
+        peak / 1024,
+        seen.len()
     );
     client.close().await.unwrap();
 }
