@@ -420,3 +420,52 @@ async fn during_maintenance_the_backup_status_answers_without_a_session() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     app.state.end_maintenance(epoch).await.unwrap();
 }
+
+#[tokio::test]
+async fn an_upload_form_without_its_csrf_part_stores_nothing() {
+    let app = spawn_app().await;
+    let admin = sign_in(&app, "admin", ADMIN_PW).await;
+    let made = lectern_app::backups::create(
+        &app.state.app,
+        &lectern_app::Actor::Cli("test".into()),
+        lectern_backup::BackupType::Manual,
+        None,
+        std::sync::Arc::new(lectern_backup::Quiet),
+    )
+    .await
+    .unwrap();
+    let archive = std::fs::read(&made.record.file_path).unwrap();
+    let url = format!("{}/admin/backups/upload", app.base);
+    let part = |bytes: Vec<u8>| reqwest::multipart::Part::bytes(bytes).file_name("b.tar");
+    for csrf in [None, Some("0".repeat(64))] {
+        let mut form = reqwest::multipart::Form::new();
+        if let Some(csrf) = csrf.clone() {
+            form = form.text("csrf", csrf);
+        }
+        let form = form.part("file", part(archive.clone()));
+        let answer = admin
+            .client
+            .post(&url)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "csrf {csrf:?}");
+    }
+    assert_eq!(lectern_app::backups::list(&app.state.app).unwrap().len(), 1);
+
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", admin.csrf.clone())
+        .part("file", part(archive));
+    let answer = admin
+        .client
+        .post(&url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let to = answer.headers()[LOCATION].to_str().unwrap();
+    assert!(to.starts_with("/admin/backups?done=uploaded"), "{to}");
+    assert_eq!(lectern_app::backups::list(&app.state.app).unwrap().len(), 2);
+}

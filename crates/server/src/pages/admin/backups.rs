@@ -5,7 +5,7 @@
 //! retention and test-restore settings with their plain-words preview.
 
 use super::words::{ago, ago_ms, size, when, when_ms};
-use super::{in_words, page, AdminForm, AdminPage, Done, Refusal};
+use super::{in_words, page, ticked, AdminForm, AdminPage, Done, Refusal};
 use crate::backups::{multipart_boundary, next_part, restore_backup, Upload};
 use crate::error::ApiError;
 use crate::pages::render::{PageError, PageIds};
@@ -341,12 +341,11 @@ pub async fn delete(
     AdminForm { admin, form }: AdminForm<DeleteForm>,
 ) -> Result<Response, PageError> {
     let target = Some(format!("backup={id}"));
-    let outcome = match form.confirm {
-        None => Err(AppError::Declined(
-            "tick the box to confirm that this archive may be deleted".into(),
-        )),
-        Some(_) => backups::delete(&state.app, &admin.actor, &id).await,
-    };
+    let outcome = async {
+        ticked(&form.confirm, "this archive may be deleted")?;
+        backups::delete(&state.app, &admin.actor, &id).await
+    }
+    .await;
     match outcome {
         Ok(()) => Ok(done("deleted", &id)),
         Err(e @ AppError::Declined(_)) => {

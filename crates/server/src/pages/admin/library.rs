@@ -4,7 +4,7 @@
 //! cleanup with its warning and safety backup.
 
 use super::words::{ago_ms, duration, size, when_ms};
-use super::{page, AdminForm, AdminPage, Done, Refusal};
+use super::{page, ticked, AdminForm, AdminPage, Done, Refusal};
 use crate::pages::render::{PageError, PageIds};
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -344,10 +344,7 @@ pub async fn cleanup(
     State(state): State<AppState>,
     AdminForm { admin, form }: AdminForm<CleanupForm>,
 ) -> Result<Response, PageError> {
-    if form.confirm.is_none() {
-        let error = AppError::Declined(
-            "tick the box to confirm that the missing files' records may go".into(),
-        );
+    if let Err(error) = ticked(&form.confirm, "the missing files' records may go") {
         let refusal = Refusal::announce(&state, &admin.actor, "cleanup", None, error).await;
         let shown = cleanup_page(&state, &admin, Some(refusal.message)).await?;
         return Ok((refusal.status, shown).into_response());

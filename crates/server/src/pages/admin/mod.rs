@@ -165,6 +165,17 @@ impl Refusal {
     }
 }
 
+/// The box a destructive form must have ticked, or the refusal saying
+/// what it confirms: `tick the box to confirm that {what}`.
+fn ticked(value: &Option<String>, what: &str) -> Result<(), AppError> {
+    match value {
+        Some(_) => Ok(()),
+        None => Err(AppError::Declined(format!(
+            "tick the box to confirm that {what}"
+        ))),
+    }
+}
+
 /// The words a person is shown for a use case's error: its own message,
 /// except for an internal failure, whose detail goes to the log only.
 pub fn in_words(error: &AppError) -> String {

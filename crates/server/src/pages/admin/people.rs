@@ -3,7 +3,7 @@
 //! and long-lived API tokens whose secret is shown once.
 
 use super::words::{ago_ms, when_ms};
-use super::{page, AdminForm, AdminPage, Refusal};
+use super::{page, ticked, AdminForm, AdminPage, Refusal};
 use crate::pages::render::{PageError, PageIds};
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -216,12 +216,12 @@ pub async fn delete_user(
     PageIds(id): PageIds<i64>,
     AdminForm { admin, form }: AdminForm<ConfirmForm>,
 ) -> Response {
-    let deleted = match form.confirm {
-        None => Err(AppError::Declined(
-            "tick the box to confirm that this account, its progress and its tokens may go".into(),
-        )),
-        Some(_) => users::delete(&state.app, &admin.actor, UserId(id)).await,
-    };
+    let what = "this account, its progress and its tokens may go";
+    let deleted = async {
+        ticked(&form.confirm, what)?;
+        users::delete(&state.app, &admin.actor, UserId(id)).await
+    }
+    .await;
     match deleted {
         Ok(()) => back_to("/admin/users", "deleted"),
         Err(e) => {
@@ -349,12 +349,11 @@ pub async fn delete_group(
     PageIds(id): PageIds<i64>,
     AdminForm { admin, form }: AdminForm<ConfirmForm>,
 ) -> Response {
-    let deleted = match form.confirm {
-        None => Err(AppError::Declined(
-            "tick the box to confirm that this group and its grants may go".into(),
-        )),
-        Some(_) => groups::delete(&state.app, &admin.actor, GroupId(id)).await,
-    };
+    let deleted = async {
+        ticked(&form.confirm, "this group and its grants may go")?;
+        groups::delete(&state.app, &admin.actor, GroupId(id)).await
+    }
+    .await;
     match deleted {
         Ok(()) => back_to("/admin/groups", "deleted"),
         Err(e) => {
