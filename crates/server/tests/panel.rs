@@ -296,6 +296,16 @@ async fn a_tokens_secret_is_shown_once_with_the_cron_line() {
     assert_eq!(status, StatusCode::OK);
     let (_, list) = admin.get(&app, "/admin/tokens").await;
     assert!(list.contains("nightly") && !list.contains(&secret));
+    // Revoking asks for its box too; then the token stops working.
+    let id = app.store.api_tokens().await.unwrap()[0].id;
+    let path = format!("/admin/tokens/{id}/delete");
+    let unticked = admin.post(&app, &path, &[]).await;
+    assert_eq!(unticked.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/api/admin/backup/list", &secret).await.0, StatusCode::OK);
+    let revoked = admin.post(&app, &path, &[("confirm", "yes")]).await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let (status, _) = app.get("/api/admin/backup/list", &secret).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -590,19 +590,24 @@ fn origin(headers: &HeaderMap) -> String {
 pub async fn delete_token(
     State(state): State<AppState>,
     PageIds(id): PageIds<i64>,
-    AdminForm { admin, .. }: AdminForm<serde::de::IgnoredAny>,
+    AdminForm { admin, form }: AdminForm<ConfirmForm>,
 ) -> Response {
     let token = lectern_store::ApiTokenId(id);
-    match tokens::delete(&state.app, &admin.actor, token).await {
+    let revoked = async {
+        ticked(
+            &form.confirm,
+            "the token may stop working (tick “stop it working”)",
+        )?;
+        tokens::delete(&state.app, &admin.actor, token).await
+    }
+    .await;
+    match revoked {
         Ok(()) => back_to("/admin/tokens", "token-deleted"),
-        Err(e) => Refusal::announce(
-            &state,
-            &admin.actor,
-            "token.delete",
-            Some(format!("token={id}")),
-            e,
-        )
-        .await
-        .page(&admin, "/admin/tokens"),
+        Err(e) => {
+            let target = Some(format!("token={id}"));
+            Refusal::announce(&state, &admin.actor, "token.delete", target, e)
+                .await
+                .page(&admin, "/admin/tokens")
+        }
     }
 }
