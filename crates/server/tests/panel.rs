@@ -301,7 +301,10 @@ async fn a_tokens_secret_is_shown_once_with_the_cron_line() {
     let path = format!("/admin/tokens/{id}/delete");
     let unticked = admin.post(&app, &path, &[]).await;
     assert_eq!(unticked.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(app.get("/api/admin/backup/list", &secret).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/admin/backup/list", &secret).await.0,
+        StatusCode::OK
+    );
     let revoked = admin.post(&app, &path, &[("confirm", "yes")]).await;
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     let (status, _) = app.get("/api/admin/backup/list", &secret).await;
