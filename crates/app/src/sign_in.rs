@@ -29,6 +29,47 @@ pub struct SignInGuard {
     pub hashing: Arc<HashQueue>,
 }
 
+impl SignInGuard {
+    /// The password of `found` (a user and their hash, or nobody) checked
+    /// under the limits and the hashing queue, the attempt counted either
+    /// way: the user, or `TooManyAttempts` (the limits or a full queue) or
+    /// `BadCredentials` (wrong password, nobody, a disabled account).
+    pub async fn check(
+        &self,
+        attempt: &Attempt,
+        found: Option<(User, String)>,
+        password: String,
+    ) -> Result<User, AppError> {
+        self.limits
+            .check(attempt)
+            .await
+            .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        // A check that never ran stays counted, so that flooding the
+        // queue cannot be used to try passwords for free.
+        let password_ok =
+            self.hashing
+                .verify(password, hash)
+                .await
+                .map_err(|_| AppError::TooManyAttempts {
+                    retry_after: BUSY_RETRY,
+                })?;
+        match user.filter(|u| password_ok && !u.disabled) {
+            Some(user) => {
+                self.limits.record_success(attempt).await;
+                Ok(user)
+            }
+            None => {
+                self.limits.record_failure(attempt).await;
+                Err(AppError::BadCredentials)
+            }
+        }
+    }
+}
+
 impl Default for SignInGuard {
     fn default() -> Self {
         Self {
@@ -80,31 +121,14 @@ pub async fn sign_in(
         address: Some(address.clone()),
         limited,
     };
-    if let Err(retry_after) = guard.limits.check(&attempt).await {
-        events.emit(failed(true)).await;
-        return Err(AppError::TooManyAttempts { retry_after });
-    }
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let password_ok = match guard.hashing.verify(request.password, hash).await {
-        Ok(ok) => ok,
-        Err(_) => {
-            // Never checked: it stays counted, so that flooding the queue
-            // cannot be used to try passwords for free.
-            events.emit(failed(true)).await;
-            return Err(AppError::TooManyAttempts {
-                retry_after: BUSY_RETRY,
-            });
+    let user = match guard.check(&attempt, found, request.password).await {
+        Ok(user) => user,
+        Err(refused) => {
+            let limited = !matches!(refused, AppError::BadCredentials);
+            events.emit(failed(limited)).await;
+            return Err(refused);
         }
     };
-    let Some(user) = user.filter(|u| password_ok && !u.disabled) else {
-        guard.limits.record_failure(&attempt).await;
-        events.emit(failed(false)).await;
-        return Err(AppError::BadCredentials);
-    };
-    guard.limits.record_success(&attempt).await;
     let signed_in = open_session(store, user, request.kind, request.session_ttl).await?;
     let forget_before = lectern_store::now_ms() - KNOWN_GOOD_FOR.as_millis() as i64;
     store

@@ -7,7 +7,9 @@ use crate::access::{name, require_admin};
 use crate::context::App;
 use crate::error::AppError;
 use crate::events::{Actor, Event};
-use crate::passwords::{hash_password, verify_password};
+use crate::login_limits::Attempt;
+use crate::passwords::hash_password;
+use crate::sign_in::SignInGuard;
 use lectern_store::{NewUser, Role, User, UserChanges, UserId};
 
 pub const MIN_PASSWORD: usize = 8;
@@ -152,30 +154,43 @@ pub async fn delete(app: &App, by: &Actor, id: UserId) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A signed-in person's own new password, given their current one. Every
-/// session of theirs ends, this one too: they sign in again with it.
+/// A signed-in person's own new password, given their current one,
+/// checked under the same limits as a sign-in (so a session left open
+/// cannot be used to guess it). Every session of theirs ends, this one
+/// too: they sign in again with the new one.
 pub async fn change_own_password(
     app: &App,
+    guard: &SignInGuard,
     by: &Actor,
     current: String,
     new: String,
 ) -> Result<(), AppError> {
-    let Actor::User { id, username, .. } = by else {
+    let Actor::User {
+        id,
+        username,
+        address,
+        ..
+    } = by
+    else {
         return Err(AppError::Forbidden);
     };
     let id = UserId(*id);
+    let address = address
+        .as_deref()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    // Signed in from here already: only the account's own limit applies.
+    let attempt = Attempt::new(username, address, true);
     let found = app.store.user_login(username).await?;
-    let stored = found
-        .filter(|(user, _)| user.id == id)
-        .map(|(_, hash)| hash)
-        .ok_or_else(|| AppError::NotFound("your account is gone".into()))?;
-    let matches = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
-        .await
-        .map_err(|e| AppError::internal("the password check failed", e))?;
-    if !matches {
-        return Err(AppError::Invalid(
-            "the current password is not right".into(),
-        ));
+    let found = found.filter(|(user, _)| user.id == id);
+    match guard.check(&attempt, found, current).await {
+        Ok(_) => {}
+        Err(AppError::BadCredentials) => {
+            return Err(AppError::Invalid(
+                "the current password is not right".into(),
+            ))
+        }
+        Err(other) => return Err(other),
     }
     let changes = UserChanges {
         password_hash: Some(password_hash(new).await?),

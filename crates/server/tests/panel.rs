@@ -482,3 +482,38 @@ async fn an_upload_form_without_its_csrf_part_stores_nothing() {
     assert!(to.starts_with("/admin/backups?done=uploaded"), "{to}");
     assert_eq!(lectern_app::backups::list(&app.state.app).unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_is_limited_like_signing_in() {
+    let app = spawn_app().await;
+    let alice = sign_in(&app, "alice", ALICE_PW).await;
+    let new = "a brand new password";
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let guess = format!("guess number {n}");
+        let form = [("current", guess.as_str()), ("new", new), ("repeat", new)];
+        let answer = alice.post(&app, "/account/password", &form).await;
+        let status = answer.status();
+        statuses.push(status.as_u16());
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let body = answer.text().await.unwrap();
+            assert!(body.contains("too many"), "said in words: {body}");
+            break;
+        }
+        assert_eq!(status, StatusCode::BAD_REQUEST, "guess {n}");
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&429),
+        "the guesses were stopped: {statuses:?}"
+    );
+    // Even the right password waits now; nothing changed.
+    let right = [("current", ALICE_PW), ("new", new), ("repeat", new)];
+    let answer = alice.post(&app, "/account/password", &right).await;
+    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        alice.get(&app, "/").await.0,
+        StatusCode::OK,
+        "still signed in"
+    );
+}

@@ -48,7 +48,9 @@ pub async fn change_password(
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
     let actor = reader.0.actor(Some(address));
-    match users::change_own_password(&state.app, &actor, form.current, form.new).await {
+    match users::change_own_password(&state.app, &state.sign_in, &actor, form.current, form.new)
+        .await
+    {
         Ok(()) => Ok(signed_out(jar, "/login?changed=password")),
         Err(e) => {
             let message = in_words(&e);
