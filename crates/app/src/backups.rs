@@ -121,11 +121,15 @@ pub fn find(app: &App, id: &str) -> Result<BackupRecord, AppError> {
     if id != "latest" {
         return Ok(folder.find(id)?);
     }
-    folder
-        .list()?
-        .into_iter()
-        .find(|r| r.status == lectern_backup::BackupStatus::Completed)
+    newest_readable(&folder.list()?)
+        .cloned()
         .ok_or_else(|| AppError::NotFound("there is no readable backup".into()))
+}
+
+/// The first readable archive of a list newest first: what `latest` names.
+pub fn newest_readable(list: &[BackupRecord]) -> Option<&BackupRecord> {
+    list.iter()
+        .find(|r| r.status == lectern_backup::BackupStatus::Completed)
 }
 
 pub async fn delete(app: &App, who: &Actor, id: &str) -> Result<(), AppError> {

@@ -8,7 +8,7 @@ use crate::coordination::Operation;
 use crate::error::AppError;
 use crate::events::Actor;
 use crate::schedule::{self, BackupPlan, Drill};
-use lectern_backup::{BackupRecord, BackupStatus};
+use lectern_backup::BackupRecord;
 use lectern_store::{IndexSummary, LockInfo, ScanRecord};
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -42,10 +42,7 @@ pub async fn overview(app: &App, by: &Actor) -> Result<Overview, AppError> {
         Some(path) => root_problem(path.clone()).await,
     };
     let archives = backups::list(app)?;
-    let last_backup = archives
-        .iter()
-        .find(|r| r.status == BackupStatus::Completed)
-        .cloned();
+    let last_backup = backups::newest_readable(&archives).cloned();
     let plan = BackupPlan::load(store).await?;
     let coordination = &app.coordination;
     let unreadable = |e| AppError::internal("cannot read the coordination state", e);

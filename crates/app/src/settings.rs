@@ -186,7 +186,7 @@ fn compare_root(root: &Path, known: &[lectern_store::KnownFile], share: f64) -> 
         ));
     }
     let missing = indexed - found;
-    if indexed > 0 && missing as f64 > share * indexed as f64 {
+    if lectern_core::scan::exceeds_missing_share(missing, indexed, share) {
         warnings.push(format!(
             "{missing} of the {indexed} indexed files are not in {}: a scan would mark them \
              missing (its safety guard stops above {:.0} %)",

@@ -3,6 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The scan safety guard's rule: marking `missing` of `known` present
+/// files missing is more than `max_share` of them (an unmounted library
+/// looks exactly like this). Nothing missing never exceeds it.
+pub fn exceeds_missing_share(missing: u64, known: u64, max_share: f64) -> bool {
+    missing > 0 && missing as f64 / known.max(1) as f64 > max_share
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanKind {

@@ -338,7 +338,12 @@ impl Work {
             return None;
         }
         let share = missing as f64 / known_present.max(1) as f64;
-        (share > self.max_missing_share).then(|| {
+        let over = lectern_core::scan::exceeds_missing_share(
+            missing as u64,
+            known_present as u64,
+            self.max_missing_share,
+        );
+        over.then(|| {
             format!(
                 "the scan would mark {missing} of {known_present} known files ({:.0} %) missing, more \
                  than the {:.0} % allowed; is the library unmounted? Nothing was changed. Scan with \

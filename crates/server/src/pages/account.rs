@@ -3,14 +3,14 @@
 
 use super::admin::in_words;
 use super::render::{render, PageError};
-use super::session::{CsrfForm, Reader};
-use crate::auth::{ClientAddress, SESSION_COOKIE};
+use super::session::{signed_out, CsrfForm, Reader};
+use crate::auth::ClientAddress;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::{Cookie, CookieJar};
+use axum_extra::extract::cookie::CookieJar;
 use lectern_app::users;
 use minijinja::context;
 use serde::Deserialize;
@@ -51,7 +51,7 @@ pub async fn change_password(
     match users::change_own_password(&state.app, &state.sign_in, &actor, form.current, form.new)
         .await
     {
-        Ok(()) => Ok(signed_out(jar, "/login?changed=password")),
+        Ok(()) => Ok(signed_out(jar, Redirect::to("/login?changed=password"))),
         Err(e) => {
             let message = in_words(&e);
             let status = ApiError::from(e).status();
@@ -69,10 +69,5 @@ pub async fn sign_out_everywhere(
 ) -> Result<Response, PageError> {
     let actor = reader.0.actor(Some(address));
     users::sign_out_everywhere(&state.app, &actor).await?;
-    Ok(signed_out(jar, "/login?changed=everywhere"))
-}
-
-fn signed_out(jar: CookieJar, to: &str) -> Response {
-    let gone = Cookie::build((SESSION_COOKIE, "")).path("/").build();
-    (jar.remove(gone), Redirect::to(to)).into_response()
+    Ok(signed_out(jar, Redirect::to("/login?changed=everywhere")))
 }

@@ -113,7 +113,7 @@ pub struct Next {
 }
 
 /// A backup id from a link, shown only when it looks like one.
-fn backup_id(raw: Option<&str>) -> Option<&str> {
+pub(super) fn backup_id(raw: Option<&str>) -> Option<&str> {
     raw.filter(|id| {
         !id.is_empty()
             && id.len() <= 64
@@ -214,6 +214,13 @@ pub async fn logout(
     CsrfForm { reader, .. }: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<Response, PageError> {
     state.store.delete_session(&reader.0.token_hash).await?;
+    Ok(signed_out(jar, sign_in_redirect("/")))
+}
+
+/// The browser's session cookie removed, on the way to `to`: after signing
+/// out, or after something that ended every session (a restore, a new
+/// password).
+pub(super) fn signed_out(jar: CookieJar, to: Redirect) -> Response {
     let gone = Cookie::build((SESSION_COOKIE, "")).path("/").build();
-    Ok((jar.remove(gone), sign_in_redirect("/")).into_response())
+    (jar.remove(gone), to).into_response()
 }

@@ -9,12 +9,13 @@ use super::{in_words, page, ticked, AdminForm, AdminPage, Done, Refusal};
 use crate::backups::{multipart_boundary, next_part, restore_backup, Upload};
 use crate::error::ApiError;
 use crate::pages::render::{PageError, PageIds};
+use crate::pages::session::signed_out;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::{Cookie, CookieJar};
+use axum_extra::extract::cookie::CookieJar;
 use lectern_app::retention::Retention;
 use lectern_app::schedule::{self, plan_in_words, BackupPlan};
 use lectern_app::settings::{self, SettingsChange};
@@ -316,10 +317,8 @@ pub async fn restore(
             let query =
                 serde_urlencoded::to_string([("restored", id.as_str()), ("safety", &safety)])
                     .unwrap_or_default();
-            let gone = Cookie::build((crate::auth::SESSION_COOKIE, ""))
-                .path("/")
-                .build();
-            Ok((jar.remove(gone), Redirect::to(&format!("/login?{query}"))).into_response())
+            let to = Redirect::to(&format!("/login?{query}"));
+            Ok(signed_out(jar, to))
         }
         Err(e) => Ok(
             Refusal::announce(&state, &admin.actor, "backup.restore", target, e)

@@ -12,7 +12,7 @@ mod people;
 mod words;
 
 use super::render::{render, PageError};
-use super::session::{checked_form, Reader};
+use super::session::{backup_id, checked_form, Reader};
 use crate::auth::request_address;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -199,13 +199,7 @@ pub struct Done {
 impl Done {
     /// The sentence for this code, with the id when it is a plain one.
     fn message(&self) -> Option<String> {
-        let id = self
-            .id
-            .as_deref()
-            .filter(|id| {
-                id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            })
-            .unwrap_or("");
+        let id = backup_id(self.id.as_deref()).unwrap_or("");
         let text = match self.done.as_deref()? {
             "root" => "The library root is saved. Scan the library to index it.".into(),
             "aborted" => "The scan was asked to stop.".into(),
