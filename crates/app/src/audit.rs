@@ -296,6 +296,11 @@ fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
             (by, done("token.delete", format!("token={token_id}"), 204))
         }
         Event::SettingsChanged { by, .. } => (by, done("settings.update", String::new(), 200)),
+        Event::AlertTestSent { by, targets } => {
+            let mut entry = done("alerts.test", String::new(), 202);
+            entry.detail = Some(serde_json::json!({ "targets": targets }).to_string());
+            (by, entry)
+        }
         Event::ScanStarted { by, scan_id, what } => match what {
             ScanStart::Library => (by, done("scan.start", format!("scan={scan_id}"), 202)),
             ScanStart::Course(course) => (

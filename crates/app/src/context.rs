@@ -2,8 +2,11 @@
 //! instances, the event listeners, and the options they run under. Each
 //! front end builds one [`App`] and hands it to the use cases.
 
+use crate::alerts::{AlertListener, AlertOptions, Alerts};
 use crate::coordination::{Coordination, InProcess};
 use crate::events::Events;
+use crate::metrics::{Metrics, MetricsListener};
+use crate::monitor::{HealthOptions, Monitor, MonitorListener};
 use lectern_backup::{BackupFolder, Limits, Offsite, Secrets};
 use lectern_store::{Store, StoreError};
 use std::path::{Path, PathBuf};
@@ -63,18 +66,64 @@ pub struct App {
     pub events: Events,
     pub library: Arc<LibraryOptions>,
     pub backups: Arc<BackupOptions>,
+    /// How the health checks run, and their last report.
+    pub health: Arc<HealthOptions>,
+    pub monitor: Arc<Monitor>,
+    pub alerts: Arc<Alerts>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
     /// One instance on its own: coordination in this process's memory.
+    /// Its health state sits beside the backup folder (in the data
+    /// folder); alerts are kept in memory and sent nowhere until
+    /// [`App::with_monitoring`].
     pub fn new(store: Arc<dyn Store>, library: LibraryOptions, backups: BackupOptions) -> Self {
+        let data = backups
+            .folder
+            .dir()
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_owned);
         App {
             store,
             coordination: Arc::new(InProcess::default()),
             events: Events::default(),
             library: Arc::new(library),
             backups: Arc::new(backups),
+            health: Arc::new(HealthOptions::in_data(&data)),
+            monitor: Arc::new(Monitor::default()),
+            alerts: Arc::new(Alerts::new(AlertOptions::default(), None)),
+            metrics: Arc::new(Metrics::new().expect("the metrics' names are distinct")),
         }
+    }
+
+    /// With the checks run as `health` says, and alerts sent to `alerts`'
+    /// targets, their state kept in the health state folder.
+    pub fn with_monitoring(mut self, health: HealthOptions, alerts: AlertOptions) -> Self {
+        let file = health.alerts_file();
+        self.health = Arc::new(health);
+        self.alerts = Arc::new(Alerts::new(alerts, Some(file)));
+        self
+    }
+
+    /// Subscribes the health checks, the alerts and the metrics to what
+    /// the use cases announce (a running server does; the command line,
+    /// which sends nothing, does not).
+    pub fn listen(&self) {
+        let events = &self.events;
+        events.subscribe(Arc::new(MonitorListener(self.monitor.clone())));
+        events.subscribe(Arc::new(AlertListener(self.alerts.clone())));
+        events.subscribe(Arc::new(MetricsListener {
+            metrics: self.metrics.clone(),
+            store: self.store.clone(),
+        }));
+    }
+
+    /// The background work of a running server: the checks at their
+    /// interval and the alerts' delivery.
+    pub fn spawn_monitoring(&self) {
+        tokio::spawn(crate::monitor::run(self.clone()));
+        tokio::spawn(self.alerts.clone().run());
     }
 
     /// With `root` as the library root when none is set or saved.

@@ -196,6 +196,11 @@ pub enum Event {
         backup_type: BackupType,
         by: Actor,
     },
+    /// An admin asked for a test alert to every target.
+    AlertTestSent {
+        by: Actor,
+        targets: usize,
+    },
     BackupFailed {
         backup_type: BackupType,
         by: Actor,

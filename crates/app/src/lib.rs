@@ -8,6 +8,7 @@
 //! on [`Events`]; the audit log, alerts and metrics listen to those.
 
 pub mod access;
+pub mod alerts;
 pub mod audit;
 pub mod backups;
 pub mod context;
@@ -16,8 +17,11 @@ pub mod error;
 pub mod events;
 pub mod groups;
 pub mod hashing;
+pub mod health;
 pub mod library;
 pub mod login_limits;
+pub mod metrics;
+pub mod monitor;
 pub mod operation;
 pub mod overview;
 pub mod passwords;

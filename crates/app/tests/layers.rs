@@ -61,6 +61,8 @@ fn each_crate_uses_only_the_layers_below_it() {
         ("lectern-store", &["lectern-core"][..]),
         ("lectern-scanner", &["lectern-core", "lectern-store"][..]),
         ("lectern-backup", &["lectern-core", "lectern-store"][..]),
+        // Delivers alerts; when to send is the application's.
+        ("lectern-alerts", &["lectern-core"][..]),
         (
             "lectern-app",
             &[
@@ -68,6 +70,7 @@ fn each_crate_uses_only_the_layers_below_it() {
                 "lectern-store",
                 "lectern-scanner",
                 "lectern-backup",
+                "lectern-alerts",
             ][..],
         ),
         (

@@ -1,6 +1,8 @@
 //! Lectern's domain types, shared by the store, the scanner and the front ends.
 
+pub mod alerting;
 mod digest;
+pub mod health;
 mod ids;
 mod library_path;
 pub mod names;

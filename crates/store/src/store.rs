@@ -189,6 +189,9 @@ pub trait Store: Send + Sync {
     /// The backend's quick consistency check: the problems found, none when
     /// the database is sound.
     async fn quick_check(&self) -> Result<Vec<String>>;
+    /// How many bytes the database holds (its pages in use and free), for
+    /// the health checks' growth check and the metrics.
+    async fn database_size(&self) -> Result<u64>;
 
     /// Waits for pending work and closes connections.
     async fn close(&self);

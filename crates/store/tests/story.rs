@@ -1468,6 +1468,8 @@ async fn a_snapshot_restores_every_row_but_keeps_the_lock_and_later_audit(store:
     };
     store.record_audit(&entry(1_000, "old")).await.unwrap();
     assert_eq!(store.quick_check().await.unwrap(), Vec::<String>::new());
+    let size = store.database_size().await.unwrap();
+    assert!(size >= 4096, "a database of at least one page: {size}");
 
     store.snapshot(&snap).await.unwrap();
     assert!(

@@ -507,6 +507,10 @@ impl Store for SqliteStore {
         snapshots::quick_check(&self.pool).await
     }
 
+    async fn database_size(&self) -> Result<u64> {
+        snapshots::database_size(&self.pool).await
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

@@ -60,6 +60,17 @@ pub async fn quick_check(pool: &SqlitePool) -> Result<Vec<String>> {
     Ok(rows.into_iter().filter(|r| r != "ok").collect())
 }
 
+/// The main database's pages times their size: the file without its WAL.
+pub async fn database_size(pool: &SqlitePool) -> Result<u64> {
+    let (pages, size): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT page_count FROM pragma_page_count()), \
+                (SELECT page_size FROM pragma_page_size())",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(u64::try_from(pages.saturating_mul(size)).unwrap_or(0))
+}
+
 /// Replaces the live data with the snapshot at `prepared` (checked and
 /// migrated to this schema), keeping what must outlive a restore.
 pub async fn replace(pool: &SqlitePool, prepared: &Path, keep_audit_after: i64) -> Result<()> {
