@@ -10,7 +10,7 @@
 mod message;
 mod target;
 
-pub use message::{Alert, Notice};
+pub use message::{rfc3339, Alert, Notice};
 pub use target::{Format, Security, Smtp, Target, Webhook};
 
 use lettre::transport::smtp::authentication::Credentials;

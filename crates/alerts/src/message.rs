@@ -100,7 +100,9 @@ impl Alert {
     }
 }
 
-fn rfc3339(ms: i64) -> String {
+/// Milliseconds since the epoch as an RFC 3339 time (empty when out of
+/// range).
+pub fn rfc3339(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())

@@ -16,7 +16,9 @@ use crate::events::{Actor, Event, Listener};
 use crate::health::Report;
 use crate::monitor::write_atomically;
 use async_trait::async_trait;
-use lectern_alerts::{Alert, Notice, SendError, Sender, Target};
+use lectern_alerts::{Alert, Notice, SendError, Sender};
+/// The targets, as the configuration gives them.
+pub use lectern_alerts::{Format, Security, Smtp, Target, Webhook};
 use lectern_core::alerting::{self, Active, Firing};
 use lectern_core::health::Status;
 use serde::{Deserialize, Serialize};

@@ -34,7 +34,12 @@ pub async fn last_failure(store: &dyn Store) -> Result<Option<Failure>, StoreErr
 /// clears it. The audit log hears of it from the step's event.
 pub async fn record_outcome(store: &dyn Store, action: &str, outcome: Result<(), String>) {
     let last = match &outcome {
-        Ok(()) => String::new(),
+        // A success clears only a failure of the same step: a passing
+        // drill must not hide a failed backup.
+        Ok(()) => match last_failure(store).await {
+            Ok(Some(failure)) if failure.action != action => return,
+            _ => String::new(),
+        },
         Err(message) => {
             tracing::error!("{action} failed: {message}");
             let failure = Failure {
@@ -174,6 +179,8 @@ pub(crate) async fn create_locked(
         }
         Err(e) => {
             let error = AppError::from(e);
+            // Whoever asked, the health checks and alerts must know.
+            record_outcome(store, "backup.create", Err(error.chain())).await;
             app.events
                 .emit(Event::BackupFailed {
                     backup_type,

@@ -122,6 +122,9 @@ impl App {
     /// The background work of a running server: the checks at their
     /// interval and the alerts' delivery.
     pub fn spawn_monitoring(&self) {
+        // A restore this instance was running ended with its process.
+        let words = "Lectern restarted: the restore it was running ended with the process";
+        self.alerts.clear("restore", words.into());
         tokio::spawn(crate::monitor::run(self.clone()));
         tokio::spawn(self.alerts.clone().run());
     }

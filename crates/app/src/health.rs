@@ -7,6 +7,7 @@
 use crate::backups::{self, Failure};
 use crate::context::App;
 use crate::schedule;
+pub use lectern_alerts::rfc3339;
 use lectern_backup::BackupFolder;
 use lectern_core::health::{self as rules, Status};
 use lectern_store::Store;
@@ -175,14 +176,6 @@ impl Report {
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
     }
-}
-
-pub fn rfc3339(ms: i64) -> String {
-    use time::format_description::well_known::Rfc3339;
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 /// The names of every check, in the report's order.
@@ -510,11 +503,7 @@ async fn last_backup(
         Some(f) if f.action == "backup.create" && newest_ms.is_none_or(|n| n < f.at) => Check::new(
             name,
             Status::Fail,
-            format!(
-                "the last scheduled backup failed at {}: {}",
-                rfc3339(f.at),
-                f.message
-            ),
+            format!("the last backup failed at {}: {}", rfc3339(f.at), f.message),
         )
         .raises("backup_failed"),
         Some(f) if f.action == "backup.offsite" => Check::new(
@@ -556,21 +545,14 @@ async fn drill(store: Option<&dyn Store>) -> Check {
 /// Free and total bytes of the filesystem holding `path` (or its nearest
 /// existing parent).
 pub fn disk_space(path: &Path) -> std::io::Result<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
+    // A folder not made yet will be made on the nearest one that exists.
     let existing = path
         .ancestors()
         .find(|p| p.exists())
         .unwrap_or(Path::new("/"));
-    let c_path = std::ffi::CString::new(existing.as_os_str().as_bytes())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: statvfs writes only into `stats`, which is ours and zeroed,
-    // and reads the NUL-terminated path we own.
-    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let unit = stats.f_frsize as u64;
-    Ok((stats.f_bavail as u64 * unit, stats.f_blocks as u64 * unit))
+    let stats = rustix::fs::statvfs(existing)?;
+    let unit = stats.f_frsize;
+    Ok((stats.f_bavail * unit, stats.f_blocks * unit))
 }
 
 fn disk(name: &str, path: &Path, t: &Thresholds) -> Check {
@@ -592,7 +574,9 @@ fn disk(name: &str, path: &Path, t: &Thresholds) -> Check {
         "{} free of {} ({percent:.1} %) at {} (warns below {:.0} %, fails below {:.0} %)",
         bytes(free),
         bytes(total),
-        path.display(),
+        std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_owned())
+            .display(),
         t.disk_warn_below_percent,
         t.disk_fail_below_percent
     );

@@ -47,42 +47,33 @@ const SCAN_BUCKETS: &[f64] = &[
 impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new_custom(Some("lectern".into()), None)?;
+        let r = &registry;
         let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok::<_, prometheus::Error>(c)
+            register(r, IntCounterVec::new(Opts::new(name, help), labels)?)
         };
         let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(g.clone()))?;
-            Ok::<_, prometheus::Error>(g)
+            register(r, IntGaugeVec::new(Opts::new(name, help), labels)?)
         };
-        let one = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help)?;
-            registry.register(Box::new(g.clone()))?;
-            Ok::<_, prometheus::Error>(g)
-        };
+        let one = |name: &str, help: &str| register(r, IntGauge::new(name, help)?);
+        let plain = |name: &str, help: &str| register(r, IntCounter::new(name, help)?);
         let histogram = |name: &str, help: &str, labels: &[&str], buckets: &[f64]| {
             let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-            let h = HistogramVec::new(opts, labels)?;
-            registry.register(Box::new(h.clone()))?;
-            Ok::<_, prometheus::Error>(h)
+            register(r, HistogramVec::new(opts, labels)?)
         };
-        let plain = |name: &str, help: &str| {
-            let c = IntCounter::new(name, help)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok::<_, prometheus::Error>(c)
-        };
-        let last_success = Gauge::new(
-            "backup_last_success_timestamp_seconds",
-            "When the newest readable backup was taken (Unix time)",
+        let last_success = register(
+            r,
+            Gauge::new(
+                "backup_last_success_timestamp_seconds",
+                "When the newest readable backup was taken (Unix time)",
+            )?,
         )?;
-        registry.register(Box::new(last_success.clone()))?;
-        let info = GaugeVec::new(
-            Opts::new("build_info", "This Lectern's version"),
-            &["version"],
+        let info = register(
+            r,
+            GaugeVec::new(
+                Opts::new("build_info", "This Lectern's version"),
+                &["version"],
+            )?,
         )?;
-        registry.register(Box::new(info.clone()))?;
         info.with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1.0);
         Ok(Metrics {
@@ -164,36 +155,20 @@ impl Metrics {
     }
 
     async fn refresh(&self, app: &App) {
-        let store = app.store.as_ref();
-        if let Ok(summary) = store.index_summary(0).await {
-            self.files
-                .with_label_values(&["present"])
-                .set(summary.files_present as i64);
-            self.files
-                .with_label_values(&["missing"])
-                .set(summary.files_missing as i64);
-        }
-        if let Ok(list) = app.backups.folder.list() {
-            self.backups.set(list.len() as i64);
-            if let Some(newest) = crate::backups::newest_readable(&list) {
-                self.backup_last_success
-                    .set(newest.created_at.unix_timestamp() as f64);
-                self.backup_last_size.set(newest.file_size as i64);
-            }
-        }
-        let held = store
-            .read_lock()
-            .await
-            .ok()
-            .flatten()
-            .filter(lectern_store::lock::is_held);
-        self.lock_held.set(i64::from(held.is_some()));
         let maintenance = app.coordination.maintenance().await.ok().flatten();
         self.maintenance.set(i64::from(maintenance.is_some()));
-        if let Ok(bytes) = store.database_size().await {
-            self.database_size.set(bytes as i64);
+        if maintenance.is_none() {
+            // During a restore the database is being replaced: the gauges
+            // read from it keep their last values.
+            self.refresh_from_store(app.store.as_ref()).await;
         }
-        if let Some(report) = app.monitor.latest() {
+        self.refresh_from_files(app);
+        let report = match maintenance {
+            // The checks read the database too: the last report stands.
+            Some(_) => app.monitor.latest(),
+            None => Some(crate::monitor::report(app).await),
+        };
+        if let Some(report) = report {
             for check in &report.checks {
                 let code = i64::from(check.status.exit_code());
                 self.health.with_label_values(&[&check.name]).set(code);
@@ -205,6 +180,47 @@ impl Metrics {
         self.alerts_firing.set(alerts.firing.len() as i64);
         self.alerts_pending.set(alerts.outbox.len() as i64);
     }
+
+    async fn refresh_from_store(&self, store: &dyn lectern_store::Store) {
+        if let Ok(summary) = store.index_summary(0).await {
+            self.files
+                .with_label_values(&["present"])
+                .set(summary.files_present as i64);
+            self.files
+                .with_label_values(&["missing"])
+                .set(summary.files_missing as i64);
+        }
+        let held = store
+            .read_lock()
+            .await
+            .ok()
+            .flatten()
+            .filter(lectern_store::lock::is_held);
+        self.lock_held.set(i64::from(held.is_some()));
+        if let Ok(bytes) = store.database_size().await {
+            self.database_size.set(bytes as i64);
+        }
+    }
+
+    fn refresh_from_files(&self, app: &App) {
+        if let Ok(list) = app.backups.folder.list() {
+            self.backups.set(list.len() as i64);
+            // None left: 0, as before the first backup.
+            let newest = crate::backups::newest_readable(&list);
+            let at = newest.map_or(0, |b| b.created_at.unix_timestamp());
+            self.backup_last_success.set(at as f64);
+            self.backup_last_size
+                .set(newest.map_or(0, |b| b.file_size as i64));
+        }
+    }
+}
+
+fn register<C>(registry: &Registry, collector: C) -> Result<C, prometheus::Error>
+where
+    C: prometheus::core::Collector + Clone + 'static,
+{
+    registry.register(Box::new(collector.clone()))?;
+    Ok(collector)
 }
 
 /// Moves the counters on the events that finish work.

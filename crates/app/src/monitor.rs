@@ -4,10 +4,9 @@
 //! to the alerts. Also the admin's health settings: the thresholds and
 //! which alerts are on.
 
-use crate::access::require_admin;
 use crate::context::App;
 use crate::error::AppError;
-use crate::events::{Actor, Event, Listener};
+use crate::events::{Event, Listener};
 use crate::health::{self, Probe, Report, SizeSample, Thresholds};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -55,6 +54,7 @@ pub const HEALTH_SETTINGS: &str = "health_settings";
 
 /// What an admin changes in the panel.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HealthSettings {
     /// `None`: the configuration's.
     #[serde(default)]
@@ -80,34 +80,19 @@ pub async fn thresholds(app: &App) -> Thresholds {
         .unwrap_or(app.health.thresholds)
 }
 
-/// Saves new thresholds (`None`: back to the configuration's) and the
-/// alerts switched off, then runs the checks again under them.
-pub async fn update_settings(
-    app: &App,
-    by: &Actor,
-    change: HealthSettings,
-) -> Result<HealthSettings, AppError> {
-    require_admin(by)?;
+/// Whether an admin's health settings can be saved, in words when not.
+pub fn check_settings(change: &HealthSettings) -> Result<(), AppError> {
     if let Some(t) = &change.thresholds {
         t.check().map_err(AppError::Invalid)?;
     }
-    if let Some(unknown) = change
+    match change
         .alerts_off
         .iter()
         .find(|c| crate::alerts::condition(c).is_none())
     {
-        return Err(AppError::Invalid(format!("no alert is named {unknown:?}")));
+        Some(unknown) => Err(AppError::Invalid(format!("no alert is named {unknown:?}"))),
+        None => Ok(()),
     }
-    let json = serde_json::to_string(&change)
-        .map_err(|e| AppError::internal("cannot write the health settings", e))?;
-    app.store.set_setting(HEALTH_SETTINGS, &json).await?;
-    let event = Event::SettingsChanged {
-        by: by.clone(),
-        names: vec![HEALTH_SETTINGS],
-    };
-    app.events.emit(event).await;
-    check_now(app).await;
-    Ok(change)
 }
 
 /// The last report, kept for readers between runs.

@@ -118,7 +118,16 @@ async fn restore_locked(
             schema_version: done.schema_version,
             damaged_file: done.damaged_file.clone(),
         },
-        Ok(RestoreOutcome::Unreadable(_)) => return replaced,
+        Ok(RestoreOutcome::Unreadable(_)) => {
+            // Nothing was replaced here: the caller installs the prepared
+            // file offline, or refuses. Either way this restore is over.
+            let words = format!(
+                "the restore of backup {} stopped: the current database cannot be read",
+                manifest.id
+            );
+            app.alerts.clear("restore", words);
+            return replaced;
+        }
         Err(e) => Event::RestoreFailed {
             backup_id: manifest.id.clone(),
             by: request.who.clone(),

@@ -285,7 +285,7 @@ async fn tick(
 }
 
 /// One scheduled backup, its off-site copy and the retention after it;
-/// the outcome goes to the audit log, a failure also to the last failure.
+/// the outcome goes to the audit log and the last failure.
 /// A held lock is no failure: the backup runs at a later tick.
 pub async fn run_once(app: &App, retention: &Retention) -> Ran {
     let quiet = std::sync::Arc::new(lectern_backup::Quiet);
@@ -294,9 +294,9 @@ pub async fn run_once(app: &App, retention: &Retention) -> Ran {
         tracing::info!("the scheduled backup waits: {held}");
         return Ran::Busy;
     }
-    let outcome = made.as_ref().map(|_| ()).map_err(AppError::chain);
-    backups::record_outcome(app.store.as_ref(), "backup.create", outcome).await;
+    // A failure was recorded where the backup failed; a success clears it.
     let Ok(record) = made else { return Ran::Done };
+    backups::record_outcome(app.store.as_ref(), "backup.create", Ok(())).await;
     let _ = backups::send_offsite(app, &ACTOR, &record).await;
     if let Err(e) = prune(app, retention) {
         tracing::error!("cannot apply the backup retention: {e}");

@@ -5,6 +5,7 @@ use crate::access::require_admin;
 use crate::context::App;
 use crate::error::AppError;
 use crate::events::{Actor, Event};
+use crate::monitor::{self, HealthSettings};
 use crate::retention::Retention;
 use crate::schedule::{parse_schedule, BackupPlan, DRILL, RETENTION, SCHEDULE};
 use lectern_store::settings::{library_open, LIBRARY_OPEN, LIBRARY_ROOT};
@@ -33,6 +34,8 @@ pub struct Settings {
     pub schedule: String,
     pub retention: Retention,
     pub drill: String,
+    /// The health checks' thresholds and the alerts switched off.
+    pub health: HealthSettings,
 }
 
 /// What to change; `None` leaves a setting as it is.
@@ -43,6 +46,7 @@ pub struct SettingsChange {
     pub schedule: Option<String>,
     pub retention: Option<Retention>,
     pub drill: Option<String>,
+    pub health: Option<HealthSettings>,
 }
 
 const MAX_PATH: usize = 4096;
@@ -59,6 +63,7 @@ pub async fn show(app: &App, by: &Actor) -> Result<Settings, AppError> {
         schedule: plan.schedule,
         retention: plan.retention,
         drill: plan.drill,
+        health: monitor::saved_settings(app).await,
     })
 }
 
@@ -72,11 +77,23 @@ pub async fn update(app: &App, by: &Actor, change: SettingsChange) -> Result<Set
         && change.schedule.is_none()
         && change.retention.is_none()
         && change.drill.is_none()
+        && change.health.is_none()
     {
         return Err(AppError::Invalid(
-            "nothing to change: give root_path, library_open, schedule, retention or drill".into(),
+            "nothing to change: give root_path, library_open, schedule, retention, drill or \
+             health"
+                .into(),
         ));
     }
+    if let Some(health) = &change.health {
+        monitor::check_settings(health)?;
+    }
+    let health = change
+        .health
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| AppError::internal("cannot write the health settings", e))?;
     for expression in [&change.schedule, &change.drill].into_iter().flatten() {
         parse_schedule(expression).map_err(AppError::Invalid)?;
     }
@@ -107,6 +124,9 @@ pub async fn update(app: &App, by: &Actor, change: SettingsChange) -> Result<Set
     if let Some(retention) = &retention {
         changes.push((RETENTION, retention.as_str()));
     }
+    if let Some(health) = &health {
+        changes.push((monitor::HEALTH_SETTINGS, health.as_str()));
+    }
     app.store.set_settings(&changes).await?;
     let names = changes.iter().map(|(name, _)| *name).collect();
     let event = Event::SettingsChanged {
@@ -114,6 +134,10 @@ pub async fn update(app: &App, by: &Actor, change: SettingsChange) -> Result<Set
         names,
     };
     app.events.emit(event).await;
+    if health.is_some() {
+        // The panel shows the checks under the new thresholds at once.
+        monitor::check_now(app).await;
+    }
     show(app, by).await
 }
 

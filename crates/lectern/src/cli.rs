@@ -49,6 +49,9 @@ pub enum Command {
     /// the server stopped, and when the database is too damaged to open.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Run the health checks once; exit status 0 when all pass, 1 when
+    /// some warn, 2 when any fails.
+    Check(JsonArg),
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,10 @@
 use crate::cli::GlobalArgs;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use lectern_app::alerts::{AlertOptions, Smtp, Target, Webhook};
 use lectern_app::coordination::{self, Coordination, InProcess, InstanceId};
+use lectern_app::health::Thresholds;
+use lectern_app::monitor::HealthOptions;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +26,216 @@ pub struct Config {
     pub backup: BackupConfig,
     #[serde(default)]
     pub coordination: CoordinationConfig,
+    #[serde(default)]
+    pub health: HealthConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// How often the health checks run and what they judge by (`[health]` in
+/// lectern.toml, or `LECTERN_HEALTH__INTERVAL`, …). An admin's thresholds
+/// saved in the panel win over these.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HealthConfig {
+    /// Between two runs of the checks; default 60 s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Span>,
+    /// The newest backup older than this warns (default 24 h)…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_warn_after: Option<Span>,
+    /// …and older than this fails (default 72 h).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_fail_after: Option<Span>,
+    /// Any scan error warns; more than this many fail (default 10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_errors_fail_above: Option<u64>,
+    /// Free disk below this share warns (default 10)…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_warn_below_percent: Option<f64>,
+    /// …and below this share fails (default 5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_fail_below_percent: Option<f64>,
+    /// The database grown by more than this share (default 50)…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub growth_warn_percent: Option<f64>,
+    /// …over this long (default 7 days) warns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub growth_window: Option<Span>,
+}
+
+impl HealthConfig {
+    pub fn thresholds(&self) -> Result<Thresholds, ConfigError> {
+        let d = Thresholds::default();
+        let secs = |given: Option<Span>, default: u64| given.map_or(default, |s| s.0.as_secs());
+        let t = Thresholds {
+            backup_warn_after_secs: secs(self.backup_warn_after, d.backup_warn_after_secs),
+            backup_fail_after_secs: secs(self.backup_fail_after, d.backup_fail_after_secs),
+            scan_errors_fail_above: self
+                .scan_errors_fail_above
+                .unwrap_or(d.scan_errors_fail_above),
+            disk_warn_below_percent: self
+                .disk_warn_below_percent
+                .unwrap_or(d.disk_warn_below_percent),
+            disk_fail_below_percent: self
+                .disk_fail_below_percent
+                .unwrap_or(d.disk_fail_below_percent),
+            growth_warn_percent: self.growth_warn_percent.unwrap_or(d.growth_warn_percent),
+            growth_window_secs: secs(self.growth_window, d.growth_window_secs),
+        };
+        t.check()
+            .map_err(|why| ConfigError::BadMonitoring(format!("[health]: {why}")))?;
+        Ok(t)
+    }
+
+    /// The checks' options over the data folder `data`.
+    pub fn options(&self, data: &Path) -> Result<HealthOptions, ConfigError> {
+        let mut options = HealthOptions::in_data(data);
+        options.thresholds = self.thresholds()?;
+        if let Some(interval) = self.interval {
+            options.interval = interval.0;
+        }
+        Ok(options)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        self.thresholds()?;
+        if self
+            .interval
+            .is_some_and(|i| i.0 < Duration::from_millis(100))
+        {
+            return Err(ConfigError::BadMonitoring(
+                "health.interval must be at least 100ms".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where alerts go (`[alerts]`, `[alerts.smtp]` and `[[alerts.webhooks]]`
+/// in lectern.toml, or `LECTERN_ALERTS__SMTP__HOST`, …). Secrets: never
+/// settings in the database, never shown.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct AlertsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<Smtp>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<Webhook>,
+    /// A lasting condition is reminded of this often (default 4 h; `0`:
+    /// never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<Span>,
+    /// The first wait after a failed delivery (default 30 s), doubling…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_first: Option<Span>,
+    /// …up to this (default 1 h).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_most: Option<Span>,
+    /// One delivery attempt gives up after this (default 15 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Span>,
+    /// How messages name this Lectern; default the host name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// The address people reach Lectern at, for a link to the health page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl std::fmt::Debug for AlertsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let targets: Vec<String> = self.targets().iter().map(Target::label).collect();
+        f.debug_struct("AlertsConfig")
+            .field("targets", &targets)
+            .field("repeat", &self.repeat)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlertsConfig {
+    pub fn targets(&self) -> Vec<Target> {
+        let mail = self.smtp.iter().cloned().map(Target::Smtp);
+        let hooks = self.webhooks.iter().cloned().map(Target::Webhook);
+        mail.chain(hooks).collect()
+    }
+
+    pub fn options(&self) -> AlertOptions {
+        let d = AlertOptions::default();
+        let or = |given: Option<Span>, default: Duration| given.map_or(default, |s| s.0);
+        AlertOptions {
+            targets: self.targets(),
+            repeat: match self.repeat {
+                Some(Span(d)) if d.is_zero() => None,
+                Some(Span(d)) => Some(d),
+                None => d.repeat,
+            },
+            retry_first: or(self.retry_first, d.retry_first),
+            retry_most: or(self.retry_most, d.retry_most),
+            timeout: or(self.timeout, d.timeout),
+            site: self.site.clone().unwrap_or(d.site),
+            public_url: self.public_url.clone(),
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |why: String| Err(ConfigError::BadMonitoring(why));
+        let targets = self.targets();
+        let mut labels = std::collections::BTreeSet::new();
+        for target in &targets {
+            if let Err(why) = target.check() {
+                return bad(why);
+            }
+            if !labels.insert(target.label()) {
+                return bad(format!(
+                    "two alert targets are both {}: give each webhook its own name",
+                    target.label()
+                ));
+            }
+        }
+        let options = self.options();
+        if options.retry_first.is_zero() || options.retry_first > options.retry_most {
+            return bad("alerts.retry_first must be more than 0 and at most retry_most".into());
+        }
+        if options.timeout.is_zero() {
+            return bad("alerts.timeout must be more than 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// Who may read `/metrics` (`[metrics]`, or `LECTERN_METRICS__TOKEN`).
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct MetricsConfig {
+    /// A bearer token that opens `/metrics` to other machines; without
+    /// it only loopback callers get the metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = self.token.as_ref().map(|_| "(set)");
+        f.debug_struct("MetricsConfig")
+            .field("token", &token)
+            .finish()
+    }
+}
+
+impl MetricsConfig {
+    pub const MIN_TOKEN: usize = 16;
+
+    fn check(&self) -> Result<(), ConfigError> {
+        match &self.token {
+            Some(token) if token.trim().len() < Self::MIN_TOKEN => {
+                Err(ConfigError::BadMonitoring(format!(
+                    "metrics.token must be at least {} characters",
+                    Self::MIN_TOKEN
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Who this instance is among the others and how long it counts as alive
@@ -208,6 +421,9 @@ impl Default for Config {
             },
             backup: BackupConfig::default(),
             coordination: CoordinationConfig::default(),
+            health: HealthConfig::default(),
+            alerts: AlertsConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -236,6 +452,8 @@ pub enum ConfigError {
     BadProxy(String),
     #[error("{0}")]
     BadCoordination(String),
+    #[error("{0}")]
+    BadMonitoring(String),
 }
 
 impl Config {
@@ -265,6 +483,9 @@ impl Config {
         }
         config.server.trusted_proxies()?;
         config.coordination.check()?;
+        config.health.check()?;
+        config.alerts.check()?;
+        config.metrics.check()?;
         Ok(config)
     }
 

@@ -10,6 +10,7 @@ mod auth;
 mod backups;
 mod error;
 pub mod maintenance;
+mod ops;
 mod pages;
 mod requests;
 mod state;
@@ -40,6 +41,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .merge(pages::routes())
+        .merge(ops::routes())
+        .route_layer(axum::middleware::from_fn(ops::mark_route))
         // Inside the maintenance gate: a request it turns away changed nothing.
         .layer(axum::middleware::from_fn_with_state(audit, audit::record))
         .layer(axum::middleware::from_fn_with_state(
@@ -53,6 +56,11 @@ pub fn app(state: AppState) -> Router {
         // posts, and the CSRF check needs the real origin.
         .layer(header(http::header::REFERRER_POLICY, "same-origin"))
         .layer(TraceLayer::new_for_http())
+        // Outermost: every answer counts, refusals and maintenance too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::count,
+        ))
         .with_state(state)
 }
 

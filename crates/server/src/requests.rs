@@ -10,7 +10,13 @@ use tokio::sync::Notify;
 
 /// Routes that answer during maintenance: what tells people and monitors
 /// what is going on.
-pub(crate) const ALWAYS_OPEN: &[&str] = &["/api/admin/backup/status", "/static/app.css"];
+pub(crate) const ALWAYS_OPEN: &[&str] = &[
+    "/api/admin/backup/status",
+    "/static/app.css",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+];
 
 /// The requests of this instance whose handlers are running.
 #[derive(Default)]

@@ -23,6 +23,9 @@ pub struct ServerOptions {
     /// Proxies whose `X-Forwarded-For` names the client (addresses or
     /// CIDR ranges); none by default, when the peer is the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// `[metrics] token`: opens `/metrics` to other machines that present
+    /// it; without it only loopback callers get the metrics.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -34,6 +37,7 @@ impl Default for ServerOptions {
             max_missing_share: 0.5,
             backups: BackupOptions::in_data(Path::new("data"), Secrets::none()),
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -75,6 +79,7 @@ impl AppState {
     pub fn with_app(app: App, options: ServerOptions) -> Self {
         let events = app.events.clone();
         events.subscribe(Arc::new(AuditListener::new(app.store.clone())));
+        app.listen();
         Self {
             store: app.store.clone(),
             app,

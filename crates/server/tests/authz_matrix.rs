@@ -717,6 +717,17 @@ fn rows(f: &Fixture) -> Vec<Row> {
         )
         .expect(admin_only(&[404])),
         row(M::GET, "/api/admin/audit", "/api/admin/audit".into(), "-").expect(admin_only(&[200])),
+        // Anyone gets the summary (503 when a check fails); admins the detail.
+        row(M::GET, "/api/health", "/api/health".into(), "-").expect([&[200, 503]; 4]),
+        row(M::GET, "/api/admin/alerts", "/api/admin/alerts".into(), "-")
+            .expect(admin_only(&[200])),
+        row(
+            M::POST,
+            "/api/admin/alerts/test",
+            "/api/admin/alerts/test".into(),
+            "no targets configured",
+        )
+        .expect(admin_only(&[400])),
         row(
             M::POST,
             "/api/auth/logout",

@@ -54,6 +54,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/admin/settings"),
     ("PUT", "/api/admin/settings"),
     ("GET", "/api/admin/audit"),
+    ("GET", "/api/health"),
+    ("GET", "/api/admin/alerts"),
+    ("POST", "/api/admin/alerts/test"),
     ("POST", "/api/admin/backup/create"),
     ("GET", "/api/admin/backup/list"),
     ("GET", "/api/admin/backup/download/{id}"),
@@ -65,7 +68,11 @@ const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// The routes that answer without sign-in.
-const PUBLIC: &[(&str, &str)] = &[("GET", "/api/openapi.json"), ("POST", "/api/auth/login")];
+const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/api/openapi.json"),
+    ("POST", "/api/auth/login"),
+    ("GET", "/api/health"),
+];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 

@@ -11,7 +11,7 @@ use lectern_store::{NewUser, Role};
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use reqwest::StatusCode;
 
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 12] = [
     "/admin",
     "/admin/library",
     "/admin/scans",
@@ -21,6 +21,7 @@ const PAGES: [&str; 11] = [
     "/admin/groups",
     "/admin/tokens",
     "/admin/audit",
+    "/admin/health",
     "/admin/audit?actor=user%3Aadmin&action=backup&from=2020-01-01&to=2999-12-31",
     "/account",
 ];

@@ -2,6 +2,7 @@
 //! every failure to its exit status and error code in one place.
 
 mod backup;
+mod check;
 mod cleanup;
 mod demo;
 mod history;
@@ -150,7 +151,7 @@ impl Command {
     pub fn wants_json(&self) -> bool {
         match self {
             Command::Scan(a) => a.json,
-            Command::Cleanup(a) | Command::List(a) => a.json,
+            Command::Cleanup(a) | Command::List(a) | Command::Check(a) => a.json,
             Command::Demo(a) => a.json,
             Command::History(a) => a.json,
             Command::User(crate::cli::UserCommand::Add { json, .. })
@@ -168,6 +169,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         // The backup commands open the database themselves, if at all:
         // they must work when it is too damaged to open.
         Command::Backup(command) => backup::run(config, command).await,
+        // Like the backup commands: a damaged database is a finding.
+        Command::Check(args) => check::run(config, cli.global.root, args).await,
         Command::Scan(args) => {
             scan::run(&Context::open(config, cli.global.root).await?, args).await
         }

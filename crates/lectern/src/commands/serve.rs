@@ -28,6 +28,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
             ..BackupOptions::in_data(&ctx.config.data, Secrets::from_env()?)
         },
         trusted_proxies: ctx.config.server.trusted_proxies()?,
+        metrics_token: ctx.config.metrics.token.clone(),
     };
     let addr = SocketAddr::new(
         args.bind.unwrap_or(ctx.config.server.bind),
@@ -42,10 +43,14 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
     // This instance as configured (`[coordination]`): its id and lease.
     let coordination = ctx.config.coordination.in_process();
     let (library, backups) = (options.library(), options.backups.clone());
-    let app = App::new(ctx.store.clone(), library, backups).with_coordination(coordination.clone());
+    let health = ctx.config.health.options(&ctx.config.data)?;
+    let app = App::new(ctx.store.clone(), library, backups)
+        .with_coordination(coordination.clone())
+        .with_monitoring(health, ctx.config.alerts.options());
     let state = AppState::with_app(app, options);
     first_scan(ctx, &state).await?;
     tokio::spawn(lectern_app::schedule::run(state.app.clone()));
+    state.app.spawn_monitoring();
     tokio::spawn(keep_alive(
         coordination,
         ctx.config.coordination.heartbeat(),

@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod auth;
 pub mod content;
+pub mod health;
 pub mod library;
 pub mod openapi;
 pub mod scanner;
@@ -72,6 +73,9 @@ pub fn routes() -> (Router<AppState>, Actions) {
         .routes(routes!(admin::backups::restore))
         .routes(routes!(admin::backups::delete))
         .routes(routes!(admin::backups::status))
+        .routes(routes!(health::health))
+        .routes(routes!(health::list))
+        .routes(routes!(health::test))
         .split_for_parts();
     let document: openapi::Shared = Arc::new(openapi::document(paths));
     let actions = match serde_json::to_value(document.as_ref()) {

@@ -38,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         (name = "scanner", description = "Bringing the index in line with the disk (admins)"),
         (name = "admin", description = "Users, groups, grants, API tokens, settings (admins)"),
         (name = "backup", description = "Backups and restore (admins)"),
+        (name = "health", description = "Health checks and alerts"),
         (name = "meta", description = "This document"),
     )
 )]

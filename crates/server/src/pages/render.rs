@@ -31,6 +31,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/dashboard.html"),
     ),
     (
+        "admin/health.html",
+        include_str!("../../templates/admin/health.html"),
+    ),
+    (
         "admin/library.html",
         include_str!("../../templates/admin/library.html"),
     ),

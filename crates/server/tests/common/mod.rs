@@ -37,6 +37,15 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(
     configure: impl FnOnce(&mut ServerOptions, &std::path::Path),
 ) -> TestApp {
+    spawn_app_over(configure, |app| app).await
+}
+
+/// As [`spawn_app_with`], with the use cases' context changed too (its
+/// monitoring, say) before the server takes it.
+pub async fn spawn_app_over(
+    configure: impl FnOnce(&mut ServerOptions, &std::path::Path),
+    build: impl FnOnce(lectern_app::App) -> lectern_app::App,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("lib");
     lectern_demo::write_demo(&root).unwrap();
@@ -75,7 +84,8 @@ pub async fn spawn_app_with(
         ..ServerOptions::default()
     };
     configure(&mut options, dir.path());
-    let state = AppState::new(store.clone(), options);
+    let app = lectern_app::App::new(store.clone(), options.library(), options.backups.clone());
+    let state = AppState::with_app(build(app), options);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -9,6 +9,7 @@ use crate::error::{ApiError, ErrorEnvelope, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use lectern_app::monitor::HealthSettings;
 use lectern_app::retention::Retention;
 use lectern_app::settings::{self, SettingsChange};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,11 @@ pub struct Settings {
     retention: Retention,
     /// When the test restore runs (cron, or `off`); monthly by default.
     drill: String,
+    /// The health checks' thresholds (`null`: the configuration's) and
+    /// the alerts switched off: `{thresholds, alerts_off}`
+    /// (docs/monitoring.md).
+    #[schema(value_type = Object)]
+    health: HealthSettings,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -52,6 +58,14 @@ pub struct SettingsPatch {
     retention: Option<Retention>,
     /// When the test restore runs: cron, or `off`.
     drill: Option<String>,
+    /// `{"thresholds": {…} or null, "alerts_off": ["backup_missing", …]}`;
+    /// replaces both. Thresholds: `backup_warn_after_secs`,
+    /// `backup_fail_after_secs`, `scan_errors_fail_above`,
+    /// `disk_warn_below_percent`, `disk_fail_below_percent`,
+    /// `growth_warn_percent`, `growth_window_secs`; `null` goes back to the
+    /// configuration's.
+    #[schema(value_type = Option<Object>)]
+    health: Option<HealthSettings>,
 }
 
 impl From<settings::Settings> for Settings {
@@ -64,6 +78,7 @@ impl From<settings::Settings> for Settings {
             schedule: s.schedule,
             retention: s.retention,
             drill: s.drill,
+            health: s.health,
         }
     }
 }
@@ -94,7 +109,7 @@ pub async fn show(
     request_body = SettingsPatch,
     responses(
         (status = 200, description = "The settings after the change", body = Settings),
-        (status = 400, description = "Nothing to change, a root path that is not an absolute, readable directory, or a malformed body; nothing is saved", body = ErrorEnvelope),
+        (status = 400, description = "Nothing to change, a root path that is not an absolute, readable directory, thresholds that do not fit together, an unknown alert, or a malformed body; nothing is saved", body = ErrorEnvelope),
         AdminChange,
     ),
 )]
@@ -109,6 +124,7 @@ pub async fn update(
         schedule: patch.schedule,
         retention: patch.retention,
         drill: patch.drill,
+        health: patch.health,
     };
     Ok(Json(
         settings::update(&state.app, &by, change).await?.into(),

@@ -49,10 +49,41 @@ pub async fn show(
     admin: AdminPage,
 ) -> Result<Html<String>, PageError> {
     let overview = overview::overview(&state.app, &admin.actor).await?;
-    let lines = lines(&overview);
+    let report = lectern_app::monitor::report(&state.app).await;
+    let firing = state.app.alerts.status().firing.len();
+    let mut lines = vec![health_line(&report, firing)];
+    lines.extend(self::lines(&overview));
     let all_ok = lines.iter().all(|l| l.state == "ok");
     let ctx = context! { title => "Overview", lines, all_ok };
     page("admin/dashboard.html", &admin, "dashboard", ctx)
+}
+
+/// The health checks' verdict, pointing to their page.
+fn health_line(report: &lectern_app::health::Report, firing: usize) -> Line {
+    use lectern_core::health::Status;
+    let count = |s| report.checks.iter().filter(|c| c.status == s).count();
+    let (warn, fail) = (count(Status::Warn), count(Status::Fail));
+    let value = match (warn, fail) {
+        (0, 0) => format!("all {} checks pass", report.checks.len()),
+        _ => format!("{fail} failing, {warn} warning"),
+    };
+    let failing: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Pass)
+        .map(|c| c.name.as_str())
+        .collect();
+    let detail = match (failing.is_empty(), firing) {
+        (true, 0) => None,
+        (_, 0) => Some(failing.join(", ")),
+        (true, 1) => Some("1 alert firing".into()),
+        (true, n) => Some(format!("{n} alerts firing")),
+        (false, 1) => Some(format!("{}; 1 alert firing", failing.join(", "))),
+        (false, n) => Some(format!("{}; {n} alerts firing", failing.join(", "))),
+    };
+    line("Health", super::health::state_of(report.status), value)
+        .detail(detail)
+        .link("/admin/health".into())
 }
 
 fn lines(o: &Overview) -> Vec<Line> {

@@ -7,6 +7,7 @@
 mod audit;
 mod backups;
 mod dashboard;
+mod health;
 mod library;
 mod people;
 mod words;
@@ -68,6 +69,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/tokens/{id}/delete", post(people::delete_token))
         .route("/admin/audit", get(audit::show))
+        .route("/admin/health", get(health::show))
+        .route("/admin/health/settings", post(health::save))
+        .route("/admin/health/test", post(health::test))
         .route("/admin/backups/plan", post(backups::save_plan))
         .route("/admin/backups/{id}/verify", post(backups::verify))
         .route(
