@@ -3,13 +3,12 @@
 
 mod common;
 
-use common::{last_json, scan_json, Sandbox};
+use common::{chmod, last_json, scan_json, unprivileged, Sandbox};
 use lectern_store::lock::this_process;
 use lectern_store::{LockInfo, Store};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -140,34 +139,6 @@ async fn a_scan_killed_with_sigkill_leaves_a_consistent_index_and_shows_as_inter
         return;
     }
     panic!("every scan finished before it could be killed");
-}
-
-/// Runs `lectern` without root's power to read anything (as `nobody`), so
-/// that permission bits really deny reading.
-fn unprivileged(sb: &Sandbox) -> Option<Command> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some(sb.cmd());
-    }
-    let setpriv = Path::new("/usr/bin/setpriv");
-    if !setpriv.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have setpriv (util-linux)"
-        );
-        eprintln!("skipped: running as root without setpriv, so permissions cannot deny reading");
-        return None;
-    }
-    let inner = sb.cmd();
-    let mut cmd = Command::new(setpriv);
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(inner.get_program());
-    cmd.args(inner.get_args()).current_dir(sb.dir.path());
-    Some(cmd)
-}
-
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[test]

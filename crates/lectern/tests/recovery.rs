@@ -19,9 +19,9 @@ use lectern_store::settings::LIBRARY_ROOT;
 use lectern_store::{Grant, Store, UserId};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Arc;
 
 const ALICE_PW: &str = "alice in the library";
@@ -103,31 +103,9 @@ fn scan(sb: &Sandbox) -> (i32, Value) {
     (out.status.code().unwrap_or(-1), last_json(&out))
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `lectern serve --port 0`; returns it and its address once it listens.
-fn serve(sb: &Sandbox) -> (Server, String) {
-    let mut cmd = sb.cmd();
-    cmd.args(["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut server = Server(cmd.spawn().unwrap());
-    let mut reader = BufReader::new(server.0.stdout.take().unwrap());
-    loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "serve exited");
-        if let Some(rest) = line.split("sign in at ").nth(1) {
-            let url = rest.split_whitespace().next().unwrap();
-            return (server, url.trim_end_matches('/').to_owned());
-        }
-    }
+fn serve(sb: &Sandbox) -> (common::Server, String) {
+    let (server, url, _) = common::serve(sb);
+    (server, url)
 }
 
 /// POST /api/auth/login; the Bearer token.

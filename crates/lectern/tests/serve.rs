@@ -2,9 +2,9 @@
 
 mod common;
 
-use common::{last_json, Sandbox};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use common::{first_admin_password, last_json, serve, Sandbox};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 fn with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
     let mut child = cmd
@@ -68,43 +68,6 @@ fn user_add_reads_the_password_from_stdin_and_refuses_bad_input() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `lectern serve --port 0` and reads its stdout up to the address.
-fn serve(sb: &Sandbox) -> (Server, String, Vec<String>) {
-    let mut cmd = sb.cmd();
-    cmd.args(["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut server = Server(cmd.spawn().unwrap());
-    let mut lines = Vec::new();
-    let mut reader = BufReader::new(server.0.stdout.take().unwrap());
-    loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "serve exited early: {lines:?}"
-        );
-        lines.push(line.trim_end().to_owned());
-        if let Some(rest) = line.split("sign in at ").nth(1) {
-            let url = rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches('/')
-                .to_owned();
-            return (server, url, lines);
-        }
-    }
 }
 
 async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
@@ -182,15 +145,6 @@ fn peak_memory_kib(pid: u32) -> u64 {
         .find(|l| l.starts_with("VmHWM:"))
         .expect("VmHWM in /proc/PID/status");
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-fn first_admin_password(lines: &[String]) -> String {
-    let shown = lines
-        .iter()
-        .find(|l| l.contains("first administrator"))
-        .expect("a one-time password");
-    let password = shown.split("password \"").nth(1).unwrap();
-    password.trim_end_matches('"').to_owned()
 }
 
 async fn login(http: &reqwest::Client, url: &str, password: &str) -> reqwest::StatusCode {

@@ -4,8 +4,10 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -95,4 +97,81 @@ pub fn count_files(dir: &Path) -> usize {
         }
     }
     n
+}
+
+/// A running `lectern serve`, killed when dropped.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` (a `lectern serve --port 0`, its options set) and reads its
+/// stdout up to the address: the server, its base URL and the lines
+/// before it (the first administrator's password, say).
+pub fn serve_with(mut cmd: Command) -> (Server, String, Vec<String>) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut server = Server(cmd.spawn().unwrap());
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(server.0.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "serve exited early: {lines:?}"
+        );
+        lines.push(line.trim_end().to_owned());
+        if let Some(rest) = line.split("sign in at ").nth(1) {
+            let url = rest.split_whitespace().next().unwrap();
+            return (server, url.trim_end_matches('/').to_owned(), lines);
+        }
+    }
+}
+
+/// `lectern serve --port 0` in the sandbox.
+pub fn serve(sb: &Sandbox) -> (Server, String, Vec<String>) {
+    let mut cmd = sb.cmd();
+    cmd.args(["serve", "--port", "0"]);
+    serve_with(cmd)
+}
+
+/// The first administrator's password, from the lines `serve` printed.
+pub fn first_admin_password(lines: &[String]) -> String {
+    let shown = lines
+        .iter()
+        .find(|l| l.contains("first administrator"))
+        .expect("a one-time password");
+    let password = shown.split("password \"").nth(1).unwrap();
+    password.trim_end_matches('"').to_owned()
+}
+
+/// Runs `lectern` without root's power to read anything (as `nobody`), so
+/// that permission bits really deny reading.
+pub fn unprivileged(sb: &Sandbox) -> Option<Command> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some(sb.cmd());
+    }
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if !setpriv.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have setpriv (util-linux)"
+        );
+        eprintln!("skipped: running as root without setpriv, so permissions cannot deny reading");
+        return None;
+    }
+    let inner = sb.cmd();
+    let mut cmd = Command::new(setpriv);
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(inner.get_program());
+    cmd.args(inner.get_args()).current_dir(sb.dir.path());
+    Some(cmd)
+}
+
+pub fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
