@@ -329,8 +329,7 @@ async fn growth(store: Option<&dyn Store>, probe: &Probe) -> Check {
     let window = t.growth_window_secs as i64 * 1000;
     let samples = read_sizes(&probe.sizes);
     let then = size_then(&samples, lectern_store::now_ms(), window);
-    let window_words =
-        humantime::format_duration(std::time::Duration::from_secs(t.growth_window_secs));
+    let window_words = span(t.growth_window_secs);
     let Some(percent) = then.and_then(|s| rules::growth_percent(s.bytes, now_bytes)) else {
         return Check::new(
             name,
@@ -363,7 +362,10 @@ async fn root(store: Option<&dyn Store>, root: Option<PathBuf>) -> Check {
     let Some(path) = root else {
         return Check::new(name, Status::Warn, "no library root is configured");
     };
-    let shown = path.display().to_string();
+    let shown = std::path::absolute(&path)
+        .unwrap_or_else(|_| path.clone())
+        .display()
+        .to_string();
     let entries = tokio::task::spawn_blocking(move || std::fs::read_dir(&path).map(|d| d.count()));
     let entries = match entries.await {
         Ok(Ok(n)) => n,
@@ -475,7 +477,7 @@ fn backup_age(
         t.backup_warn_after_secs as i64,
         t.backup_fail_after_secs as i64,
     );
-    let words = humantime::format_duration(std::time::Duration::from_secs(age as u64)).to_string();
+    let words = span(age as u64);
     let output = format!("the newest backup ({}) is {words} old", newest.id);
     Check::new(name, status, output)
         .observed(age, "s")
@@ -542,6 +544,32 @@ async fn drill(store: Option<&dyn Store>) -> Check {
     }
 }
 
+/// A length of time as a person says it: its two largest units
+/// (`7 days`, `1 day 3 h`, `36 min`, `45 s`).
+pub fn span(secs: u64) -> String {
+    const UNITS: [(u64, &str, &str); 4] = [
+        (86_400, " day", " days"),
+        (3600, " h", " h"),
+        (60, " min", " min"),
+        (1, " s", " s"),
+    ];
+    let mut left = secs;
+    let mut parts = Vec::new();
+    for (size, one, many) in UNITS {
+        let n = left / size;
+        if n > 0 && parts.len() < 2 {
+            parts.push(format!("{n}{}", if n == 1 { one } else { many }));
+            left -= n * size;
+        } else if !parts.is_empty() {
+            break;
+        }
+    }
+    match parts.is_empty() {
+        true => "0 s".into(),
+        false => parts.join(" "),
+    }
+}
+
 /// Free and total bytes of the filesystem holding `path` (or its nearest
 /// existing parent).
 pub fn disk_space(path: &Path) -> std::io::Result<(u64, u64)> {
@@ -597,5 +625,20 @@ pub fn bytes(n: u64) -> String {
     match unit {
         0 => format!("{n} bytes"),
         _ => format!("{value:.1} {}", UNITS[unit]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_as_their_two_largest_units() {
+        assert_eq!(span(0), "0 s");
+        assert_eq!(span(45), "45 s");
+        assert_eq!(span(7 * 86_400), "7 days");
+        assert_eq!(span(86_400 + 3 * 3600 + 59), "1 day 3 h");
+        assert_eq!(span(36 * 60 + 5), "36 min 5 s");
+        assert_eq!(span(3600 + 5), "1 h");
     }
 }

@@ -51,6 +51,7 @@ macro_rules! backends {
             story!(users_sign_in_by_any_case_and_their_sessions_end_together);
             story!(progress_keeps_what_is_not_given_and_overviews_count_present_lessons);
             story!(a_snapshot_restores_every_row_but_keeps_the_lock_and_later_audit);
+            story!(the_quick_check_finds_a_sound_index_sound_after_searches_and_writes);
         })*
     };
 }
@@ -1592,4 +1593,38 @@ fn the_story_calls_every_store_method() {
         missing.is_empty(),
         "Store methods no story calls: {missing:?}"
     );
+}
+
+/// The health check asks the quick check every minute while searches and
+/// scans use the other connections: a sound database must stay "ok" (the
+/// bundled SQLite's check once reported a sound full-text index as
+/// malformed on a connection that had searched before others wrote).
+async fn the_quick_check_finds_a_sound_index_sound_after_searches_and_writes(
+    store: &Arc<dyn Store>,
+) {
+    let course = store.ensure_courses(&[p("Cat/Course")]).await.unwrap()[&p("Cat/Course")];
+    let query = SearchQuery::parse("less").unwrap();
+    for n in 0..12u64 {
+        let all = Visibility::Everything;
+        let search = || store.search(&query, &all, 10);
+        let found = tokio::join!(search(), search(), search(), search());
+        for hits in [found.0, found.1, found.2, found.3] {
+            hits.unwrap();
+        }
+        let added = vec![NewFile {
+            course_id: course,
+            path: p(&format!("Cat/Course/{n:02} lesson {n}.md")),
+            facts: facts(n),
+        }];
+        let batch = ChangeBatch {
+            added,
+            ..Default::default()
+        };
+        store.apply(&batch).await.unwrap();
+        assert_eq!(
+            store.quick_check().await.unwrap(),
+            Vec::<String>::new(),
+            "after write {n}"
+        );
+    }
 }

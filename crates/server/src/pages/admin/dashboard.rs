@@ -63,9 +63,19 @@ fn health_line(report: &lectern_app::health::Report, firing: usize) -> Line {
     use lectern_core::health::Status;
     let count = |s| report.checks.iter().filter(|c| c.status == s).count();
     let (warn, fail) = (count(Status::Warn), count(Status::Fail));
+    let plural = |n: usize, one: &str, many: &str| match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    };
     let value = match (warn, fail) {
         (0, 0) => format!("all {} checks pass", report.checks.len()),
-        _ => format!("{fail} failing, {warn} warning"),
+        (w, 0) => plural(w, "check warns", "checks warn"),
+        (0, f) => plural(f, "check fails", "checks fail"),
+        (w, f) => format!(
+            "{}, {}",
+            plural(f, "check fails", "checks fail"),
+            plural(w, "warns", "warn")
+        ),
     };
     let failing: Vec<&str> = report
         .checks

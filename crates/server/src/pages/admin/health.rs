@@ -25,7 +25,6 @@ struct CheckRow {
     state: &'static str,
     status: &'static str,
     output: String,
-    observed: Option<String>,
 }
 
 /// The dashboard's and this page's word for a status.
@@ -47,11 +46,6 @@ fn rows(report: &Report) -> Vec<CheckRow> {
             state: state_of(c.status),
             status: c.status.as_str(),
             output: c.output.clone(),
-            observed: c
-                .observed_value
-                .as_ref()
-                .zip(c.observed_unit.as_ref())
-                .map(|(v, u)| format!("{v} {u}")),
         })
         .collect()
 }
@@ -119,10 +113,20 @@ async fn health_page(
             }
         })
         .collect();
+    let pending: Vec<_> = status
+        .outbox
+        .iter()
+        .map(|p| {
+            context! {
+                target => p.target, notice => p.alert.notice.as_str(), title => p.alert.title,
+                attempts => p.attempts, next => when_ms(p.next_at), error => p.last_error,
+            }
+        })
+        .collect();
     let failures: Vec<_> = status
         .failures
         .iter()
-        .take(20)
+        .take(10)
         .map(|f| {
             context! {
                 at => when_ms(f.at), target => f.target, notice => f.notice.as_str(),
@@ -140,7 +144,7 @@ async fn health_page(
         checks => rows(&report),
         targets => status.targets,
         firing,
-        pending => status.outbox.len(),
+        pending,
         sent,
         failures,
         form => ThresholdForm::from(thresholds),
