@@ -176,8 +176,9 @@ struct Book {
     failures: Vec<DeliveryFailure>,
     #[serde(default)]
     next_id: u64,
-    /// Switched off in the panel; from the settings, not kept here.
-    #[serde(skip)]
+    /// Switched off in the panel: the settings' copy as last seen, kept so
+    /// that a change before the first check after a restart honours it.
+    #[serde(default)]
     off: BTreeSet<String>,
 }
 

@@ -186,6 +186,8 @@ pub fn request_address(parts: &Parts, state: &AppState) -> Option<IpAddr> {
 /// untrusted peer's header is ignored, so nobody can pick their own
 /// address to dodge the sign-in limits.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    // A dual-stack socket gives IPv4 peers as `::ffff:a.b.c.d`.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;

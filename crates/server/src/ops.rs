@@ -90,9 +90,10 @@ fn from_this_machine(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> boo
     let trusted = &state.options.trusted_proxies;
     let client = client_address(peer, headers, trusted);
     let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
-    let vouched = trusted.iter().any(|net| net.contains(&peer));
     // `::ffff:127.0.0.1` is a local IPv4 caller on a dual-stack socket.
-    client.to_canonical().is_loopback() && (vouched || !forwarded)
+    let peer = peer.to_canonical();
+    let vouched = trusted.iter().any(|net| net.contains(&peer));
+    client.is_loopback() && (vouched || !forwarded)
 }
 
 fn presents(token: Option<&str>, headers: &HeaderMap) -> bool {

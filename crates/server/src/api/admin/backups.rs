@@ -312,7 +312,7 @@ impl From<lectern_store::LockInfo> for LockView {
 pub struct LastFailure {
     /// When, in ms since the epoch.
     at: i64,
-    /// `backup.scheduled`, `backup.offsite` or `backup.drill`.
+    /// `backup.create`, `backup.offsite` or `backup.drill`.
     action: String,
     message: String,
 }
@@ -339,8 +339,8 @@ pub struct BackupStatusReport {
     running: Option<Job>,
     /// When the next scheduled backup runs (RFC 3339), unless off.
     next_scheduled: Option<String>,
-    /// The last failure of a scheduled backup or an off-site copy, until
-    /// one succeeds.
+    /// The last failure of a backup (any), an off-site copy or a test
+    /// restore, until that step next succeeds.
     last_failure: Option<LastFailure>,
     /// The last test restore (`drill` in the settings).
     last_drill: Option<LastDrill>,

@@ -181,6 +181,14 @@ fn backup_line(o: &Overview) -> Line {
             .link("/admin/backups".into());
     };
     let age = time::OffsetDateTime::now_utc() - backup.created_at;
+    // As the health check judges it: a failure a newer backup followed
+    // is over (a drill's or an off-site copy's still counts).
+    let made_ms = backup.created_at.unix_timestamp() * 1000;
+    let failure = o
+        .last_failure
+        .as_ref()
+        .filter(|f| f.action != "backup.create" || f.at > made_ms)
+        .map(|f| format!("failed {}: {}", ago_ms(f.at), f.message));
     let state = match (failure.is_some(), age.whole_hours()) {
         (true, _) => "bad",
         (false, h) if h >= 24 => "warn",
