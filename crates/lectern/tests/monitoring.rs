@@ -140,10 +140,13 @@ fn smtp_sink() -> Option<SmtpSink> {
 }
 
 /// lectern.toml for a Lectern over `root` that checks five times a second
-/// and retries deliveries quickly, with `targets` appended.
+/// and retries deliveries quickly, with `targets` appended. The disk
+/// thresholds are 0, so that a nearly full disk here fails no test but
+/// the ones that raise them.
 fn configure(sb: &Sandbox, root: &Path, targets: &str) {
     let config = format!(
-        "root = {root:?}\n\n[health]\ninterval = \"200ms\"\n\n[alerts]\nsite = \"test-site\"\n\
+        "root = {root:?}\n\n[health]\ninterval = \"200ms\"\ndisk_warn_below_percent = 0\n\
+         disk_fail_below_percent = 0\n\n[alerts]\nsite = \"test-site\"\n\
          public_url = \"http://lectern.example\"\nretry_first = \"200ms\"\nretry_most = \"500ms\"\n\
          timeout = \"5s\"\n\n{targets}"
     );
@@ -330,8 +333,65 @@ async fn alerts_reach_mail_and_a_webhook_once_resolve_and_survive_a_restart_and_
         })
         .await;
 
+    // Low disk space, by thresholds an admin saves above any real free
+    // share; resolved when they go back to the configuration's.
+    let full = json!({ "health": { "thresholds": {
+        "disk_warn_below_percent": 100.0, "disk_fail_below_percent": 100.0,
+    } } });
+    let (status, answer) = admin
+        .send(reqwest::Method::PUT, "/api/admin/settings", Some(full))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    hooks
+        .wait_for("disk_low firing", |m| hooked(m, "disk_low", "firing") == 1)
+        .await;
+    let back = json!({ "health": { "thresholds": null } });
+    let (status, _) = admin
+        .send(reqwest::Method::PUT, "/api/admin/settings", Some(back))
+        .await;
+    assert_eq!(status, 200);
+    hooks
+        .wait_for("disk_low resolved", |m| {
+            hooked(m, "disk_low", "resolved") == 1
+        })
+        .await;
+
+    // A failed backup (its folder replaced by a file), until one succeeds.
+    let folder = sb.data().join("backups");
+    let kept = sb.data().join("backups-kept");
+    std::fs::rename(&folder, &kept).unwrap();
+    std::fs::write(&folder, b"not a folder").unwrap();
+    let (status, failed) = admin
+        .send(reqwest::Method::POST, "/api/admin/backup/create", None)
+        .await;
+    assert!(status >= 400, "{status} {failed}");
+    std::fs::remove_file(&folder).unwrap();
+    std::fs::rename(&kept, &folder).unwrap();
+    hooks
+        .wait_for("backup_failed firing", |m| {
+            hooked(m, "backup_failed", "firing") == 1
+        })
+        .await;
+    smtp.inbox
+        .wait_for("the failed-backup mail", |m| {
+            mailed(m, "FIRING: A backup failed") == 1
+        })
+        .await;
+    let (status, _) = admin
+        .send(reqwest::Method::POST, "/api/admin/backup/create", None)
+        .await;
+    assert_eq!(status, 201);
+    hooks
+        .wait_for("backup_failed resolved", |m| {
+            hooked(m, "backup_failed", "resolved") == 1
+        })
+        .await;
+
     // A restore says it started and how it ended, and sends nothing again
     // of what the restored data knew.
+    // (An unreadable backup folder, above, may have raised "no recent
+    // backup" for a moment: count from here.)
+    let before = hooked(&hooks.all(), "backup_missing", "firing");
     let id = backup["id"].as_str().unwrap();
     let (status, restored) = admin
         .send(
@@ -357,7 +417,8 @@ async fn alerts_reach_mail_and_a_webhook_once_resolve_and_survive_a_restart_and_
     );
     let admin = Admin::sign_in(&admin.url, &first_admin_password(&lines)).await;
     admin.runs(3).await;
-    assert_eq!(hooked(&hooks.all(), "backup_missing", "firing"), 1);
+    let all = hooks.all();
+    assert_eq!(hooked(&all, "backup_missing", "firing"), before, "{all:#?}");
 
     // The panel's test button, through the API: both targets get it.
     let (status, queued) = admin
@@ -371,11 +432,13 @@ async fn alerts_reach_mail_and_a_webhook_once_resolve_and_survive_a_restart_and_
         .wait_for("the test mail", |m| mailed(m, "TEST: A test alert") == 1)
         .await;
     let sent = admin.sent().await;
-    let fired_twice = sent
-        .iter()
-        .filter(|(c, n)| c == "backup_missing" && n == "firing")
-        .count();
-    assert_eq!(fired_twice, 2, "once per target: {sent:?}");
+    let fired = |condition: &str| {
+        sent.iter()
+            .filter(|(c, n)| c == condition && n == "firing")
+            .count()
+    };
+    assert_eq!(fired("root_unreachable"), 2, "once per target: {sent:?}");
+    assert_eq!(fired("disk_low"), 2, "once per target: {sent:?}");
     let alerts = admin.get("/api/admin/alerts").await;
     assert_eq!(alerts["failures"], json!([]), "{alerts}");
 }

@@ -122,6 +122,7 @@ async fn admin_and_client_pages_have_no_serious_accessibility_violations() {
         "/admin/groups/1",
         "/admin/tokens",
         "/admin/audit",
+        "/admin/health",
         "/account",
     ]
     .into_iter()

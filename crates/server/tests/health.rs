@@ -11,6 +11,21 @@ use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+/// A server whose disk thresholds are 0, so that a nearly full disk on
+/// the test machine decides nothing here but where a test raises them.
+async fn spawn() -> TestApp {
+    spawn_app_over(
+        |_, _| {},
+        |app| {
+            let mut health = (*app.health).clone();
+            health.thresholds.disk_warn_below_percent = 0.0;
+            health.thresholds.disk_fail_below_percent = 0.0;
+            app.with_monitoring(health, Default::default())
+        },
+    )
+    .await
+}
+
 async fn health(app: &TestApp, token: Option<&str>) -> (StatusCode, String, Value) {
     let response = app
         .req(Method::GET, "/api/health", token)
@@ -27,7 +42,7 @@ async fn health(app: &TestApp, token: Option<&str>) -> (StatusCode, String, Valu
 
 #[tokio::test]
 async fn anonymous_callers_get_the_status_and_admins_every_check() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     let (status, kind, body) = health(&app, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(kind, "application/health+json");
@@ -67,7 +82,7 @@ async fn anonymous_callers_get_the_status_and_admins_every_check() {
 
 #[tokio::test]
 async fn two_reads_with_no_run_between_them_are_equal() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     let admin = app.token("admin", ADMIN_PW).await;
     let (_, _, first) = health(&app, Some(&admin)).await;
     let (_, _, second) = health(&app, Some(&admin)).await;
@@ -76,7 +91,7 @@ async fn two_reads_with_no_run_between_them_are_equal() {
 
 #[tokio::test]
 async fn a_failing_check_answers_503_and_names_itself() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     let admin = app.token("admin", ADMIN_PW).await;
     std::fs::rename(&app.root, app.dir.path().join("elsewhere")).unwrap();
     lectern_app::monitor::check_now(&app.state.app).await;
@@ -94,7 +109,7 @@ async fn a_failing_check_answers_503_and_names_itself() {
 
 #[tokio::test]
 async fn thresholds_saved_by_an_admin_judge_the_next_run() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     let admin = app.token("admin", ADMIN_PW).await;
     let mut thresholds = serde_json::to_value(lectern_app::health::Thresholds::default()).unwrap();
     // Above any real free share, so this cannot pass by luck.
@@ -127,7 +142,7 @@ async fn thresholds_saved_by_an_admin_judge_the_next_run() {
 
 #[tokio::test]
 async fn health_settings_that_do_not_fit_are_refused_and_nothing_is_saved() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     let admin = app.token("admin", ADMIN_PW).await;
     let mut backwards = serde_json::to_value(lectern_app::health::Thresholds::default()).unwrap();
     backwards["backup_warn_after_secs"] = json!(100);
@@ -161,7 +176,7 @@ async fn health_settings_that_do_not_fit_are_refused_and_nothing_is_saved() {
 
 #[tokio::test]
 async fn liveness_and_readiness_answer_in_plain_text() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     let live = app.req(Method::GET, "/healthz", None).send().await.unwrap();
     assert_eq!(live.status(), StatusCode::OK);
     let ready = app.req(Method::GET, "/readyz", None).send().await.unwrap();
@@ -239,7 +254,7 @@ async fn scan_and_wait(app: &TestApp, admin: &str) {
 
 #[tokio::test]
 async fn metrics_are_named_as_documented_and_move_with_scans_and_backups() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     let admin = app.token("admin", ADMIN_PW).await;
     let before = scrape(&app).await;
     for name in [
@@ -348,7 +363,7 @@ async fn metrics_are_named_as_documented_and_move_with_scans_and_backups() {
 
 #[tokio::test]
 async fn metrics_answer_loopback_callers_and_token_holders_only() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     // A loopback peer forwarding for someone it does not vouch for: a
     // reverse proxy nobody configured, whose client may be anywhere.
     let forwarded = app
@@ -385,7 +400,7 @@ async fn metrics_answer_loopback_callers_and_token_holders_only() {
 
 #[tokio::test]
 async fn a_test_alert_without_targets_is_refused_in_words() {
-    let app = spawn_app().await;
+    let app = spawn().await;
     let admin = app.token("admin", ADMIN_PW).await;
     let (status, body) = call(
         &app,

@@ -518,3 +518,105 @@ async fn guessing_the_current_password_is_limited_like_signing_in() {
         "still signed in"
     );
 }
+
+/// The fields the health page's settings form posts, as it shows them.
+fn health_form<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("backup_warn_hours", "24"),
+        ("backup_fail_hours", "72"),
+        ("scan_errors_fail_above", "10"),
+        ("disk_warn_below_percent", "10"),
+        ("disk_fail_below_percent", "5"),
+        ("growth_warn_percent", "50"),
+        ("growth_window_days", "7"),
+        ("alert_backup_failed", "on"),
+    ];
+    for (name, value) in overrides {
+        form.retain(|(n, _)| n != name);
+        form.push((name, value));
+    }
+    form
+}
+
+#[tokio::test]
+async fn the_health_page_saves_thresholds_and_switches_and_refuses_nonsense_in_words() {
+    let app = spawn_app().await;
+    let admin = sign_in(&app, "admin", ADMIN_PW).await;
+    let saved = || lectern_app::monitor::saved_settings(&app.state.app);
+
+    let refused = [
+        (
+            health_form(&[("backup_warn_hours", "soon")]),
+            "give a number",
+        ),
+        (
+            health_form(&[("backup_warn_hours", "100")]),
+            "at most the one that fails",
+        ),
+        (
+            health_form(&[("disk_fail_below_percent", "50")]),
+            "percentages",
+        ),
+    ];
+    for (form, said) in refused {
+        let answer = admin.post(&app, "/admin/health/settings", &form).await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{form:?}");
+        let body = answer.text().await.unwrap();
+        assert!(body.contains(said), "{said}: {body}");
+        assert_eq!(saved().await, Default::default(), "nothing is saved");
+    }
+
+    // The configuration's values with one alert on: only the switches are
+    // saved, so later changes to lectern.toml still apply.
+    let answer = admin
+        .post(&app, "/admin/health/settings", &health_form(&[]))
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let settings = saved().await;
+    assert_eq!(settings.thresholds, None);
+    assert_eq!(
+        settings.alerts_off.len(),
+        lectern_app::alerts::CONDITIONS.len() - 1
+    );
+    assert!(!settings.alerts_off.contains("backup_failed"));
+
+    let answer = admin
+        .post(
+            &app,
+            "/admin/health/settings",
+            &health_form(&[("backup_warn_hours", "0.5")]),
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let thresholds = saved().await.thresholds.expect("saved thresholds");
+    assert_eq!(thresholds.backup_warn_after_secs, 1800);
+    let (_, page) = admin.get(&app, "/admin/health?done=settings").await;
+    assert!(page.contains("saved here"), "{page}");
+    assert!(page.contains(r#"value="0.5""#), "the saved value is shown");
+
+    let answer = admin
+        .post(
+            &app,
+            "/admin/health/settings",
+            &health_form(&[("reset", "on")]),
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        saved().await.thresholds,
+        None,
+        "back to the configuration's"
+    );
+
+    // No target configured: the test alert is refused in words.
+    let answer = admin.post(&app, "/admin/health/test", &[]).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let body = answer.text().await.unwrap();
+    assert!(body.contains("no alert target is configured"), "{body}");
+    let query = lectern_store::AuditQuery {
+        action: Some("alerts.test".into()),
+        ..Default::default()
+    };
+    let entries = app.store.audit(&query).await.unwrap().entries;
+    assert_eq!(entries.len(), 1, "the refusal is in the audit log");
+}
