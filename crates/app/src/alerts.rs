@@ -162,6 +162,9 @@ struct Book {
     /// What the last health report found.
     #[serde(default)]
     found: BTreeMap<String, Active>,
+    /// The check each found condition came from.
+    #[serde(default)]
+    sources: BTreeMap<String, String>,
     /// What events raised (a restore running).
     #[serde(default)]
     raised: BTreeMap<String, Active>,
@@ -200,6 +203,8 @@ pub struct Alerts {
     file: Option<PathBuf>,
     wake: Notify,
     sender: Option<Sender>,
+    /// What the file holds, so an unchanged state is not written again.
+    saved: Mutex<Vec<u8>>,
 }
 
 impl Alerts {
@@ -220,15 +225,31 @@ impl Alerts {
             file,
             wake: Notify::new(),
             sender,
+            saved: Mutex::new(Vec::new()),
         }
     }
 
-    /// Takes a new health report's conditions, with `off` switched off.
-    pub fn observe(&self, report: &Report, off: &BTreeSet<String>) {
-        let found = conditions_of(report);
+    /// Takes a new health report's conditions, with `off` switched off
+    /// (`None`: the settings could not be read, the last ones stand). A
+    /// check that could not decide keeps what it found before.
+    pub fn observe(&self, report: &Report, off: Option<&BTreeSet<String>>) {
+        let (mut found, mut sources) = conditions_of(report);
         self.change(|book| {
+            for check in report.checks.iter().filter(|c| c.undecided) {
+                for (condition, source) in &book.sources {
+                    if source == &check.name {
+                        if let Some(active) = book.found.get(condition) {
+                            found.insert(condition.clone(), active.clone());
+                            sources.insert(condition.clone(), source.clone());
+                        }
+                    }
+                }
+            }
             book.found = found;
-            book.off.clone_from(off);
+            book.sources = sources;
+            if let Some(off) = off {
+                book.off.clone_from(off);
+            }
         });
     }
 
@@ -356,13 +377,20 @@ impl Alerts {
         }
     }
 
+    /// Writes the state when it changed since the last write.
     fn save(&self, book: &Book) {
         let Some(file) = &self.file else { return };
-        let written = serde_json::to_vec_pretty(book)
-            .map_err(std::io::Error::other)
-            .and_then(|json| write_atomically(file, &json));
-        if let Err(e) = written {
-            tracing::error!("cannot keep the alerts' state in {}: {e}", file.display());
+        let json = match serde_json::to_vec_pretty(book) {
+            Ok(json) => json,
+            Err(e) => return tracing::error!("cannot write the alerts' state: {e}"),
+        };
+        let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        if *saved == json {
+            return;
+        }
+        match write_atomically(file, &json) {
+            Ok(()) => *saved = json,
+            Err(e) => tracing::error!("cannot keep the alerts' state in {}: {e}", file.display()),
         }
     }
 
@@ -382,7 +410,14 @@ impl Alerts {
 
     fn next_wait(&self) -> Duration {
         let now = lectern_store::now_ms();
-        let next = self.lock().outbox.iter().map(|p| p.next_at).min();
+        // The queue's heads decide; the notices behind them wait their turn.
+        let mut heads = BTreeMap::new();
+        for pending in &self.lock().outbox {
+            heads
+                .entry(pending.target.clone())
+                .or_insert(pending.next_at);
+        }
+        let next = heads.into_values().min();
         match next {
             Some(at) => Duration::from_millis((at - now).clamp(0, 3_600_000) as u64),
             None => Duration::from_secs(3600),
@@ -391,13 +426,15 @@ impl Alerts {
 
     async fn deliver_due(&self) {
         let now = lectern_store::now_ms();
-        let due: Vec<Pending> = self
-            .lock()
-            .outbox
-            .iter()
-            .filter(|p| p.next_at <= now)
-            .cloned()
-            .collect();
+        // One notice at a time per target, oldest first: a resolved
+        // notice never overtakes the firing one still being retried.
+        let mut heads: BTreeMap<String, Pending> = BTreeMap::new();
+        for pending in &self.lock().outbox {
+            heads
+                .entry(pending.target.clone())
+                .or_insert_with(|| pending.clone());
+        }
+        let due: Vec<Pending> = heads.into_values().filter(|p| p.next_at <= now).collect();
         if due.is_empty() {
             return;
         }
@@ -503,14 +540,17 @@ fn load(file: &PathBuf) -> Book {
     }
 }
 
-/// The conditions a report raises: each check's, several of one
-/// condition (both disks) joined, the worst severity kept.
-pub fn conditions_of(report: &Report) -> BTreeMap<String, Active> {
+/// The conditions a report raises, and the check each came from: each
+/// check's, several of one condition (both disks) joined, the worst
+/// severity kept.
+pub fn conditions_of(report: &Report) -> (BTreeMap<String, Active>, BTreeMap<String, String>) {
     let mut found: BTreeMap<String, Active> = BTreeMap::new();
+    let mut sources = BTreeMap::new();
     for check in &report.checks {
         let Some(name) = &check.condition else {
             continue;
         };
+        sources.insert(name.clone(), check.name.clone());
         let severity = check.status.as_str().to_owned();
         match found.get_mut(name) {
             Some(active) => {
@@ -528,7 +568,7 @@ pub fn conditions_of(report: &Report) -> BTreeMap<String, Active> {
             }
         }
     }
-    found
+    (found, sources)
 }
 
 /// Queues a test alert to every configured target (the panel's button).
@@ -599,6 +639,7 @@ mod tests {
             observed_unit: None,
             output: "the disk is full".into(),
             condition: failing.then(|| "backup_failed".into()),
+            undecided: false,
         };
         Report {
             status,
@@ -613,26 +654,66 @@ mod tests {
         let file = dir.path().join("alerts.json");
         let off = BTreeSet::new();
         let alerts = Alerts::new(AlertOptions::default(), Some(file.clone()));
-        alerts.observe(&report(true), &off);
+        alerts.observe(&report(true), Some(&off));
         let since = alerts.status().firing[0].1.since;
         drop(alerts);
 
         let again = Alerts::new(AlertOptions::default(), Some(file.clone()));
-        again.observe(&report(true), &off);
+        again.observe(&report(true), Some(&off));
         let firing = again.status().firing;
         assert_eq!(firing.len(), 1);
         assert_eq!(firing[0].0.name, "backup_failed");
         assert_eq!(firing[0].1.since, since, "the same episode, not a new one");
-        again.observe(&report(false), &off);
+        again.observe(&report(false), Some(&off));
         assert!(again.status().firing.is_empty());
+    }
+
+    #[test]
+    fn a_check_that_cannot_decide_keeps_its_alert_as_it_was() {
+        let alerts = Alerts::new(AlertOptions::default(), None);
+        alerts.observe(&report(true), None);
+        let mut undecided = report(false);
+        undecided.checks[0].status = Status::Warn;
+        undecided.checks[0].undecided = true;
+        alerts.observe(&undecided, None);
+        let firing = alerts.status().firing;
+        assert_eq!(firing.len(), 1, "neither resolved nor raised anew");
+        alerts.observe(&report(false), None);
+        assert!(alerts.status().firing.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_resolved_notice_waits_behind_the_firing_one_for_its_target() {
+        let hook = Webhook {
+            // Nothing listens on port 1: every attempt fails.
+            url: "http://127.0.0.1:1/hook".into(),
+            format: Format::Json,
+            name: None,
+        };
+        let options = AlertOptions {
+            targets: vec![Target::Webhook(hook)],
+            ..AlertOptions::default()
+        };
+        let alerts = Alerts::new(options, None);
+        alerts.observe(&report(true), None);
+        alerts.observe(&report(false), None);
+        alerts.deliver_due().await;
+        let status = alerts.status();
+        let notices: Vec<_> = status
+            .outbox
+            .iter()
+            .map(|p| (p.alert.notice, p.attempts))
+            .collect();
+        assert_eq!(notices, [(Notice::Firing, 1), (Notice::Resolved, 0)]);
+        assert_eq!(status.failures.len(), 1);
     }
 
     #[test]
     fn an_alert_switched_off_stops_firing() {
         let alerts = Alerts::new(AlertOptions::default(), None);
-        alerts.observe(&report(true), &BTreeSet::new());
+        alerts.observe(&report(true), Some(&BTreeSet::new()));
         let off = BTreeSet::from(["backup_failed".to_owned()]);
-        alerts.observe(&report(true), &off);
+        alerts.observe(&report(true), Some(&off));
         assert!(alerts.status().firing.is_empty());
     }
 }

@@ -28,6 +28,23 @@ pub async fn last_failure(store: &dyn Store) -> Result<Option<Failure>, StoreErr
     json_setting(store, LAST_FAILURE).await
 }
 
+/// The steps whose failures are kept (`Failure::action`).
+pub const CREATE: &str = "backup.create";
+pub const OFFSITE: &str = "backup.offsite";
+pub const DRILL: &str = "backup.drill";
+
+/// The last failure, if it still matters: a backup's until a readable
+/// backup newer than it exists; an off-site copy's or a drill's until
+/// their own step succeeds (which clears it). The health checks and the
+/// overview both judge by this.
+pub fn failure_in_force(
+    failure: Option<Failure>,
+    newest: Option<&BackupRecord>,
+) -> Option<Failure> {
+    let newest_ms = newest.map(|r| (r.created_at.unix_timestamp_nanos() / 1_000_000) as i64);
+    failure.filter(|f| f.action != CREATE || newest_ms.is_none_or(|made| made < f.at))
+}
+
 /// Keeps how a backup step went that no request is waiting for (a
 /// scheduled backup, an off-site copy, a drill): a failure as the last
 /// failure, which the status and health checks show, until a success
@@ -64,7 +81,7 @@ pub async fn send_offsite(app: &App, who: &Actor, record: &BackupRecord) -> Resu
         return Ok(());
     }
     let outcome = offsite.send(record).await.map_err(|e| e.to_string());
-    record_outcome(app.store.as_ref(), "backup.offsite", outcome.clone()).await;
+    record_outcome(app.store.as_ref(), OFFSITE, outcome.clone()).await;
     let event = Event::OffsiteCopy {
         backup_id: record.id.clone(),
         by: who.clone(),
@@ -180,7 +197,7 @@ pub(crate) async fn create_locked(
         Err(e) => {
             let error = AppError::from(e);
             // Whoever asked, the health checks and alerts must know.
-            record_outcome(store, "backup.create", Err(error.chain())).await;
+            record_outcome(store, CREATE, Err(error.chain())).await;
             app.events
                 .emit(Event::BackupFailed {
                     backup_type,

@@ -10,6 +10,7 @@ use crate::schedule;
 pub use lectern_alerts::rfc3339;
 use lectern_backup::BackupFolder;
 use lectern_core::health::{self as rules, Status};
+use lectern_core::quantity::{bytes, span};
 use lectern_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -71,6 +72,16 @@ impl Thresholds {
                 "disk shares are percentages, the failing one at most the warning one".into(),
             );
         }
+        // A century: beyond it, times in milliseconds stop fitting.
+        const MOST_SECS: u64 = 100 * 365 * 86_400;
+        let times = [
+            self.backup_warn_after_secs,
+            self.backup_fail_after_secs,
+            self.growth_window_secs,
+        ];
+        if times.iter().any(|&t| t > MOST_SECS) || self.scan_errors_fail_above > 1_000_000_000 {
+            return Err("durations are at most 100 years, scan errors at most 10^9".into());
+        }
         if self.growth_warn_percent.is_nan()
             || self.growth_warn_percent <= 0.0
             || self.growth_window_secs == 0
@@ -95,6 +106,10 @@ pub struct Check {
     pub output: String,
     /// The alert condition a failing or warning result raises.
     pub condition: Option<String>,
+    /// It could not be checked (the database did not answer): its alerts
+    /// stay as they were, neither resolved nor raised anew.
+    #[serde(default)]
+    pub undecided: bool,
 }
 
 impl Check {
@@ -107,6 +122,7 @@ impl Check {
             observed_unit: None,
             output: output.into(),
             condition: None,
+            undecided: false,
         }
     }
 
@@ -252,7 +268,9 @@ pub async fn run(probe: &Probe) -> Report {
 }
 
 fn unknown(name: &str, why: &str) -> Check {
-    Check::new(name, Status::Warn, format!("cannot be checked: {why}"))
+    let mut check = Check::new(name, Status::Warn, format!("cannot be checked: {why}"));
+    check.undecided = true;
+    check
 }
 
 async fn database(store: Option<&dyn Store>, problem: Option<&str>) -> Check {
@@ -496,19 +514,18 @@ async fn last_backup(
         Ok(f) => f,
         Err(e) => return unknown(name, &e.to_string()),
     };
-    let newest_ms = archives
+    let newest = archives
         .as_ref()
         .ok()
-        .and_then(|l| backups::newest_readable(l))
-        .map(|r| (r.created_at.unix_timestamp_nanos() / 1_000_000) as i64);
-    match failure {
-        Some(f) if f.action == "backup.create" && newest_ms.is_none_or(|n| n < f.at) => Check::new(
+        .and_then(|l| backups::newest_readable(l));
+    match backups::failure_in_force(failure, newest) {
+        Some(f) if f.action == backups::CREATE => Check::new(
             name,
             Status::Fail,
             format!("the last backup failed at {}: {}", rfc3339(f.at), f.message),
         )
         .raises("backup_failed"),
-        Some(f) if f.action == "backup.offsite" => Check::new(
+        Some(f) if f.action == backups::OFFSITE => Check::new(
             name,
             Status::Warn,
             format!(
@@ -541,32 +558,6 @@ async fn drill(store: Option<&dyn Store>) -> Check {
             format!("the last drill failed at {}: {}", rfc3339(d.at), d.message),
         )
         .raises("drill_failed"),
-    }
-}
-
-/// A length of time as a person says it: its two largest units
-/// (`7 days`, `1 day 3 h`, `36 min`, `45 s`).
-pub fn span(secs: u64) -> String {
-    const UNITS: [(u64, &str, &str); 4] = [
-        (86_400, " day", " days"),
-        (3600, " h", " h"),
-        (60, " min", " min"),
-        (1, " s", " s"),
-    ];
-    let mut left = secs;
-    let mut parts = Vec::new();
-    for (size, one, many) in UNITS {
-        let n = left / size;
-        if n > 0 && parts.len() < 2 {
-            parts.push(format!("{n}{}", if n == 1 { one } else { many }));
-            left -= n * size;
-        } else if !parts.is_empty() {
-            break;
-        }
-    }
-    match parts.is_empty() {
-        true => "0 s".into(),
-        false => parts.join(" "),
     }
 }
 
@@ -611,34 +602,4 @@ fn disk(name: &str, path: &Path, t: &Thresholds) -> Check {
     Check::new(name, status, output)
         .observed((percent * 10.0).round() / 10.0, "percent")
         .raises("disk_low")
-}
-
-/// Bytes in words: `1.5 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{n} bytes"),
-        _ => format!("{value:.1} {}", UNITS[unit]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_read_as_their_two_largest_units() {
-        assert_eq!(span(0), "0 s");
-        assert_eq!(span(45), "45 s");
-        assert_eq!(span(7 * 86_400), "7 days");
-        assert_eq!(span(86_400 + 3 * 3600 + 59), "1 day 3 h");
-        assert_eq!(span(36 * 60 + 5), "36 min 5 s");
-        assert_eq!(span(3600 + 5), "1 h");
-    }
 }

@@ -9,6 +9,7 @@ use crate::error::AppError;
 use crate::events::{Event, Listener};
 use crate::health::{self, Probe, Report, SizeSample, Thresholds};
 use async_trait::async_trait;
+use lectern_store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -64,12 +65,16 @@ pub struct HealthSettings {
     pub alerts_off: BTreeSet<String>,
 }
 
+/// What an admin saved; `Err` when the database did not say.
+pub async fn read_settings(app: &App) -> Result<HealthSettings, StoreError> {
+    let saved = crate::settings::json_setting(app.store.as_ref(), HEALTH_SETTINGS).await?;
+    Ok(saved.unwrap_or_default())
+}
+
+/// What an admin saved, or nothing saved when the database does not say
+/// (for the panel, which shows the database's trouble elsewhere).
 pub async fn saved_settings(app: &App) -> HealthSettings {
-    crate::settings::json_setting(app.store.as_ref(), HEALTH_SETTINGS)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    read_settings(app).await.unwrap_or_default()
 }
 
 /// The thresholds in force: the saved ones, else the configuration's.
@@ -100,6 +105,9 @@ pub fn check_settings(change: &HealthSettings) -> Result<(), AppError> {
 pub struct Monitor {
     latest: RwLock<Option<Report>>,
     wake: Notify,
+    /// One run at a time: a slow run that began before a change must not
+    /// replace the report of a run after it.
+    running: tokio::sync::Mutex<()>,
 }
 
 impl Monitor {
@@ -129,6 +137,7 @@ pub async fn report(app: &App) -> Report {
 
 /// Runs the checks, keeps the report and tells the alerts.
 pub async fn check_now(app: &App) -> Report {
+    let _one = app.monitor.running.lock().await;
     let probe = Probe::of(app).await;
     let report = health::run(&probe).await;
     if let Ok(bytes) = app.store.database_size().await {
@@ -136,8 +145,9 @@ pub async fn check_now(app: &App) -> Report {
         record_size(&app.health.sizes_file(), bytes, window);
     }
     app.monitor.keep(report.clone());
-    let off = saved_settings(app).await.alerts_off;
-    app.alerts.observe(&report, &off);
+    // Unreadable settings switch nothing on or off: the last ones stand.
+    let off = read_settings(app).await.ok().map(|s| s.alerts_off);
+    app.alerts.observe(&report, off.as_ref());
     report
 }
 

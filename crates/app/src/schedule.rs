@@ -203,7 +203,7 @@ async fn drill_locked(app: &App) -> Drill {
         }
     }
     let failure = outcome.as_ref().err().cloned();
-    backups::record_outcome(app.store.as_ref(), "backup.drill", outcome.map(|_| ())).await;
+    backups::record_outcome(app.store.as_ref(), backups::DRILL, outcome.map(|_| ())).await;
     let event = Event::DrillFinished {
         backup_id,
         by: ACTOR,
@@ -296,7 +296,7 @@ pub async fn run_once(app: &App, retention: &Retention) -> Ran {
     }
     // A failure was recorded where the backup failed; a success clears it.
     let Ok(record) = made else { return Ran::Done };
-    backups::record_outcome(app.store.as_ref(), "backup.create", Ok(())).await;
+    backups::record_outcome(app.store.as_ref(), backups::CREATE, Ok(())).await;
     let _ = backups::send_offsite(app, &ACTOR, &record).await;
     if let Err(e) = prune(app, retention) {
         tracing::error!("cannot apply the backup retention: {e}");

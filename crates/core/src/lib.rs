@@ -8,6 +8,7 @@ mod library_path;
 pub mod names;
 mod natural;
 pub mod progress;
+pub mod quantity;
 pub mod scan;
 
 pub use digest::{DigestError, Sha256Digest};

@@ -454,6 +454,23 @@ pub enum ConfigError {
     BadCoordination(String),
     #[error("{0}")]
     BadMonitoring(String),
+    /// figment's message would quote the value, which is a secret here.
+    #[error("invalid configuration: {0} does not have the right form (its value is a secret and is not shown)")]
+    BadSecret(String),
+}
+
+/// The configuration's error, unless it is about a secret (a password, a
+/// token, a webhook's URL), whose value it would print.
+fn redacted(error: figment::Error) -> ConfigError {
+    const SECRETS: [&str; 4] = ["password", "token", "webhooks", "url"];
+    let secret = error
+        .clone()
+        .into_iter()
+        .find(|e| e.path.iter().any(|key| SECRETS.contains(&key.as_str())));
+    match secret {
+        Some(e) => ConfigError::BadSecret(e.path.join(".")),
+        None => ConfigError::Invalid(Box::new(error)),
+    }
 }
 
 impl Config {
@@ -473,7 +490,7 @@ impl Config {
             .merge(Env::prefixed("LECTERN_").ignore(&["config"]).split("__"))
             .merge(Serialized::defaults(layers))
             .extract()
-            .map_err(Box::new)?;
+            .map_err(redacted)?;
         let share = config.scan.max_missing_percent;
         if !(0.0..=100.0).contains(&share) {
             return Err(ConfigError::BadShare(share));

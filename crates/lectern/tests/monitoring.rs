@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{first_admin_password, serve, Sandbox};
+use common::{first_admin_password, serve_with, Sandbox};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -153,11 +153,22 @@ fn configure(sb: &Sandbox, root: &Path, targets: &str) {
     std::fs::write(sb.path("lectern.toml"), config).unwrap();
 }
 
+/// The mail server in lectern.toml; its recipients come from [`MAIL_TO`].
 fn smtp_target(port: u16) -> String {
     format!(
         "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n\
-         from = \"Lectern <lectern@example.org>\"\nto = [\"admin@example.org\"]\n\n"
+         from = \"Lectern <lectern@example.org>\"\n\n"
     )
+}
+
+/// A list in the environment, joined to the file's table (docs/monitoring.md).
+const MAIL_TO: (&str, &str) = ("LECTERN_ALERTS__SMTP__TO", r#"["admin@example.org"]"#);
+
+/// `lectern serve --port 0` in the sandbox with `env` set.
+fn serve(sb: &Sandbox, env: &[(&str, &str)]) -> (common::Server, String, Vec<String>) {
+    let mut cmd = sb.cmd();
+    cmd.args(["serve", "--port", "0"]).envs(env.iter().copied());
+    serve_with(cmd)
 }
 
 fn hook_target(port: u16) -> String {
@@ -252,7 +263,7 @@ async fn alerts_reach_mail_and_a_webhook_once_resolve_and_survive_a_restart_and_
     configure(&sb, &lib, &targets);
 
     // No backup yet: "no recent backup" fires, to each target once.
-    let (server, url, lines) = serve(&sb);
+    let (server, url, lines) = serve(&sb, &[MAIL_TO]);
     let admin = Admin::sign_in(&url, &first_admin_password(&lines)).await;
     hooks
         .wait_for("the webhook's firing notice", |m| {
@@ -284,7 +295,7 @@ async fn alerts_reach_mail_and_a_webhook_once_resolve_and_survive_a_restart_and_
     // again either: the alerts' state outlives the process.
     admin.runs(3).await;
     drop(server);
-    let (_server, url, _) = serve(&sb);
+    let (_server, url, _) = serve(&sb, &[MAIL_TO]);
     let admin = Admin { url, ..admin };
     admin.runs(3).await;
     assert_eq!(hooked(&hooks.all(), "backup_missing", "firing"), 1);
@@ -372,6 +383,24 @@ async fn alerts_reach_mail_and_a_webhook_once_resolve_and_survive_a_restart_and_
             hooked(m, "backup_failed", "firing") == 1
         })
         .await;
+    let health = admin.get("/api/health").await;
+    assert_eq!(health["status"], "fail", "{health}");
+    assert_eq!(
+        health["checks"]["backup:last"][0]["status"], "fail",
+        "{health}"
+    );
+    // The same checks from the shell while the server runs.
+    let out = sb
+        .cmd()
+        .args(["check", "--json"])
+        .env(MAIL_TO.0, MAIL_TO.1)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        common::last_json(&out)["checks"]["backup:last"][0]["status"],
+        "fail"
+    );
     smtp.inbox
         .wait_for("the failed-backup mail", |m| {
             mailed(m, "FIRING: A backup failed") == 1
@@ -452,8 +481,10 @@ async fn a_webhook_down_at_first_gets_the_alert_once_it_is_back() {
         .port();
     let sb = Sandbox::new();
     let lib = sb.demo("lib");
-    configure(&sb, &lib, &hook_target(port));
-    let (_server, url, lines) = serve(&sb);
+    configure(&sb, &lib, "");
+    // The webhook from the environment, in the documented form.
+    let hooks_env = format!(r#"[{{url="http://127.0.0.1:{port}/hook", format="json"}}]"#);
+    let (_server, url, lines) = serve(&sb, &[("LECTERN_ALERTS__WEBHOOKS", &hooks_env)]);
     let admin = Admin::sign_in(&url, &first_admin_password(&lines)).await;
 
     // Refused connections are recorded and the notice kept.
@@ -547,6 +578,17 @@ fn lectern_check_exits_0_1_or_2_as_each_check_finds() {
     let sb = Sandbox::new();
     let lib = sb.demo("lib");
     configure(&sb, &lib, "");
+    // Before any database: reported, and none is made where --data points.
+    let (code, report) = check(&sb, &[]);
+    assert_eq!(
+        (code, status_of(&report, "database:reachable")),
+        (2, "fail")
+    );
+    assert!(
+        !sb.data().join("lectern.db").exists(),
+        "the check made a database"
+    );
+
     run_ok(&sb, &["scan"]);
     run_ok(&sb, &["backup", "create"]);
     let (code, report) = check(&sb, &[]);
@@ -680,5 +722,20 @@ fn lectern_check_exits_0_1_or_2_as_each_check_finds() {
         status_of(&report, "library:root"),
         "pass",
         "the rest still runs"
+    );
+
+    // A secret of the wrong form is refused without being shown.
+    let out = sb
+        .cmd()
+        .arg("check")
+        .env("LECTERN_METRICS__TOKEN", "1234567890123456")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("metrics.token"), "{said}");
+    assert!(
+        !said.contains("1234567890123456"),
+        "the token leaked: {said}"
     );
 }

@@ -85,15 +85,25 @@ async fn metrics(
 /// A caller on this machine: the client (through trusted proxies) is a
 /// loopback address. A loopback peer that forwards for someone else
 /// without being trusted is a reverse proxy nobody configured, and the
-/// someone else may be anywhere.
+/// someone else may be anywhere; a trusted proxy must name its client
+/// in a form that reads, hop by hop.
 fn from_this_machine(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> bool {
     let trusted = &state.options.trusted_proxies;
-    let client = client_address(peer, headers, trusted);
-    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
     // `::ffff:127.0.0.1` is a local IPv4 caller on a dual-stack socket.
     let peer = peer.to_canonical();
-    let vouched = trusted.iter().any(|net| net.contains(&peer));
-    client.is_loopback() && (vouched || !forwarded)
+    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+    if !trusted.iter().any(|net| net.contains(&peer)) {
+        return peer.is_loopback() && !forwarded;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("?"))
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let readable = !hops.is_empty() && hops.iter().all(|hop| hop.parse::<IpAddr>().is_ok());
+    readable && client_address(peer, headers, trusted).is_loopback()
 }
 
 fn presents(token: Option<&str>, headers: &HeaderMap) -> bool {

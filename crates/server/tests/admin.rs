@@ -931,6 +931,7 @@ async fn settings_check_the_root_and_open_the_library() {
             "library_open": false, "schedule": "0 2 * * *",
             "retention": { "daily": 7, "weekly": 4, "monthly": 12 },
             "drill": "0 3 1 * *",
+            "health": { "thresholds": null, "alerts_off": [] },
         })
     );
 

@@ -268,7 +268,7 @@ async fn scenario_d_a_moved_library_gets_its_new_path_in_the_panel_and_keeps_its
 
     // The dashboard shows the old root unreachable.
     goto(&client, &app, "/admin").await;
-    wait_for_text(&client, ".status.bad", "Library root").await;
+    wait_for_text(&client, "#status-library-root.bad", "Library root").await;
 
     goto(&client, &app, "/admin/library").await;
     type_into(&client, "#root_path", &moved.to_string_lossy()).await;

@@ -33,7 +33,15 @@ pub async fn run(
 /// one is opened unchecked, so that its quick check is a finding).
 async fn probe(config: &Config, root: Option<PathBuf>) -> Result<Probe, Failure> {
     let health = config.health.options(&config.data)?;
-    match super::open_unchecked(config).await {
+    let embedded = config.data.join("lectern.db");
+    let opened = match config.database_url.is_none() && !embedded.exists() {
+        // A check makes no database where a wrong --data points.
+        true => Err(format!("there is no database at {}", embedded.display())),
+        false => super::open_unchecked(config)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    match opened {
         Ok(store) => {
             let app = super::app(config, store, root, Secrets::none())
                 .with_monitoring(health, Default::default());
@@ -44,9 +52,9 @@ async fn probe(config: &Config, root: Option<PathBuf>) -> Result<Probe, Failure>
             };
             Ok(Probe::of(&app).await)
         }
-        Err(failure) => Ok(Probe {
+        Err(problem) => Ok(Probe {
             store: None,
-            problem: Some(failure.to_string()),
+            problem: Some(problem),
             root: root
                 .or_else(|| config.root.clone())
                 .or_else(|| demo_library(config)),

@@ -58,7 +58,13 @@ pub async fn quick_check(pool: &SqlitePool) -> Result<Vec<String>> {
     // tables before another wrote them can report their index as
     // "malformed" while it is sound (seen with the bundled SQLite), and a
     // health check must not cry wolf.
-    let mut conn = SqliteConnection::connect_with(pool.connect_options().as_ref()).await?;
+    // Never a new, empty file where the database went missing.
+    let options = pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .create_if_missing(false);
+    let mut conn = SqliteConnection::connect_with(&options).await?;
     let rows: std::result::Result<Vec<String>, _> = sqlx::query_scalar("PRAGMA quick_check(10)")
         .fetch_all(&mut conn)
         .await;

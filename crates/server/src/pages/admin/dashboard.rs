@@ -6,6 +6,7 @@ use crate::pages::render::PageError;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Html;
+use lectern_app::backups;
 use lectern_app::overview::{self, Overview};
 use lectern_app::schedule::{in_words, plan_in_words};
 use minijinja::context;
@@ -50,7 +51,9 @@ pub async fn show(
 ) -> Result<Html<String>, PageError> {
     let overview = overview::overview(&state.app, &admin.actor).await?;
     let report = lectern_app::monitor::report(&state.app).await;
-    let firing = state.app.alerts.status().firing.len();
+    let firing = lectern_app::alerts::status(&state.app, &admin.actor)?
+        .firing
+        .len();
     let mut lines = vec![health_line(&report, firing)];
     lines.extend(self::lines(&overview));
     let all_ok = lines.iter().all(|l| l.state == "ok");
@@ -181,19 +184,19 @@ fn backup_line(o: &Overview) -> Line {
             .link("/admin/backups".into());
     };
     let age = time::OffsetDateTime::now_utc() - backup.created_at;
-    // As the health check judges it: a failure a newer backup followed
-    // is over (a drill's or an off-site copy's still counts).
-    let made_ms = backup.created_at.unix_timestamp() * 1000;
-    let failure = o
-        .last_failure
-        .as_ref()
-        .filter(|f| f.action != "backup.create" || f.at > made_ms)
-        .map(|f| format!("failed {}: {}", ago_ms(f.at), f.message));
-    let state = match (failure.is_some(), age.whole_hours()) {
-        (true, _) => "bad",
-        (false, h) if h >= 24 => "warn",
+    // As the health check judges it; a drill's failure has its own line.
+    let in_force = backups::failure_in_force(o.last_failure.clone(), Some(backup))
+        .filter(|f| f.action != backups::DRILL);
+    let state = match (
+        in_force.as_ref().map(|f| f.action.as_str()),
+        age.whole_hours(),
+    ) {
+        (Some(backups::CREATE), _) => "bad",
+        (Some(_), _) => "warn",
+        (None, h) if h >= 24 => "warn",
         _ => "ok",
     };
+    let failure = in_force.map(|f| format!("failed {}: {}", ago_ms(f.at), f.message));
     let value = format!(
         "{} ({}), {}",
         when(backup.created_at),

@@ -11,20 +11,7 @@ const WHEN: &[BorrowedFormatItem<'_>] =
 
 /// `1.5 GiB`, `312 KiB`, `17 bytes`.
 pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match value < 10.0 {
-        true => format!("{value:.1} {}", UNITS[unit]),
-        false => format!("{value:.0} {}", UNITS[unit]),
-    }
+    lectern_core::quantity::bytes(bytes)
 }
 
 /// `2026-12-02 14:36 UTC` for a time in ms since the epoch.
