@@ -411,30 +411,30 @@ impl Alerts {
     fn next_wait(&self) -> Duration {
         let now = lectern_store::now_ms();
         // The queue's heads decide; the notices behind them wait their turn.
-        let mut heads = BTreeMap::new();
-        for pending in &self.lock().outbox {
-            heads
-                .entry(pending.target.clone())
-                .or_insert(pending.next_at);
-        }
-        let next = heads.into_values().min();
+        let next = self.heads().iter().map(|p| p.next_at).min();
         match next {
             Some(at) => Duration::from_millis((at - now).clamp(0, 3_600_000) as u64),
             None => Duration::from_secs(3600),
         }
     }
 
-    async fn deliver_due(&self) {
-        let now = lectern_store::now_ms();
-        // One notice at a time per target, oldest first: a resolved
-        // notice never overtakes the firing one still being retried.
+    /// The oldest waiting notice of each target. One at a time per target,
+    /// oldest first: a resolved notice never overtakes the firing one
+    /// still being retried.
+    fn heads(&self) -> Vec<Pending> {
         let mut heads: BTreeMap<String, Pending> = BTreeMap::new();
         for pending in &self.lock().outbox {
             heads
                 .entry(pending.target.clone())
                 .or_insert_with(|| pending.clone());
         }
-        let due: Vec<Pending> = heads.into_values().filter(|p| p.next_at <= now).collect();
+        heads.into_values().collect()
+    }
+
+    async fn deliver_due(&self) {
+        let now = lectern_store::now_ms();
+        let mut due = self.heads();
+        due.retain(|p| p.next_at <= now);
         if due.is_empty() {
             return;
         }

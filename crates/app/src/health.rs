@@ -267,6 +267,15 @@ pub async fn run(probe: &Probe) -> Report {
     Report::of(checks)
 }
 
+/// A path as the findings show it: absolute, so a relative `--data`
+/// still says where on the machine.
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_owned())
+        .display()
+        .to_string()
+}
+
 fn unknown(name: &str, why: &str) -> Check {
     let mut check = Check::new(name, Status::Warn, format!("cannot be checked: {why}"));
     check.undecided = true;
@@ -380,10 +389,7 @@ async fn root(store: Option<&dyn Store>, root: Option<PathBuf>) -> Check {
     let Some(path) = root else {
         return Check::new(name, Status::Warn, "no library root is configured");
     };
-    let shown = std::path::absolute(&path)
-        .unwrap_or_else(|_| path.clone())
-        .display()
-        .to_string();
+    let shown = absolute(&path);
     let entries = tokio::task::spawn_blocking(move || std::fs::read_dir(&path).map(|d| d.count()));
     let entries = match entries.await {
         Ok(Ok(n)) => n,
@@ -593,9 +599,7 @@ fn disk(name: &str, path: &Path, t: &Thresholds) -> Check {
         "{} free of {} ({percent:.1} %) at {} (warns below {:.0} %, fails below {:.0} %)",
         bytes(free),
         bytes(total),
-        std::path::absolute(path)
-            .unwrap_or_else(|_| path.to_owned())
-            .display(),
+        absolute(path),
         t.disk_warn_below_percent,
         t.disk_fail_below_percent
     );
