@@ -303,6 +303,10 @@ fn entry_of(event: &Event) -> Option<(&Actor, Entry)> {
         }
         Event::ScanStarted { by, scan_id, what } => match what {
             ScanStart::Library => (by, done("scan.start", format!("scan={scan_id}"), 202)),
+            ScanStart::Category(name) => (
+                by,
+                done("scan.start", format!("category={name} scan={scan_id}"), 202),
+            ),
             ScanStart::Course(course) => (
                 by,
                 done(

@@ -7,6 +7,7 @@ use crate::coordination::{Coordination, InProcess};
 use crate::events::Events;
 use crate::metrics::{Metrics, MetricsListener};
 use crate::monitor::{HealthOptions, Monitor, MonitorListener};
+use crate::watch::{WatchOptions, Watching};
 use lectern_backup::{BackupFolder, Limits, Offsite, Secrets};
 use lectern_store::{Store, StoreError};
 use std::path::{Path, PathBuf};
@@ -71,6 +72,8 @@ pub struct App {
     pub monitor: Arc<Monitor>,
     pub alerts: Arc<Alerts>,
     pub metrics: Arc<Metrics>,
+    /// What the watcher of the library is doing ([`App::spawn_watching`]).
+    pub watching: Arc<Watching>,
 }
 
 impl App {
@@ -94,6 +97,7 @@ impl App {
             monitor: Arc::new(Monitor::default()),
             alerts: Arc::new(Alerts::new(AlertOptions::default(), None)),
             metrics: Arc::new(Metrics::new().expect("the metrics' names are distinct")),
+            watching: Arc::new(Watching::default()),
         }
     }
 
@@ -127,6 +131,12 @@ impl App {
         self.alerts.clear("restore", words.into());
         tokio::spawn(crate::monitor::run(self.clone()));
         tokio::spawn(self.alerts.clone().run());
+    }
+
+    /// Watches the library root as `options` say, and runs the periodic
+    /// full scan (a running server does; the command line does not).
+    pub fn spawn_watching(&self, options: WatchOptions) {
+        tokio::spawn(crate::watch::run(self.clone(), options));
     }
 
     /// With `root` as the library root when none is set or saved.

@@ -73,10 +73,12 @@ impl Actor {
 }
 
 /// What a scan that was started covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanStart {
     /// The whole library.
     Library,
+    /// One category folder, by its name.
+    Category(String),
     Course(i64),
 }
 

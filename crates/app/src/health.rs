@@ -7,6 +7,7 @@
 use crate::backups::{self, Failure};
 use crate::context::App;
 use crate::schedule;
+use crate::watch::WatchState;
 pub use lectern_alerts::rfc3339;
 use lectern_backup::BackupFolder;
 use lectern_core::health::{self as rules, Status};
@@ -220,6 +221,8 @@ pub struct Probe {
     pub thresholds: Thresholds,
     /// Where the database's past sizes are kept.
     pub sizes: PathBuf,
+    /// What the watcher is doing; `Off` where none runs in this process.
+    pub watching: WatchState,
 }
 
 impl Probe {
@@ -237,6 +240,7 @@ impl Probe {
             folder: app.backups.folder.clone(),
             thresholds: crate::monitor::thresholds(app).await,
             sizes: app.health.sizes_file(),
+            watching: app.watching.state(),
         }
     }
 }
@@ -256,15 +260,25 @@ pub async fn run(probe: &Probe) -> Report {
     let t = probe.thresholds;
     checks.push(disk("disk:data", &probe.data, &t));
     checks.push(disk("disk:backups", probe.folder.dir(), &t));
-    checks.push(
-        Check::new(
-            "watcher:state",
-            Status::Pass,
-            "off: changes on disk appear after a scan",
-        )
-        .observed("off", "state"),
-    );
+    checks.push(watcher(&probe.watching));
     Report::of(checks)
+}
+
+/// Watching that failed fails (the library no longer follows the disk);
+/// a root that went away is the root check's failure, a warning here.
+fn watcher(state: &WatchState) -> Check {
+    let status = match state {
+        WatchState::Failed(_) => Status::Fail,
+        WatchState::RootMissing(_) => Status::Warn,
+        _ => Status::Pass,
+    };
+    let check =
+        Check::new("watcher:state", status, state.describe()).observed(state.name(), "state");
+    if status == Status::Fail {
+        check.raises("watcher_failed")
+    } else {
+        check
+    }
 }
 
 /// A path as the findings show it: absolute, so a relative `--data`

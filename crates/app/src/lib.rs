@@ -33,6 +33,7 @@ pub mod settings;
 pub mod sign_in;
 pub mod tokens;
 pub mod users;
+pub mod watch;
 
 pub use context::{App, BackupOptions, LibraryOptions};
 pub use error::AppError;

@@ -21,6 +21,7 @@ impl From<ScanError> for AppError {
         match e {
             ScanError::Busy(_) => AppError::Busy(e.to_string()),
             ScanError::UnknownCourse(_) => AppError::NotFound(e.to_string()),
+            ScanError::NotACategory(_) => AppError::Invalid(e.to_string()),
             ScanError::Store(e) => e.into(),
         }
     }
@@ -92,15 +93,17 @@ pub async fn begin(
     force: bool,
 ) -> Result<Started, AppError> {
     crate::access::require_admin(by)?;
+    let what = match &scope {
+        ScanScope::All => ScanStart::Library,
+        ScanScope::Category(path) => ScanStart::Category(path.to_string_lossy().into_owned()),
+        ScanScope::Course(course) => ScanStart::Course(course.0),
+    };
     let options = ScanOptions {
         scope,
         verify,
         force,
         started_by: by.label(),
-    };
-    let what = match scope {
-        ScanScope::All => ScanStart::Library,
-        ScanScope::Course(course) => ScanStart::Course(course.0),
+        watched: matches!(by, Actor::System(crate::watch::WATCHER)),
     };
     let root = app
         .library_root()

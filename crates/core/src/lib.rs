@@ -10,6 +10,7 @@ mod natural;
 pub mod progress;
 pub mod quantity;
 pub mod scan;
+pub mod watch;
 
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{CategoryId, CourseId, FileId, ScanId};

@@ -16,6 +16,8 @@ pub enum ScanKind {
     Full,
     Course,
     Cleanup,
+    /// Started by the watcher, for the folders that changed.
+    Watch,
 }
 
 /// How a scan ended (or `Running` while it runs).
@@ -61,7 +63,12 @@ macro_rules! text_enum {
     };
 }
 
-text_enum!(ScanKind { Full => "full", Course => "course", Cleanup => "cleanup" });
+text_enum!(ScanKind {
+    Full => "full",
+    Course => "course",
+    Cleanup => "cleanup",
+    Watch => "watch",
+});
 text_enum!(ScanStatus {
     Running => "running",
     Completed => "completed",

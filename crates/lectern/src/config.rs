@@ -8,6 +8,7 @@ use lectern_app::alerts::{AlertOptions, Smtp, Target, Webhook};
 use lectern_app::coordination::{self, Coordination, InProcess, InstanceId};
 use lectern_app::health::Thresholds;
 use lectern_app::monitor::HealthOptions;
+use lectern_app::watch::{WatchMode, WatchOptions};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub watch: WatchConfig,
 }
 
 /// How often the health checks run and what they judge by (`[health]` in
@@ -308,6 +311,108 @@ impl CoordinationConfig {
     }
 }
 
+/// Watching the library (`[watch]`, or `LECTERN_WATCH__MODE` and so on).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// `auto` (events, or polling on network file systems), `events`,
+    /// `poll` or `off`.
+    pub mode: Option<String>,
+    /// How long the library must be still before changes are scanned.
+    pub quiet: Option<Span>,
+    /// How often a polled library is looked at.
+    pub poll_interval: Option<Span>,
+    /// A full scan this often; `0` or `"off"`: never.
+    pub full_scan_every: Option<Every>,
+    /// Changes waiting to be read before the watcher scans everything
+    /// instead.
+    pub queue: Option<usize>,
+}
+
+impl WatchConfig {
+    pub fn options(&self) -> Result<WatchOptions, ConfigError> {
+        let d = WatchOptions::default();
+        let bad = |why: String| ConfigError::BadWatch(why);
+        let mode = match &self.mode {
+            Some(mode) => mode.parse::<WatchMode>().map_err(|_| {
+                bad(format!(
+                    "watch.mode must be auto, events, poll or off, not {mode:?}"
+                ))
+            })?,
+            None => d.mode,
+        };
+        Ok(WatchOptions {
+            mode,
+            quiet: self.quiet.map_or(d.quiet, |s| s.0),
+            poll_interval: self.poll_interval.map_or(d.poll_interval, |s| s.0),
+            full_scan_every: match self.full_scan_every {
+                Some(Every::Off) => None,
+                Some(Every::Span(Span(d))) if d.is_zero() => None,
+                Some(Every::Span(Span(d))) => Some(d),
+                None => d.full_scan_every,
+            },
+            queue: self.queue.unwrap_or(d.queue),
+        })
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let options = self.options()?;
+        let bad = |why: &str| Err(ConfigError::BadWatch(why.to_owned()));
+        if options.quiet < Duration::from_millis(50) || options.quiet > Duration::from_secs(3600) {
+            return bad("watch.quiet must be between 50ms and 1h");
+        }
+        if options.poll_interval < Duration::from_secs(1) {
+            return bad("watch.poll_interval must be at least 1s");
+        }
+        if options
+            .full_scan_every
+            .is_some_and(|d| d < Duration::from_secs(1))
+        {
+            return bad("watch.full_scan_every must be at least 1s, or off");
+        }
+        if options.queue == 0 {
+            return bad("watch.queue must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// A length of time, or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Every {
+    Off,
+    Span(Span),
+}
+
+impl Serialize for Every {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Every::Off => serializer.serialize_str("off"),
+            Every::Span(span) => span.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Every {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Seconds(u64),
+            Text(String),
+        }
+        match Given::deserialize(deserializer)? {
+            Given::Text(text) if text.trim().eq_ignore_ascii_case("off") => Ok(Every::Off),
+            Given::Seconds(s) => Ok(Every::Span(Span(Duration::from_secs(s)))),
+            Given::Text(text) => {
+                let span =
+                    Span::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&text))?;
+                Ok(Every::Span(span))
+            }
+        }
+    }
+}
+
 /// A length of time in the configuration: whole seconds (`45`), or a
 /// duration with units (`"45s"`, `"2m"`, `"1m 30s"`, `"500ms"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,6 +529,7 @@ impl Default for Config {
             health: HealthConfig::default(),
             alerts: AlertsConfig::default(),
             metrics: MetricsConfig::default(),
+            watch: WatchConfig::default(),
         }
     }
 }
@@ -454,6 +560,8 @@ pub enum ConfigError {
     BadCoordination(String),
     #[error("{0}")]
     BadMonitoring(String),
+    #[error("{0}")]
+    BadWatch(String),
     /// figment's message would quote the value, which is a secret here.
     #[error("invalid configuration: {0} does not have the right form (its value is a secret and is not shown)")]
     BadSecret(String),
@@ -503,6 +611,7 @@ impl Config {
         config.health.check()?;
         config.alerts.check()?;
         config.metrics.check()?;
+        config.watch.check()?;
         Ok(config)
     }
 

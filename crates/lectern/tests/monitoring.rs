@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{first_admin_password, serve_with, Sandbox};
+use common::{first_admin_password, serve_with, Admin, Sandbox};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -175,51 +175,7 @@ fn hook_target(port: u16) -> String {
     format!("[[alerts.webhooks]]\nurl = \"http://127.0.0.1:{port}/hook\"\nformat = \"json\"\n\n")
 }
 
-struct Admin {
-    http: reqwest::Client,
-    url: String,
-    token: String,
-}
-
 impl Admin {
-    async fn sign_in(url: &str, password: &str) -> Admin {
-        let http = reqwest::Client::new();
-        let body = json!({ "username": "admin", "password": password });
-        let answer = http
-            .post(format!("{url}/api/auth/login"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        let token = answer.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        Admin {
-            http,
-            url: url.to_owned(),
-            token,
-        }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer = request.send().await.unwrap();
-        let status = answer.status().as_u16();
-        (status, answer.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.send(reqwest::Method::GET, path, None).await.1
-    }
-
     /// Waits until the background checks ran `n` more times.
     async fn runs(&self, n: usize) {
         let time = |health: &Value| health["checks"]["database:reachable"][0]["time"].clone();

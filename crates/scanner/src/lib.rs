@@ -26,6 +26,8 @@ pub enum ScanError {
     Busy(lectern_store::LockInfo),
     #[error("there is no course with id {0}")]
     UnknownCourse(CourseId),
+    #[error("{0} is not a category folder (one name below the library root)")]
+    NotACategory(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -22,9 +22,12 @@ const BATCH: usize = 2_000;
 /// Issues kept per scan; beyond that they are counted, not stored.
 const MAX_STORED_ISSUES: usize = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanScope {
     All,
+    /// One category folder (`Category`, by name: it need not be indexed
+    /// yet): its courses renamed inside it are seen as moves.
+    Category(LibraryPath),
     Course(CourseId),
 }
 
@@ -37,6 +40,8 @@ pub struct ScanOptions {
     /// Go on even when the safety guard would stop the scan.
     pub force: bool,
     pub started_by: String,
+    /// Started by the watcher: recorded as a scan of kind `watch`.
+    pub watched: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,9 +79,13 @@ impl Scanner {
     /// Takes the operation lock and opens the scan's history record; the
     /// caller then runs it (in the background, for the HTTP API).
     pub async fn start(&self, options: ScanOptions) -> Result<RunningScan, ScanError> {
-        let course = match options.scope {
+        let course = match &options.scope {
             ScanScope::All => None,
-            ScanScope::Course(id) => {
+            ScanScope::Category(path) if path.depth() != 1 => {
+                return Err(ScanError::NotACategory(path.to_string_lossy().into_owned()))
+            }
+            ScanScope::Category(_) => None,
+            &ScanScope::Course(id) => {
                 let course = self
                     .store
                     .course(id)
@@ -88,10 +97,10 @@ impl Scanner {
         let lock = LockHandle::acquire(&self.store, "scan", &options.started_by).await?;
         self.store.interrupt_running_scans().await?;
         let record = NewScan {
-            kind: if course.is_some() {
-                ScanKind::Course
-            } else {
-                ScanKind::Full
+            kind: match (&options.scope, options.watched) {
+                (_, true) => ScanKind::Watch,
+                (ScanScope::Course(_), false) => ScanKind::Course,
+                _ => ScanKind::Full,
             },
             course_id: course.as_ref().map(|(id, _)| *id),
             started_by: options.started_by.clone(),
@@ -227,12 +236,13 @@ impl Work {
         if let Some(reason) = self.root_problem() {
             return Ok((ScanStatus::Aborted, Some(reason)));
         }
-        let only = self.course.as_ref().map(|(_, path)| path.clone());
+        let only = self.folder().cloned();
         let (root, progress) = (self.root.clone(), self.progress.clone());
         let walking = tokio::task::spawn_blocking(move || walk(&root, only.as_ref(), &progress));
-        let scope = match self.course {
-            Some((id, _)) => Scope::Course(id),
-            None => Scope::All,
+        let scope = match (&self.course, &self.options.scope) {
+            (Some((id, _)), _) => Scope::Course(*id),
+            (None, ScanScope::Category(path)) => Scope::Category(path.clone()),
+            (None, _) => Scope::All,
         };
         let started = std::time::Instant::now();
         let known = self.store.known_files(scope).await?;
@@ -322,15 +332,29 @@ impl Work {
                 root.display()
             ));
         }
-        let (_, course) = self.course.as_ref()?;
-        let dir = course.to_path(root);
+        let folder = self.folder()?;
+        let what = if folder.depth() == 1 {
+            "category"
+        } else {
+            "course"
+        };
+        let dir = folder.to_path(root);
         (!dir.is_dir() && !self.options.force).then(|| {
             format!(
-                "the course folder {} is gone from the library root; nothing was changed \
+                "the {what} folder {} is gone from the library root; nothing was changed \
                  (rescan with --force to mark its files missing)",
-                course.display()
+                folder.display()
             )
         })
+    }
+
+    /// The one folder this scan looks at, when it is not the whole library.
+    fn folder(&self) -> Option<&LibraryPath> {
+        match (&self.course, &self.options.scope) {
+            (Some((_, path)), _) => Some(path),
+            (None, ScanScope::Category(path)) => Some(path),
+            (None, _) => None,
+        }
     }
 
     fn guard(&self, missing: usize, known_present: usize) -> Option<String> {

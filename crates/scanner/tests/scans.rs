@@ -1357,3 +1357,53 @@ async fn a_cancelled_scan_ends_cancelled_keeps_what_it_wrote_and_frees_the_lock(
         "the next scan finishes the job"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_category_scan_sees_a_course_renamed_in_it_as_moves_and_leaves_the_rest_alone() {
+    let lib = two_courses().await;
+    lib.write("Other/K/S/k.md", "Other/K/S/k.md");
+    assert_eq!(lib.scan().await.counts.added, 1);
+    let before = lib.present().await;
+    lib.rename("Cat/A", "Cat/A renamed");
+    lib.write("Other/K/S/new.md", "outside the category");
+    let category = lectern_core::LibraryPath::parse("Cat").unwrap();
+    let r = lib
+        .scan_with(opts(ScanScope::Category(category), false, false))
+        .await;
+    assert_completed(&r);
+    assert_eq!(
+        (r.counts.moved, r.counts.removed, r.counts.added),
+        (3, 0, 0),
+        "{r:?}"
+    );
+    let after = lib.present().await;
+    for f in ["1.md", "2.md", "3.md"] {
+        let (old, new) = (format!("Cat/A/S/{f}"), format!("Cat/A renamed/S/{f}"));
+        assert_eq!(after[&new].id, before[&old].id, "{new} kept its id");
+    }
+    assert!(
+        !after.contains_key("Other/K/S/new.md"),
+        "another category was scanned"
+    );
+    let record = lib.store.scan(r.scan_id).await.unwrap().unwrap();
+    assert_eq!((record.kind, record.course_id), (ScanKind::Full, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_category_scan_of_a_vanished_category_or_a_deeper_path_changes_nothing() {
+    let lib = two_courses().await;
+    let before = lib.files().await;
+    lib.remove("Cat");
+    let category = lectern_core::LibraryPath::parse("Cat").unwrap();
+    let r = lib
+        .scan_with(opts(ScanScope::Category(category), false, false))
+        .await;
+    assert_eq!(r.status, ScanStatus::Aborted, "{r:?}");
+    assert!(r.reason.unwrap().contains("category folder Cat is gone"));
+    assert_eq!(lib.files().await, before);
+    let deeper = lectern_core::LibraryPath::parse("Cat/A").unwrap();
+    let refused = lib
+        .start(opts(ScanScope::Category(deeper), false, false))
+        .await;
+    assert!(matches!(refused, Err(ScanError::NotACategory(_))));
+}

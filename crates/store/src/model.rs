@@ -165,9 +165,11 @@ impl ChangeBatch {
 }
 
 /// Which part of the index a scan looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     All,
+    /// The courses of the category named by this folder (depth 1).
+    Category(LibraryPath),
     Course(CourseId),
 }
 

@@ -62,6 +62,7 @@ async fn probe(config: &Config, root: Option<PathBuf>) -> Result<Probe, Failure>
             folder: super::backup_options(config, Secrets::none()).folder,
             thresholds: health.thresholds,
             sizes: health.sizes_file(),
+            watching: lectern_app::watch::WatchState::Off,
         }),
     }
 }

@@ -142,6 +142,7 @@ impl From<ScanError> for Failure {
         match e {
             ScanError::Busy(_) => Failure::Busy(e.to_string()),
             ScanError::UnknownCourse(_) => Failure::NotFound(e.to_string()),
+            ScanError::NotACategory(_) => Failure::Invalid(e.to_string()),
             ScanError::Store(e) => Failure::Store(e),
         }
     }

@@ -44,6 +44,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
     let coordination = ctx.config.coordination.in_process();
     let (library, backups) = (options.library(), options.backups.clone());
     let health = ctx.config.health.options(&ctx.config.data)?;
+    let watch = ctx.config.watch.options()?;
     let app = App::new(ctx.store.clone(), library, backups)
         .with_coordination(coordination.clone())
         .with_monitoring(health, ctx.config.alerts.options());
@@ -51,6 +52,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
     first_scan(ctx, &state).await?;
     tokio::spawn(lectern_app::schedule::run(state.app.clone()));
     state.app.spawn_monitoring();
+    state.app.spawn_watching(watch);
     tokio::spawn(keep_alive(
         coordination,
         ctx.config.coordination.heartbeat(),

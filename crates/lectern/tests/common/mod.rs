@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -28,7 +28,8 @@ impl Sandbox {
         self.path("data")
     }
 
-    /// `lectern` with `--data` set, run in the sandbox, no LECTERN_* leaking in.
+    /// `lectern` with `--data` set, run in the sandbox, no LECTERN_* leaking
+    /// in, watching off.
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lectern"));
         cmd.current_dir(self.dir.path())
@@ -39,6 +40,9 @@ impl Sandbox {
                 cmd.env_remove(key);
             }
         }
+        // Watching would start scans of its own beside the ones a test
+        // starts; the watching tests switch it back on.
+        cmd.env("LECTERN_WATCH__MODE", "off");
         cmd
     }
 
@@ -174,4 +178,56 @@ pub fn unprivileged(sb: &Sandbox) -> Option<Command> {
 
 pub fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// An administrator signed in over the JSON API of a running `serve`.
+pub struct Admin {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub token: String,
+}
+
+impl Admin {
+    pub async fn sign_in(url: &str, password: &str) -> Admin {
+        let http = reqwest::Client::new();
+        let body = json!({ "username": "admin", "password": password });
+        let answer = http
+            .post(format!("{url}/api/auth/login"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let token = answer.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Admin {
+            http,
+            url: url.to_owned(),
+            token,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.send(reqwest::Method::GET, path, None).await.1
+    }
 }

@@ -132,6 +132,7 @@ pub fn opts(scope: ScanScope, verify: bool, force: bool) -> ScanOptions {
         verify,
         force,
         started_by: "test".into(),
+        watched: false,
     }
 }
 

@@ -88,8 +88,9 @@ api_enum!(
 );
 
 api_enum!(
-    /// What a scan covered: the whole library, one course, or a cleanup.
-    ScanKind <=> ModelScanKind { Full, Course, Cleanup }
+    /// What a scan covered or why it ran: the whole library, one course,
+    /// a cleanup, or the folders the watcher saw change (`watch`).
+    ScanKind <=> ModelScanKind { Full, Course, Cleanup, Watch }
 );
 
 api_enum!(

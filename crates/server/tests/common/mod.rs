@@ -56,6 +56,7 @@ pub async fn spawn_app_over(
         verify: false,
         force: false,
         started_by: "test".into(),
+        watched: false,
     };
     let report = Scanner::new(store.clone(), root.clone())
         .start(options)
@@ -141,6 +142,7 @@ impl TestApp {
             verify: false,
             force: false,
             started_by: "test".into(),
+            watched: false,
         };
         let scanner = Scanner::new(self.store.clone(), self.root.clone());
         let report = scanner.start(options).await.unwrap().run().await;

@@ -17,45 +17,40 @@ const ID_CHUNK: usize = 500;
 const PAGE: i64 = 1_000;
 
 pub async fn known_files(pool: &SqlitePool, scope: Scope) -> Result<Vec<KnownFile>> {
-    let course = match scope {
-        Scope::All => None,
-        Scope::Course(id) => Some(id.0),
+    const COLUMNS: &str = "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, \
+                           subtitle_for, subtitle_lang, state FROM files";
+    let (filter, value): (&str, Option<Value>) = match &scope {
+        Scope::All => ("", None),
+        Scope::Course(id) => (" AND course_id = ?3", Some(Value::Id(id.0))),
+        Scope::Category(path) => (
+            " AND course_id IN (SELECT c.id FROM courses c \
+             JOIN categories k ON k.id = c.category_id WHERE k.name = ?3)",
+            Some(Value::Text(rows::stored(path)?.to_owned())),
+        ),
     };
     // Page by page in id order, which is the table's own order (a page in
     // path order would look every row up through the path index): a whole
     // library's rows fetched at once would be held twice, as rows and as
     // records, at the scan's peak. No `OR` in the WHERE clause, so SQLite
     // keeps using the rowid range.
-    let sql = match course {
-        None => concat!(
-            "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, subtitle_for, ",
-            "subtitle_lang, state FROM files WHERE id > ?1 ORDER BY id LIMIT ?2"
-        ),
-        Some(_) => concat!(
-            "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, subtitle_for, ",
-            "subtitle_lang, state FROM files WHERE id > ?1 AND course_id = ?3 ORDER BY id LIMIT ?2"
-        ),
-    };
-    let count: i64 = match course {
+    let sql = format!("{COLUMNS} WHERE id > ?1{filter} ORDER BY id LIMIT ?2");
+    // Sized for the whole library up front; a folder's share is small.
+    let count: i64 = match value {
         None => {
             sqlx::query_scalar("SELECT count(*) FROM files")
                 .fetch_one(pool)
                 .await?
         }
-        Some(c) => {
-            sqlx::query_scalar("SELECT count(*) FROM files WHERE course_id = ?")
-                .bind(c)
-                .fetch_one(pool)
-                .await?
-        }
+        Some(_) => 0,
     };
     let mut mimes = rows::Interner::default();
     let mut known: Vec<KnownFile> = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     loop {
         let after = known.last().map_or(0, |k| k.id.0);
-        let query = sqlx::query(sql).bind(after).bind(PAGE);
-        let rows = match course {
-            Some(course) => query.bind(course).fetch_all(pool).await?,
+        let query = sqlx::query(&sql).bind(after).bind(PAGE);
+        let rows = match &value {
+            Some(Value::Id(v)) => query.bind(*v).fetch_all(pool).await?,
+            Some(Value::Text(v)) => query.bind(v.as_str()).fetch_all(pool).await?,
             None => query.fetch_all(pool).await?,
         };
         let full = rows.len() as i64 == PAGE;
@@ -66,6 +61,12 @@ pub async fn known_files(pool: &SqlitePool, scope: Scope) -> Result<Vec<KnownFil
             return Ok(known);
         }
     }
+}
+
+/// What a scan's scope narrows the files to.
+enum Value {
+    Id(i64),
+    Text(String),
 }
 
 pub async fn ensure_courses(

@@ -57,6 +57,7 @@ impl From<ScanRecord> for ScanRow {
             ScanKind::Full => "Full scan",
             ScanKind::Course => "Course scan",
             ScanKind::Cleanup => "Cleanup",
+            ScanKind::Watch => "Watched change",
         };
         let end = s.finished_at.unwrap_or_else(lectern_store::now_ms);
         ScanRow {
