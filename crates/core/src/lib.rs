@@ -3,6 +3,7 @@
 pub mod alerting;
 mod digest;
 pub mod health;
+pub mod identity;
 mod ids;
 mod library_path;
 pub mod names;

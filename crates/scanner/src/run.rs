@@ -3,9 +3,10 @@ use crate::hash::{hash_all, HashError, Hashed};
 use crate::plan::{plan, HashJob, Moves};
 use crate::walk::walk;
 use crate::ScanError;
+use lectern_core::identity::{self, Decision};
 use lectern_core::progress::{Phase, ScanProgress};
 use lectern_core::scan::{IssueKind, ScanCounts, ScanIssue, ScanKind, ScanStatus};
-use lectern_core::{CourseId, FileId, LibraryPath, ScanId};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId};
 use lectern_store::lock::LockHandle;
 use lectern_store::{
     ChangeBatch, FileChange, FileFacts, FileRole, FileState, KnownFile, NewFile, NewScan, Scope,
@@ -126,6 +127,8 @@ impl Scanner {
                 issues_stored: 0,
                 pending: Pending::default(),
                 courses: HashMap::new(),
+                moved: Vec::new(),
+                renamed_categories: Vec::new(),
             },
         })
     }
@@ -179,6 +182,104 @@ impl RunningScan {
 }
 
 type Outcome = (ScanStatus, Option<String>);
+
+/// What the folders held before the scan wrote anything, for judging
+/// renames: present files per course and per category folder, and the
+/// folders that hold files on disk now.
+struct Before {
+    present: HashMap<LibraryPath, usize>,
+    on_disk: HashSet<LibraryPath>,
+}
+
+impl Before {
+    fn of(known: &[KnownFile], walked: &crate::walk::WalkOutcome) -> Before {
+        let mut present = HashMap::new();
+        for k in known.iter().filter(|k| k.state == FileState::Present) {
+            for depth in [1, 2] {
+                if let Some(folder) = k.path.prefix(depth) {
+                    *present.entry(folder).or_insert(0) += 1;
+                }
+            }
+        }
+        let on_disk = walked
+            .files
+            .iter()
+            .flat_map(|f| [f.path.prefix(1), f.path.prefix(2)])
+            .flatten()
+            .collect();
+        Before { present, on_disk }
+    }
+
+    /// The counts with course paths under the category names a scan gave.
+    fn rebased(&self, rebase: &dyn Fn(&LibraryPath) -> LibraryPath) -> HashMap<LibraryPath, usize> {
+        self.present
+            .iter()
+            .map(|(folder, n)| (rebase(folder), *n))
+            .collect()
+    }
+}
+
+/// `path` with the folder `from` it lies in (or is) replaced by `to`.
+fn rebase(path: &LibraryPath, from: &LibraryPath, to: &LibraryPath) -> LibraryPath {
+    if !path.starts_with(from) {
+        return path.clone();
+    }
+    let rest = path.strip_prefix(from.depth()).filter(|r| !r.is_empty());
+    match rest {
+        Some(rest) => to.join(rest).unwrap_or_else(|_| path.clone()),
+        None => to.clone(),
+    }
+}
+
+/// A decision about a folder's identity, as the scan's history tells it.
+fn report(decision: &Decision, what: &str) -> ScanIssue {
+    let list = |to: &[(LibraryPath, usize)]| {
+        to.iter()
+            .map(|(p, n)| format!("{} ({n})", p.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match decision {
+        Decision::Renamed {
+            from,
+            to,
+            files,
+            of,
+        } => ScanIssue::warning(
+            from.to_string_lossy(),
+            format!(
+                "the {what} folder is now {}: {files} of its {of} files moved there, so it keeps \
+                 its id, its grants and everyone's progress",
+                to.display()
+            ),
+        ),
+        Decision::Split { from, to } => ScanIssue::warning(
+            from.to_string_lossy(),
+            format!(
+                "some of its files moved to the new {what} folder {}; it is still there and keeps \
+                 its id, and its grants do not reach the new one",
+                list(to)
+            ),
+        ),
+        Decision::Spread { from, to, of } => ScanIssue::warning(
+            from.to_string_lossy(),
+            format!(
+                "the {what} folder is gone and its files went to {}; none holds more than half \
+                 of its {of} files, so each is a new {what} and its grants do not reach them",
+                list(to)
+            ),
+        ),
+        Decision::Merged { from, into, kept } => ScanIssue::warning(
+            from.to_string_lossy(),
+            format!(
+                "its files moved into {}, which keeps the id of {} (it holds more of that {what}'s \
+                 files); grants on this {what} do not reach it",
+                into.display(),
+                kept.display()
+            ),
+        ),
+    }
+}
 type HashResults = tokio::sync::mpsc::Receiver<Vec<(HashJob, Result<Hashed, HashError>)>>;
 
 async fn joined(task: tokio::task::JoinHandle<()>) -> Result<(), StoreError> {
@@ -228,6 +329,10 @@ struct Work {
     issues_stored: usize,
     pending: Pending,
     courses: HashMap<LibraryPath, CourseId>,
+    /// (old path, new path) of the files found moved.
+    moved: Vec<(LibraryPath, LibraryPath)>,
+    /// Category folders renamed in this scan: (old name, new name).
+    renamed_categories: Vec<(LibraryPath, LibraryPath)>,
 }
 
 impl Work {
@@ -254,7 +359,8 @@ impl Work {
         for issue in std::mem::take(&mut walked.issues) {
             self.note(issue);
         }
-        self.remember_courses(&known);
+        self.remember_courses().await?;
+        let before = Before::of(&known, &walked);
         let known_present = known
             .iter()
             .filter(|k| k.state == FileState::Present)
@@ -285,6 +391,7 @@ impl Work {
         if self.progress.is_cancelled() {
             return Ok((ScanStatus::Cancelled, None));
         }
+        self.keep_identities(&before).await?;
         self.mark_missing(&missing);
         for change in plan.relabels {
             self.pending
@@ -378,15 +485,80 @@ impl Work {
         })
     }
 
-    fn remember_courses(&mut self, known: &[KnownFile]) {
-        for k in known {
-            if let Some(course) = k.path.prefix(2) {
-                self.courses.entry(course).or_insert(k.course_id);
+    /// The courses by their paths as the index has them now (a missing
+    /// file's path may name a folder its course has since left).
+    async fn remember_courses(&mut self) -> Result<(), StoreError> {
+        let courses = self.store.courses(None).await?;
+        self.courses = courses.into_iter().map(|c| (c.path, c.id)).collect();
+        Ok(())
+    }
+
+    /// Courses and categories whose folders were renamed or moved keep
+    /// their ids (categories first, so that a course is judged at its
+    /// category's new name); every decision is reported.
+    async fn keep_identities(&mut self, before: &Before) -> Result<(), StoreError> {
+        if self.moved.is_empty() {
+            return Ok(());
+        }
+        let moved = std::mem::take(&mut self.moved);
+        let on_disk = |f: &LibraryPath| before.on_disk.contains(f);
+        let categories: HashMap<LibraryPath, CategoryId> = self
+            .store
+            .categories()
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((LibraryPath::parse(&c.name).ok()?, c.id)))
+            .collect();
+        let known = |f: &LibraryPath| categories.contains_key(f);
+        for decision in identity::judge(&moved, 1, &before.present, &on_disk, &known) {
+            if let Decision::Renamed { from, to, .. } = &decision {
+                let renamed = match categories.get(from) {
+                    Some(id) => self.store.rename_category(*id, to).await?,
+                    None => false,
+                };
+                if renamed {
+                    self.rebase_courses(from, to);
+                }
             }
+            self.note(report(&decision, "category"));
         }
-        if let Some((id, path)) = &self.course {
-            self.courses.insert(path.clone(), *id);
+        let indexed: HashSet<LibraryPath> = self.courses.keys().cloned().collect();
+        let known = |f: &LibraryPath| indexed.contains(f);
+        let rebased = |p: &LibraryPath| self.rebased(p);
+        let moved: Vec<(LibraryPath, LibraryPath)> = moved
+            .iter()
+            .map(|(old, new)| (rebased(old), new.clone()))
+            .collect();
+        for decision in identity::judge(&moved, 2, &before.rebased(&rebased), &on_disk, &known) {
+            if let Decision::Renamed { from, to, .. } = &decision {
+                let id = self.courses.get(from).copied();
+                if let Some(id) = id {
+                    if self.store.move_course(id, to).await? {
+                        self.courses.remove(from);
+                        self.courses.insert(to.clone(), id);
+                    }
+                }
+            }
+            self.note(report(&decision, "course"));
         }
+        Ok(())
+    }
+
+    /// After category `from` became `to`: its courses' paths follow.
+    fn rebase_courses(&mut self, from: &LibraryPath, to: &LibraryPath) {
+        let courses = std::mem::take(&mut self.courses);
+        self.courses = courses
+            .into_iter()
+            .map(|(path, id)| (rebase(&path, from, to), id))
+            .collect();
+        self.renamed_categories.push((from.clone(), to.clone()));
+    }
+
+    /// `path` under the category names this scan gave.
+    fn rebased(&self, path: &LibraryPath) -> LibraryPath {
+        self.renamed_categories
+            .iter()
+            .fold(path.clone(), |p, (from, to)| rebase(&p, from, to))
     }
 
     fn mark_missing(&mut self, missing: &[&KnownFile]) {
@@ -531,6 +703,7 @@ impl Work {
             }
         }
         self.pending.purged.extend(displaced);
+        self.moved.push((old.path.clone(), path.clone()));
         self.pending.changed.push((old.id, path, facts));
         old.id
     }

@@ -1407,3 +1407,145 @@ async fn a_category_scan_of_a_vanished_category_or_a_deeper_path_changes_nothing
         .await;
     assert!(matches!(refused, Err(ScanError::NotACategory(_))));
 }
+
+/// The course (id) a file's record belongs to, by the file's path.
+async fn course_of(lib: &Lib, path: &str) -> lectern_core::CourseId {
+    lib.record(path).await.course_id
+}
+
+/// The issues a scan reported about `path`.
+fn told(r: &lectern_scanner::ScanReport, path: &str) -> Vec<String> {
+    r.issues
+        .iter()
+        .filter(|i| i.path == path)
+        .map(|i| i.message.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_course_folder_keeps_its_course_id() {
+    let lib = two_courses().await;
+    let a = lib.course_id("Cat/A").await;
+    lib.rename("Cat/A", "Cat/A (2025)");
+    let r = lib.scan().await;
+    assert_completed(&r);
+    assert_eq!((r.counts.moved, r.counts.removed), (3, 0));
+    assert_eq!(lib.course_id("Cat/A (2025)").await, a);
+    assert_eq!(course_of(&lib, "Cat/A (2025)/S/1.md").await, a);
+    let said = told(&r, "Cat/A");
+    assert!(
+        said.iter()
+            .any(|m| m.contains("now Cat/A (2025)") && m.contains("keeps its id")),
+        "{said:?}"
+    );
+    let old = lectern_core::LibraryPath::parse("Cat/A").unwrap();
+    assert!(lib.store.course_by_path(&old).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_course_moved_to_another_category_and_a_renamed_category_keep_their_ids() {
+    let lib = two_courses().await;
+    lib.write("Other/K/S/k.md", "Other/K/S/k.md");
+    lib.scan().await;
+    let (a, b, k) = (
+        lib.course_id("Cat/A").await,
+        lib.course_id("Cat/B").await,
+        lib.course_id("Other/K").await,
+    );
+    lib.rename("Cat/A", "Other/A");
+    let r = lib.scan().await;
+    assert_completed(&r);
+    assert_eq!(lib.course_id("Other/A").await, a);
+    let other = lib.store.course(a).await.unwrap().unwrap().category_id;
+    assert_eq!(
+        other,
+        lib.store.course(k).await.unwrap().unwrap().category_id
+    );
+
+    let cat = lib.store.course(b).await.unwrap().unwrap().category_id;
+    lib.rename("Cat", "Category");
+    let r = lib.scan().await;
+    assert_completed(&r);
+    assert_eq!((r.counts.moved, r.counts.removed), (3, 0), "{r:?}");
+    assert_eq!(lib.course_id("Category/B").await, b);
+    let course = lib.store.course(b).await.unwrap().unwrap();
+    assert_eq!((course.category_id, course.name.as_str()), (cat, "B"));
+    let names: Vec<String> = lib
+        .store
+        .categories()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["Category", "Other"]);
+    let said = told(&r, "Cat");
+    assert!(
+        said.iter()
+            .any(|m| m.contains("category folder is now Category")),
+        "{said:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_with_edits_inside_keeps_the_id_when_most_files_moved() {
+    let lib = Lib::new().await;
+    for f in ["1.md", "2.md", "3.md", "4.md"] {
+        lib.write(&format!("Cat/A/S/{f}"), format!("A {f}"));
+    }
+    lib.scan().await;
+    let a = lib.course_id("Cat/A").await;
+    lib.rename("Cat/A", "Cat/Z");
+    lib.write("Cat/Z/S/4.md", "edited while renamed, longer");
+    lib.write("Cat/Z/S/5.md", "added while renamed");
+    let r = lib.scan().await;
+    assert_completed(&r);
+    assert_eq!(lib.course_id("Cat/Z").await, a, "{r:?}");
+    assert_eq!(course_of(&lib, "Cat/Z/S/5.md").await, a);
+    assert_eq!(course_of(&lib, "Cat/Z/S/4.md").await, a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_keeps_the_original_and_a_merge_keeps_the_larger_part_and_both_are_told() {
+    let lib = Lib::new().await;
+    for f in ["1.md", "2.md", "3.md"] {
+        lib.write(&format!("Cat/A/S/{f}"), format!("A {f}"));
+    }
+    for f in ["1.md", "2.md"] {
+        lib.write(&format!("Cat/B/S/{f}"), format!("B {f}"));
+    }
+    lib.scan().await;
+    let (a, b) = (lib.course_id("Cat/A").await, lib.course_id("Cat/B").await);
+
+    // A split: two of A's three files leave for a new folder; A stays.
+    lib.rename("Cat/A/S/1.md", "Cat/A2/S/1.md");
+    lib.rename("Cat/A/S/2.md", "Cat/A2/S/2.md");
+    let r = lib.scan().await;
+    assert_completed(&r);
+    assert_eq!(lib.course_id("Cat/A").await, a);
+    assert_ne!(lib.course_id("Cat/A2").await, a);
+    let said = told(&r, "Cat/A");
+    assert!(
+        said.iter()
+            .any(|m| m.contains("still there and keeps its id")),
+        "{said:?}"
+    );
+
+    // A merge: A2 (2 files) and B (2 files) into one new folder M: equal,
+    // so the first in natural order (A2) gives its id; B is told.
+    let a2 = lib.course_id("Cat/A2").await;
+    lib.rename("Cat/A2", "Cat/M");
+    lib.rename("Cat/B/S/1.md", "Cat/M/T/1.md");
+    lib.rename("Cat/B/S/2.md", "Cat/M/T/2.md");
+    lib.remove("Cat/B");
+    let r = lib.scan().await;
+    assert_completed(&r);
+    assert_eq!(lib.course_id("Cat/M").await, a2, "{r:?}");
+    assert_eq!(course_of(&lib, "Cat/M/T/1.md").await, a2);
+    let said = told(&r, "Cat/B");
+    assert!(
+        said.iter().any(|m| m.contains("keeps the id of Cat/A2")),
+        "{said:?}"
+    );
+    let _ = b;
+}

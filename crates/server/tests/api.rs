@@ -595,3 +595,87 @@ async fn unknown_routes_and_ids_get_the_error_envelope() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_envelope(&response.json().await.unwrap(), "bad_request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renamed_course_and_category_folders_keep_grants_and_progress() {
+    let app = spawn_app().await;
+    let course = app.grant_alice("Design/Typography").await;
+    let alice = app.token("alice", ALICE_PW).await;
+    let lesson = app
+        .files()
+        .await
+        .into_iter()
+        .find(|f| f.course_id == course && f.role == FileRole::Material)
+        .unwrap();
+    let saved = app
+        .req(
+            Method::PUT,
+            &format!("/api/files/{}/progress", lesson.id),
+            Some(&alice),
+        )
+        .json(&json!({ "completed": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    // A grant on a whole category, too.
+    let languages = app
+        .store
+        .categories()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "Languages")
+        .unwrap();
+    let group = app.store.groups().await.unwrap()[0].id;
+    app.store
+        .add_grant(group, lectern_store::Grant::Category(languages.id))
+        .await
+        .unwrap();
+
+    std::fs::rename(
+        app.root.join("Design/Typography"),
+        app.root.join("Design/Typography (2nd ed.)"),
+    )
+    .unwrap();
+    std::fs::rename(
+        app.root.join("Languages"),
+        app.root.join("Languages and Linguistics"),
+    )
+    .unwrap();
+    app.rescan().await;
+
+    let (status, detail) = app.get(&format!("/api/courses/{}", course.0), &alice).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the granted course is still open to alice"
+    );
+    assert_eq!(detail["name"], "Typography (2nd ed.)");
+    let (status, file) = app.get(&format!("/api/files/{}", lesson.id), &alice).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(file["path"], lesson.path_in_course().as_ref());
+    assert_eq!(
+        detail["progress"]["completed"], 1,
+        "alice's progress is kept"
+    );
+    let (_, listed) = app.get("/api/categories", &alice).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Design", "Languages and Linguistics"],
+        "the category grant follows its folder"
+    );
+    let renamed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Languages and Linguistics")
+        .unwrap();
+    assert_eq!(renamed["id"], languages.id.0);
+}

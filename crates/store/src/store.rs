@@ -57,6 +57,16 @@ pub trait Store: Send + Sync {
         &self,
         course_paths: &[LibraryPath],
     ) -> Result<HashMap<LibraryPath, CourseId>>;
+    /// Gives category `id` the folder name `name` (one component), and
+    /// every course in it its path under that name: a category folder
+    /// renamed keeps its id. `false`, changing nothing, when another
+    /// category already has that name.
+    async fn rename_category(&self, id: CategoryId, name: &LibraryPath) -> Result<bool>;
+    /// Moves course `id` to the folder `to` (`Category/Course`), making the
+    /// category if it is new: a course folder renamed or moved keeps its
+    /// id, grants and progress. `false`, changing nothing, when a course
+    /// is already at `to`.
+    async fn move_course(&self, id: CourseId, to: &LibraryPath) -> Result<bool>;
     /// Applies one batch of scan results in one transaction.
     async fn apply(&self, batch: &ChangeBatch) -> Result<()>;
     /// Purges missing files, then courses with no files, then empty categories.

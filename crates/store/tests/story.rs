@@ -52,6 +52,7 @@ macro_rules! backends {
             story!(progress_keeps_what_is_not_given_and_overviews_count_present_lessons);
             story!(a_snapshot_restores_every_row_but_keeps_the_lock_and_later_audit);
             story!(the_quick_check_finds_a_sound_index_sound_after_searches_and_writes);
+            story!(courses_and_categories_move_and_rename_keeping_their_ids);
         })*
     };
 }
@@ -1627,4 +1628,60 @@ async fn the_quick_check_finds_a_sound_index_sound_after_searches_and_writes(
             "after write {n}"
         );
     }
+}
+
+/// A course folder renamed or moved, and a category folder renamed, keep
+/// their ids; a name already taken changes nothing.
+async fn courses_and_categories_move_and_rename_keeping_their_ids(store: &Arc<dyn Store>) {
+    let ids = store
+        .ensure_courses(&[p("Cat/Rust Basics"), p("Cat/Go"), p("Other/Kept")])
+        .await
+        .unwrap();
+    let (rust, go) = (ids[&p("Cat/Rust Basics")], ids[&p("Cat/Go")]);
+    assert!(store
+        .move_course(rust, &p("Cat/Rust Basics (2025)"))
+        .await
+        .unwrap());
+    let moved = store.course(rust).await.unwrap().unwrap();
+    assert_eq!(
+        (moved.name.as_str(), moved.path.clone()),
+        ("Rust Basics (2025)", p("Cat/Rust Basics (2025)"))
+    );
+    assert_eq!(
+        found(store, "2025", &Visibility::Everything, 10).await,
+        ["Course Rust Basics (2025)"],
+        "the search follows the new name"
+    );
+    assert!(
+        !store.move_course(go, &p("Other/Kept")).await.unwrap(),
+        "a course is there"
+    );
+    assert!(store.move_course(go, &p("New/Go")).await.unwrap());
+    let new = store.course(go).await.unwrap().unwrap().category_id;
+    let names: Vec<String> = store
+        .categories()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["Cat", "New", "Other"]);
+
+    let cat = moved.category_id;
+    assert!(
+        !store.rename_category(cat, &p("Other")).await.unwrap(),
+        "the name is taken"
+    );
+    assert!(store.rename_category(cat, &p("Category")).await.unwrap());
+    let renamed = store.course(rust).await.unwrap().unwrap();
+    assert_eq!(
+        (renamed.category_id, renamed.path),
+        (cat, p("Category/Rust Basics (2025)"))
+    );
+    assert_eq!(store.course(go).await.unwrap().unwrap().category_id, new);
+    assert!(store
+        .course_by_path(&p("Cat/Rust Basics (2025)"))
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -3,7 +3,7 @@
 use super::rows;
 use crate::model::*;
 use crate::{now_ms, Result, StoreError};
-use lectern_core::{CourseId, FileId, LibraryPath};
+use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::HashMap;
 
@@ -85,6 +85,76 @@ pub async fn ensure_courses(
         ids.insert(path.clone(), id);
     }
     Ok(ids)
+}
+
+pub async fn rename_category(tx: &mut Tx, id: CategoryId, name: &LibraryPath) -> Result<bool> {
+    let new = rows::stored(name)?;
+    if name.depth() != 1 {
+        return Err(StoreError::other(format!(
+            "{new} is not a category folder name"
+        )));
+    }
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM categories WHERE name = ?")
+        .bind(new)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let old: Option<String> = sqlx::query_scalar("SELECT name FROM categories WHERE id = ?")
+        .bind(id.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(old) = old.filter(|_| taken.is_none()) else {
+        return Ok(false);
+    };
+    sqlx::query("UPDATE categories SET name = ? WHERE id = ?")
+        .bind(new)
+        .bind(id.0)
+        .execute(&mut **tx)
+        .await?;
+    // `Old/Course` becomes `New/Course`: the part after the old name stays.
+    sqlx::query(
+        "UPDATE courses SET path = ?1 || substr(path, length(?2) + 1) WHERE category_id = ?3",
+    )
+    .bind(new)
+    .bind(&old)
+    .bind(id.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
+pub async fn move_course(tx: &mut Tx, id: CourseId, to: &LibraryPath) -> Result<bool> {
+    let path = rows::stored(to)?;
+    let Some((category, name)) = path.split_once('/').filter(|_| to.depth() == 2) else {
+        return Err(StoreError::other(format!(
+            "{path} is not a Category/Course path"
+        )));
+    };
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM courses WHERE path = ?")
+        .bind(path)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if taken.is_some() {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO categories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(category)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    let moved = sqlx::query(
+        "UPDATE courses SET name = ?1, path = ?2,
+             category_id = (SELECT id FROM categories WHERE name = ?3)
+         WHERE id = ?4",
+    )
+    .bind(name)
+    .bind(path)
+    .bind(category)
+    .bind(id.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(moved.rows_affected() == 1)
 }
 
 async fn ensure_course(tx: &mut Tx, category: &str, name: &str, path: &str) -> Result<CourseId> {

@@ -242,6 +242,20 @@ impl Store for SqliteStore {
         Ok(ids)
     }
 
+    async fn rename_category(&self, id: CategoryId, name: &LibraryPath) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let renamed = index::rename_category(&mut tx, id, name).await?;
+        tx.commit().await?;
+        Ok(renamed)
+    }
+
+    async fn move_course(&self, id: CourseId, to: &LibraryPath) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let moved = index::move_course(&mut tx, id, to).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     async fn apply(&self, batch: &ChangeBatch) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
