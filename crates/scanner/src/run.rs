@@ -755,7 +755,9 @@ impl Work {
             .map(|(p, _)| p)
             .chain(pending.changed.iter().map(|(_, p, _)| p))
             .filter_map(|p| p.prefix(2))
-            .chain(pending.descriptions.iter().map(|(c, _)| c.clone()))
+            // Not the descriptions' courses: a description only follows a
+            // file written here, and one cleared at a course's old path
+            // (renamed in this scan) must not bring that course back.
             .filter(|c| !self.courses.contains_key(c))
             .collect::<HashSet<_>>()
             .into_iter()

@@ -1425,12 +1425,17 @@ fn told(r: &lectern_scanner::ScanReport, path: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renamed_course_folder_keeps_its_course_id() {
     let lib = two_courses().await;
+    lib.write("Cat/A/README.md", "About A");
+    lib.write("Cat/B/README.md", "About B");
+    lib.scan().await;
     let a = lib.course_id("Cat/A").await;
     lib.rename("Cat/A", "Cat/A (2025)");
     let r = lib.scan().await;
     assert_completed(&r);
-    assert_eq!((r.counts.moved, r.counts.removed), (3, 0));
+    assert_eq!((r.counts.moved, r.counts.removed), (4, 0));
     assert_eq!(lib.course_id("Cat/A (2025)").await, a);
+    let course = lib.store.course(a).await.unwrap().unwrap();
+    assert_eq!(course.description.as_deref(), Some("About A"));
     assert_eq!(course_of(&lib, "Cat/A (2025)/S/1.md").await, a);
     let said = told(&r, "Cat/A");
     assert!(
@@ -1463,10 +1468,19 @@ async fn a_course_moved_to_another_category_and_a_renamed_category_keep_their_id
     );
 
     let cat = lib.store.course(b).await.unwrap().unwrap().category_id;
+    lib.write("Cat/B/README.md", "About B");
+    lib.scan().await;
     lib.rename("Cat", "Category");
     let r = lib.scan().await;
     assert_completed(&r);
-    assert_eq!((r.counts.moved, r.counts.removed), (3, 0), "{r:?}");
+    assert_eq!((r.counts.moved, r.counts.removed), (4, 0), "{r:?}");
+    let old = lectern_core::LibraryPath::parse("Cat/B").unwrap();
+    assert!(
+        lib.store.course_by_path(&old).await.unwrap().is_none(),
+        "no course left behind"
+    );
+    let course = lib.store.course(b).await.unwrap().unwrap();
+    assert_eq!(course.description.as_deref(), Some("About B"));
     assert_eq!(lib.course_id("Category/B").await, b);
     let course = lib.store.course(b).await.unwrap().unwrap();
     assert_eq!((course.category_id, course.name.as_str()), (cat, "B"));
