@@ -5,7 +5,8 @@
 //! size and SHA-256, vanished records are missing (or moved, keeping their
 //! id), and an immediate second scan does nothing and reads nothing. Now and
 //! then more than half the library vanishes, and an unforced scan must stop
-//! at the safety guard without changing a thing.
+//! at the safety guard without changing a thing. Course and category
+//! folders are renamed too, and keep their ids (SPEC §1 renames).
 
 mod common;
 
@@ -28,6 +29,10 @@ const SECTIONS: [&str; 3] = ["", "01 Start", "02 More"];
 /// (present, or missing since an earlier step).
 const NAMES: [&str; 6] = ["a.txt", "B.md", "c.bin", "d.pdf", "e.txt", "lesson.mp4"];
 const FOLDERS: usize = CATEGORIES.len() * COURSES.len() * SECTIONS.len();
+/// Names a course or category folder may be renamed to (the first ones
+/// are the usual names, so a rename may land where a folder once was).
+const COURSE_NAMES: [&str; 4] = ["1 Intro", "10 Deep", "2 Renamed", "3 Again"];
+const CATEGORY_NAMES: [&str; 3] = ["Alpha", "Beta", "Gamma"];
 
 fn folder(i: usize) -> String {
     let cat = CATEGORIES[i / (COURSES.len() * SECTIONS.len())];
@@ -90,6 +95,13 @@ enum Op {
         pick: Index,
         gone: Index,
     },
+    /// A course folder renamed within its category, or a category folder
+    /// renamed: its files all move, and the folder keeps its id.
+    RenameFolder {
+        pick: Index,
+        name: usize,
+        category: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -104,6 +116,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<Index>(), 0..FOLDERS, 0..NAMES.len()).prop_map(|(pick, folder, name)| Op::Copy { pick, folder, name }),
         1 => any::<Index>().prop_map(|pick| Op::DeleteMany { pick }),
         2 => (any::<Index>(), any::<Index>()).prop_map(|(pick, gone)| Op::MoveToGone { pick, gone }),
+        2 => (any::<Index>(), 0..COURSE_NAMES.len(), any::<bool>()).prop_map(|(pick, name, category)| Op::RenameFolder { pick, name, category }),
     ]
 }
 
@@ -121,6 +134,12 @@ enum Expect {
         to: String,
     },
     Copied,
+    /// A folder renamed: its `files` files moved.
+    FolderMoved {
+        from: String,
+        to: String,
+        files: u64,
+    },
 }
 
 struct Model {
@@ -289,6 +308,50 @@ impl Model {
                 self.lib.rename(&from, &to);
                 Expect::Moved { from, to }
             }
+            Op::RenameFolder {
+                pick: i,
+                name,
+                category,
+            } => {
+                let depth = if *category { 1 } else { 2 };
+                let folders: BTreeSet<String> = files
+                    .iter()
+                    .map(|f| {
+                        f.splitn(depth + 1, '/')
+                            .take(depth)
+                            .collect::<Vec<_>>()
+                            .join("/")
+                    })
+                    .collect();
+                let folders: Vec<String> = folders.into_iter().collect();
+                if folders.is_empty() {
+                    return Expect::Nothing;
+                }
+                let from = folders[i.index(folders.len())].clone();
+                let pool: &[&str] = if *category {
+                    &CATEGORY_NAMES
+                } else {
+                    &COURSE_NAMES
+                };
+                let to = (0..pool.len())
+                    .map(|k| pool[(name + k) % pool.len()])
+                    .map(|n| match from.rsplit_once('/') {
+                        Some((cat, _)) => format!("{cat}/{n}"),
+                        None => n.to_owned(),
+                    })
+                    .find(|p| !self.lib.path(p).exists());
+                let Some(to) = to else {
+                    return Expect::Nothing;
+                };
+                self.lib.rename(&from, &to);
+                let inside = format!("{from}/");
+                let moved = files.iter().filter(|f| f.starts_with(&inside)).count() as u64;
+                Expect::FolderMoved {
+                    from,
+                    to,
+                    files: moved,
+                }
+            }
         }
     }
 }
@@ -314,6 +377,11 @@ fn check_counts(expect: &Expect, r: &ScanReport) {
             (1, 0, 0, 1),
             "{c:?}"
         ),
+        // Each file pairs with a record of its content: most often the
+        // one it left, or a missing one of the same content.
+        Expect::FolderMoved { files, .. } => {
+            assert_eq!((c.added + c.moved, c.updated), (*files, 0), "{c:?}")
+        }
     }
 }
 
@@ -428,6 +496,51 @@ fn check_move(
     );
 }
 
+/// The id of the course (depth 2) or category (depth 1) folder at `path`.
+async fn folder_id(lib: &Lib, path: &str) -> Option<i64> {
+    let parsed = lectern_core::LibraryPath::parse(path).unwrap();
+    if parsed.depth() == 2 {
+        let course = lib.store.course_by_path(&parsed).await.unwrap();
+        return course.map(|c| c.id.0);
+    }
+    let categories = lib.store.categories().await.unwrap();
+    categories
+        .into_iter()
+        .find(|c| c.name == path)
+        .map(|c| c.id.0)
+}
+
+/// (d) A renamed folder whose files all have unique content keeps its
+/// id, unless the index already had a folder at the new name.
+async fn check_folder(
+    m: &Model,
+    expect: &Expect,
+    before: &[FileRecord],
+    old: Option<i64>,
+    taken: bool,
+) {
+    let Expect::FolderMoved { from, to, files } = expect else {
+        return;
+    };
+    let after = disk_files(&m.lib.root);
+    let inside = format!("{to}/");
+    let unique = after
+        .iter()
+        .filter(|(p, _)| p.starts_with(&inside))
+        .all(|(_, (_, sha))| {
+            after.values().filter(|(_, s)| s == sha).count() == 1
+                && before.iter().filter(|b| &b.sha256.to_hex() == sha).count() <= 1
+        });
+    if !unique || taken || *files == 0 {
+        return;
+    }
+    assert_eq!(
+        folder_id(&m.lib, to).await,
+        old,
+        "{from:?} -> {to:?} did not keep its id"
+    );
+}
+
 async fn scan_and_check(m: &Model, expect: &Expect) {
     if matches!(expect, Expect::Removed(n) if *n > 1) {
         // More than half the files are gone: without --force, the guard.
@@ -445,6 +558,13 @@ async fn scan_and_check(m: &Model, expect: &Expect) {
         );
     }
     let before = m.lib.files().await;
+    let (old, taken) = match expect {
+        Expect::FolderMoved { from, to, .. } => (
+            folder_id(&m.lib, from).await,
+            folder_id(&m.lib, to).await.is_some(),
+        ),
+        _ => (None, false),
+    };
     let disk = disk_files(&m.lib.root);
     let r = m.lib.scan_with(opts(ScanScope::All, false, true)).await;
     assert_completed(&r);
@@ -453,6 +573,7 @@ async fn scan_and_check(m: &Model, expect: &Expect) {
     let after = m.lib.files().await;
     check_index(&before, &disk, &after);
     check_move(expect, &before, &disk, &after);
+    check_folder(m, expect, &before, old, taken).await;
     // (b) Nothing changed since: nothing to do, nothing to read.
     let again = m.lib.scan().await;
     assert_idle(&again);
