@@ -183,39 +183,34 @@ impl RunningScan {
 
 type Outcome = (ScanStatus, Option<String>);
 
-/// What the folders held before the scan wrote anything, for judging
-/// renames: present files per course and per category folder, and the
-/// folders that hold files on disk now.
+/// How many present files each course held before the scan wrote
+/// anything, for judging renames. Counted by id in the pass the safety
+/// guard makes anyway: paths are only looked at when something moved.
 struct Before {
-    present: HashMap<LibraryPath, usize>,
-    on_disk: HashSet<LibraryPath>,
+    present: HashMap<CourseId, usize>,
 }
 
 impl Before {
-    fn of(known: &[KnownFile], walked: &crate::walk::WalkOutcome) -> Before {
+    fn of(known: &[KnownFile]) -> Before {
         let mut present = HashMap::new();
         for k in known.iter().filter(|k| k.state == FileState::Present) {
-            for depth in [1, 2] {
-                if let Some(folder) = k.path.prefix(depth) {
-                    *present.entry(folder).or_insert(0) += 1;
-                }
-            }
+            *present.entry(k.course_id).or_insert(0) += 1;
         }
-        let on_disk = walked
-            .files
-            .iter()
-            .flat_map(|f| [f.path.prefix(1), f.path.prefix(2)])
-            .flatten()
-            .collect();
-        Before { present, on_disk }
+        Before { present }
     }
 
-    /// The counts with course paths under the category names a scan gave.
-    fn rebased(&self, rebase: &dyn Fn(&LibraryPath) -> LibraryPath) -> HashMap<LibraryPath, usize> {
-        self.present
-            .iter()
-            .map(|(folder, n)| (rebase(folder), *n))
-            .collect()
+    /// The counts by folder: each course's path, and each category's (the
+    /// sum of its courses'), under `courses`' paths.
+    fn by_folder(&self, courses: &HashMap<LibraryPath, CourseId>) -> HashMap<LibraryPath, usize> {
+        let mut folders = HashMap::new();
+        for (path, id) in courses {
+            let n = self.present.get(id).copied().unwrap_or(0);
+            folders.insert(path.clone(), n);
+            if let Some(category) = path.prefix(1) {
+                *folders.entry(category).or_insert(0) += n;
+            }
+        }
+        folders
     }
 }
 
@@ -360,11 +355,8 @@ impl Work {
             self.note(issue);
         }
         self.remember_courses().await?;
-        let before = Before::of(&known, &walked);
-        let known_present = known
-            .iter()
-            .filter(|k| k.state == FileState::Present)
-            .count();
+        let before = Before::of(&known);
+        let known_present = before.present.values().sum();
         let plan = plan(known, walked, self.options.verify);
         tracing::info!(to_hash = plan.jobs.len(), elapsed = ?started.elapsed(), "planned");
         self.counts.unchanged += plan.unchanged;
@@ -501,7 +493,11 @@ impl Work {
             return Ok(());
         }
         let moved = std::mem::take(&mut self.moved);
-        let on_disk = |f: &LibraryPath| before.on_disk.contains(f);
+        // A folder still there keeps its own id (a split, or a folder
+        // emptied by hand).
+        let root = self.root.clone();
+        let on_disk = move |f: &LibraryPath| f.to_path(&root).is_dir();
+        let present = before.by_folder(&self.courses);
         let categories: HashMap<LibraryPath, CategoryId> = self
             .store
             .categories()
@@ -510,7 +506,7 @@ impl Work {
             .filter_map(|c| Some((LibraryPath::parse(&c.name).ok()?, c.id)))
             .collect();
         let known = |f: &LibraryPath| categories.contains_key(f);
-        for decision in identity::judge(&moved, 1, &before.present, &on_disk, &known) {
+        for decision in identity::judge(&moved, 1, &present, &on_disk, &known) {
             if let Decision::Renamed { from, to, .. } = &decision {
                 let renamed = match categories.get(from) {
                     Some(id) => self.store.rename_category(*id, to).await?,
@@ -529,7 +525,8 @@ impl Work {
             .iter()
             .map(|(old, new)| (rebased(old), new.clone()))
             .collect();
-        for decision in identity::judge(&moved, 2, &before.rebased(&rebased), &on_disk, &known) {
+        let present = before.by_folder(&self.courses);
+        for decision in identity::judge(&moved, 2, &present, &on_disk, &known) {
             if let Decision::Renamed { from, to, .. } = &decision {
                 let id = self.courses.get(from).copied();
                 if let Some(id) = id {
