@@ -395,20 +395,32 @@ impl Serialize for Every {
 
 impl<'de> Deserialize<'de> for Every {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Given {
-            Seconds(u64),
-            Text(String),
-        }
         match Given::deserialize(deserializer)? {
             Given::Text(text) if text.trim().eq_ignore_ascii_case("off") => Ok(Every::Off),
-            Given::Seconds(s) => Ok(Every::Span(Span(Duration::from_secs(s)))),
-            Given::Text(text) => {
-                let span =
-                    Span::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&text))?;
-                Ok(Every::Span(span))
-            }
+            given => given.span().map(Every::Span),
+        }
+    }
+}
+
+/// A length of time as the configuration gives it, before it is read.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Given {
+    Seconds(u64),
+    Text(String),
+}
+
+impl Given {
+    fn span<E: serde::de::Error>(self) -> Result<Span, E> {
+        match self {
+            Given::Seconds(s) => Ok(Span(Duration::from_secs(s))),
+            Given::Text(text) => humantime::parse_duration(text.trim())
+                .map(Span)
+                .map_err(|e| {
+                    E::custom(format!(
+                        "{text:?} is not a duration (like 45s, 2m or 1m 30s): {e}"
+                    ))
+                }),
         }
     }
 }
@@ -432,22 +444,7 @@ impl Serialize for Span {
 
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Given {
-            Seconds(u64),
-            Text(String),
-        }
-        match Given::deserialize(deserializer)? {
-            Given::Seconds(s) => Ok(Span(Duration::from_secs(s))),
-            Given::Text(text) => humantime::parse_duration(text.trim())
-                .map(Span)
-                .map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "{text:?} is not a duration (like 45s, 2m or 1m 30s): {e}"
-                    ))
-                }),
-        }
+        Given::deserialize(deserializer)?.span()
     }
 }
 
