@@ -136,10 +136,7 @@ impl CourseContents {
     /// The present files, as a tree of the folders inside the course.
     pub fn tree(&self) -> Vec<Node<&FileRecord>> {
         let present = self.files.iter().filter(|f| f.state == FileState::Present);
-        let paths: Vec<(String, &FileRecord)> = present
-            .map(|f| (f.path_in_course().into_owned(), f))
-            .collect();
-        tree(paths.iter().map(|(path, f)| (path.as_str(), *f)))
+        tree(present.map(|f| (f.path.strip_prefix(2).unwrap_or(f.path.as_bytes()), f)))
     }
 
     /// Each media file's subtitles, as the index pairs them, by the
@@ -227,7 +224,11 @@ pub async fn course(app: &App, reader: &User, id: CourseId) -> Result<CourseCont
 #[derive(Debug, PartialEq)]
 pub enum Node<F> {
     Folder {
+        /// The folder's name to show: exact when it is valid UTF-8.
         name: String,
+        /// The exact bytes, escaped (see [`lectern_core::escaped`]), for a
+        /// name that is not valid UTF-8.
+        raw_name: Option<String>,
         children: Vec<Node<F>>,
     },
     File(F),
@@ -237,8 +238,13 @@ impl<F> Node<F> {
     /// The same tree with each file turned into `G`.
     pub fn map<G>(self, f: &mut impl FnMut(F) -> G) -> Node<G> {
         match self {
-            Node::Folder { name, children } => Node::Folder {
+            Node::Folder {
                 name,
+                raw_name,
+                children,
+            } => Node::Folder {
+                name,
+                raw_name,
                 children: children.into_iter().map(|c| c.map(f)).collect(),
             },
             Node::File(file) => Node::File(f(file)),
@@ -247,11 +253,12 @@ impl<F> Node<F> {
 }
 
 /// Files by their `/`-separated path inside the course, in order, nested
-/// into their folders (a folder appears where its first file does).
-pub fn tree<'p, F>(files: impl IntoIterator<Item = (&'p str, F)>) -> Vec<Node<F>> {
+/// into their folders (a folder appears where its first file does). Folders
+/// are told apart by their bytes, so two whose names show alike stay two.
+pub fn tree<'p, F>(files: impl IntoIterator<Item = (&'p [u8], F)>) -> Vec<Node<F>> {
     let mut root: Vec<Node<F>> = Vec::new();
     for (path, file) in files {
-        let folders: Vec<&str> = path.split('/').collect();
+        let folders: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
         let mut level = &mut root;
         for name in &folders[..folders.len() - 1] {
             level = folder(level, name);
@@ -261,11 +268,16 @@ pub fn tree<'p, F>(files: impl IntoIterator<Item = (&'p str, F)>) -> Vec<Node<F>
     root
 }
 
-fn folder<'a, F>(level: &'a mut Vec<Node<F>>, name: &str) -> &'a mut Vec<Node<F>> {
-    let exists = matches!(level.last(), Some(Node::Folder { name: n, .. }) if n == name);
+fn folder<'a, F>(level: &'a mut Vec<Node<F>>, bytes: &[u8]) -> &'a mut Vec<Node<F>> {
+    // The display form and the escaped bytes together are the bytes.
+    let name = String::from_utf8_lossy(bytes);
+    let raw = lectern_core::escaped(bytes);
+    let exists = matches!(level.last(),
+        Some(Node::Folder { name: n, raw_name: r, .. }) if *n == name && *r == raw);
     if !exists {
         level.push(Node::Folder {
-            name: name.to_owned(),
+            name: name.into_owned(),
+            raw_name: raw,
             children: Vec::new(),
         });
     }
@@ -377,16 +389,26 @@ mod tests {
 
     #[test]
     fn files_nest_into_their_folders_in_order() {
-        let files = [("01 Intro/a.md", 1), ("01 Intro/b.md", 2), ("c.md", 3)];
+        let files: [(&[u8], _); 5] = [
+            (b"01 Intro/a.md", 1),
+            (b"01 Intro/b.md", 2),
+            (b"02 \xfe/c.md", 3),
+            (b"02 \xff/d.md", 4),
+            (b"e.md", 5),
+        ];
         let nodes = tree(files);
+        let folder = |name: &str, raw: Option<&str>, children| Node::Folder {
+            name: name.into(),
+            raw_name: raw.map(str::to_owned),
+            children,
+        };
         assert_eq!(
             nodes,
             vec![
-                Node::Folder {
-                    name: "01 Intro".into(),
-                    children: vec![Node::File(1), Node::File(2)],
-                },
-                Node::File(3),
+                folder("01 Intro", None, vec![Node::File(1), Node::File(2)]),
+                folder("02 \u{fffd}", Some("02 %FE"), vec![Node::File(3)]),
+                folder("02 \u{fffd}", Some("02 %FF"), vec![Node::File(4)]),
+                Node::File(5),
             ]
         );
     }

@@ -15,5 +15,5 @@ pub mod watch;
 
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{CategoryId, CourseId, FileId, ScanId};
-pub use library_path::{LibraryPath, PathDisplay, PathError};
+pub use library_path::{escaped, LibraryPath, PathDisplay, PathError};
 pub use natural::{natural_cmp, natural_path_cmp};

@@ -1,7 +1,7 @@
 use serde::{ser, Deserialize, Serialize, Serializer};
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
 
 /// A path relative to the library root: `/`-separated names, none of them
@@ -43,6 +43,26 @@ impl Serialize for LibraryPath {
             ))),
         }
     }
+}
+
+/// The exact bytes of a name (or path) that is not valid UTF-8, as text:
+/// printable ASCII but `%` as it is, every other byte as `%XX` (uppercase
+/// hex), so any percent-decoder gives the bytes back. `None` for valid
+/// UTF-8, whose text is already exact.
+pub fn escaped(bytes: &[u8]) -> Option<String> {
+    if std::str::from_utf8(bytes).is_ok() {
+        return None;
+    }
+    let mut text = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            text.push(char::from(b));
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(text, "%{b:02X}");
+        }
+    }
+    Some(text)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -303,6 +323,14 @@ impl fmt::Display for PathDisplay<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_are_not_utf8_escape_every_byte_outside_printable_ascii() {
+        assert_eq!(escaped("Café 100%.pdf".as_bytes()), None);
+        assert_eq!(escaped(b"caf\xe9 100%.pdf").unwrap(), "caf%E9 100%25.pdf");
+        assert_eq!(escaped(b"\xff\n\x7f\xc3\xa9").unwrap(), "%FF%0A%7F%C3%A9");
+        assert_ne!(escaped(b"a\xfe"), escaped(b"a\xff"));
+    }
 
     #[test]
     fn rejects_escapes_and_empty_parts() {

@@ -194,10 +194,12 @@ fn admit(
         return Ok(false);
     }
     let shown = || display(root, entry.path());
-    if entry.depth() > 0 && entry.file_name().to_str().is_none() {
+    // Files and folders inside a course may have any name; categories and
+    // courses are shown and matched by their names as text.
+    if (1..=2).contains(&entry.depth()) && entry.file_name().to_str().is_none() {
         return Err(ScanIssue::warning(
             shown(),
-            "the name is not valid UTF-8; skipped",
+            "a category or course folder's name must be valid UTF-8; rename it to index what it holds",
         ));
     }
     if let Some(only) = only {
@@ -223,7 +225,7 @@ fn inside(canonical_root: &Path, path: &Path) -> bool {
 }
 
 /// `Some(None)` is the root itself; `None` a path that is not below the
-/// root, or one with a name that is not valid UTF-8.
+/// root.
 fn relative(root: &Path, path: &Path) -> Option<Option<LibraryPath>> {
     // The walker yields `root` joined with names, so on Unix a byte prefix
     // is enough, and much cheaper than comparing path components per file.
@@ -245,10 +247,7 @@ fn relative(root: &Path, path: &Path) -> Option<Option<LibraryPath>> {
         }
         LibraryPath::from_relative(rel).ok()?
     };
-    // A library path can hold such a name, but the index does not take it
-    // yet: `admit` reports it ("not valid UTF-8; skipped") and nothing below
-    // it is walked.
-    rel.is_utf8().then_some(Some(rel))
+    Some(Some(rel))
 }
 
 fn display(root: &Path, path: &Path) -> String {

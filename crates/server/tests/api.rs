@@ -679,3 +679,104 @@ async fn renamed_course_and_category_folders_keep_grants_and_progress() {
         .unwrap();
     assert_eq!(renamed["id"], languages.id.0);
 }
+
+/// Names that are not UTF-8, or hold a newline, are served like any other:
+/// listed in their course, shown on its page, downloaded byte-equal and
+/// found by search; two names that differ only in their odd bytes (and so
+/// show alike) stay two files, told apart by `raw_name`.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_name_is_listed_shown_downloaded_byte_equal_and_searched() {
+    use std::os::unix::ffi::OsStrExt;
+    let app = spawn_app().await;
+    let folder = app.root.join("Design/Typography/Odd names");
+    std::fs::create_dir_all(&folder).unwrap();
+    let shown_alike = "Kerning \u{fffd}t\u{fffd}.txt";
+    let names: [(&[u8], &str, Option<&str>); 3] = [
+        (
+            b"Kerning \xe9t\xe9.txt",
+            shown_alike,
+            Some("Kerning %E9t%E9.txt"),
+        ),
+        (
+            b"Kerning \xe9t\xff.txt",
+            shown_alike,
+            Some("Kerning %E9t%FF.txt"),
+        ),
+        (b"Kerning\nnewline.txt", "Kerning\nnewline.txt", None),
+    ];
+    for (i, (name, ..)) in names.iter().enumerate() {
+        let path = folder.join(std::ffi::OsStr::from_bytes(name));
+        std::fs::write(path, format!("the bytes of file {i}")).unwrap();
+    }
+    app.rescan().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let course = app
+        .store
+        .course_by_path(&lectern_core::LibraryPath::parse("Design/Typography").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let (status, detail) = app
+        .get(&format!("/api/courses/{}", course.id.0), &admin)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let odd = detail["tree"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "Odd names")
+        .unwrap_or_else(|| panic!("no folder Odd names in {detail}"));
+    let listed = odd["children"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let mut ids = Vec::new();
+    for (i, (_, shown, raw)) in names.iter().enumerate() {
+        let file = listed
+            .iter()
+            .find(|f| f["name"] == *shown && f["raw_name"].as_str() == *raw)
+            .unwrap_or_else(|| panic!("{shown:?} {raw:?} not listed in {listed:?}"));
+        let id = file["id"].as_i64().unwrap();
+        ids.push(id);
+        let (status, meta) = app.get(&format!("/api/files/{id}"), &admin).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(meta["name"], *shown);
+        assert_eq!(meta["raw_name"].as_str(), *raw);
+        if let Some(raw) = raw {
+            assert_eq!(meta["raw_path"], format!("Odd names/{raw}"));
+        } else {
+            assert!(meta.get("raw_path").is_none(), "{meta}");
+        }
+        let content = app
+            .req(
+                Method::GET,
+                &format!("/api/files/{id}/content"),
+                Some(&admin),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(content.status(), StatusCode::OK);
+        let bytes = content.bytes().await.unwrap();
+        assert_eq!(&bytes[..], format!("the bytes of file {i}").as_bytes());
+    }
+
+    let (status, found) = app.get("/api/search?q=kerning", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut hits: Vec<i64> = found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    hits.sort_unstable();
+    ids.sort_unstable();
+    assert_eq!(hits, ids, "all three found: {found}");
+
+    let signed = common::forms::sign_in(&app, "admin", ADMIN_PW).await;
+    let (status, html) =
+        common::forms::page(&app, &signed.client, &format!("/courses/{}", course.id.0)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches(shown_alike).count(), 2, "both shown");
+    assert!(html.contains("Kerning\nnewline.txt"), "{html}");
+}

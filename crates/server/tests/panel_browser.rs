@@ -154,7 +154,8 @@ async fn procedure_2_scan_progress_reaches_100_and_history_shows_a_scans_problem
     };
     let app = spawn_app().await;
     // A large sparse file takes long enough to hash that the page sees the
-    // scan on its way; a name that is not UTF-8 is one problem found.
+    // scan on its way; a course folder not named in UTF-8 is one problem
+    // found.
     let big = app
         .root
         .join("Programming/Rust Basics/04 Big/01 Lecture.mp4");
@@ -163,8 +164,12 @@ async fn procedure_2_scan_progress_reaches_100_and_history_shows_a_scans_problem
         .unwrap()
         .set_len(3 << 30)
         .unwrap();
-    let odd = std::ffi::OsStr::from_bytes(b"Notes \xff.txt");
-    std::fs::write(app.root.join("Programming/Rust Basics").join(odd), "x").unwrap();
+    let odd = app
+        .root
+        .join("Programming")
+        .join(std::ffi::OsStr::from_bytes(b"Notes \xff"));
+    std::fs::create_dir(&odd).unwrap();
+    std::fs::write(odd.join("x.txt"), "x").unwrap();
     let client = admin_session(&driver, &app).await;
 
     goto(&client, &app, "/admin/library").await;
@@ -203,7 +208,7 @@ async fn procedure_2_scan_progress_reaches_100_and_history_shows_a_scans_problem
     assert_eq!(text_of(&client, "#count-added").await, "1");
     assert_eq!(text_of(&client, "#count-errors").await, "0");
     let issues = text_of(&client, "#issue-table").await;
-    assert!(issues.contains("not valid UTF-8"), "{issues}");
+    assert!(issues.contains("must be valid UTF-8"), "{issues}");
 
     // The history lists it; its page tells the problem with its path.
     goto(&client, &app, "/admin/scans").await;

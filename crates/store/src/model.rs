@@ -98,8 +98,7 @@ pub struct FileRecord {
 
 impl FileRecord {
     /// The path inside its course (`01 Intro/01 Welcome.mp4`): what people
-    /// see, below `Category/Course`. Lossy text, were the path not UTF-8
-    /// (the store holds UTF-8 paths only, for now).
+    /// see, below `Category/Course`. Lossy text, were the path not UTF-8.
     pub fn path_in_course(&self) -> Cow<'_, str> {
         let inside = self.path.strip_prefix(2).unwrap_or(self.path.as_bytes());
         String::from_utf8_lossy(inside)
@@ -216,7 +215,8 @@ pub struct IndexSummary {
     pub bytes_present: u64,
     /// What a cleanup would purge now.
     pub orphans: CleanupCounts,
-    /// The first paths of missing files, by path.
+    /// The first paths of missing files, by path, as text to show (lossy,
+    /// were one not UTF-8).
     pub missing_sample: Vec<String>,
 }
 

@@ -69,8 +69,11 @@ pub struct SearchHit {
     pub course_id: CourseId,
     /// Set for a file.
     pub file_id: Option<FileId>,
-    /// The course's or file's name on disk.
+    /// The course's or file's name on disk (a display form for a file name
+    /// that is not UTF-8).
     pub name: String,
+    /// A file name that is not UTF-8, escaped (see `lectern_core::escaped`).
+    pub raw_name: Option<String>,
     pub course_name: String,
     /// A file's path inside its course (`01 Intro/01 Welcome.mp4`).
     pub path: Option<String>,

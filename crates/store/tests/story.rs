@@ -38,8 +38,9 @@ macro_rules! backends {
             story!(scan_history_keeps_counts_issues_and_interruptions);
             story!(the_index_applies_batches_and_loads_every_record_in_pages);
             #[cfg(unix)]
-            story!(paths_that_are_not_utf8_are_refused_until_the_index_can_hold_them);
+            story!(file_paths_that_are_not_utf8_are_kept_as_their_bytes);
             story!(cleanup_purges_missing_then_empty_courses_and_categories);
+            story!(the_index_generation_changes_with_each_index_write_and_only_then);
             story!(listings_are_naturally_sorted);
             story!(groups_list_rename_and_drop_members_and_grants);
             story!(the_last_enabled_admin_is_never_demoted_disabled_or_deleted);
@@ -300,25 +301,22 @@ async fn the_index_applies_batches_and_loads_every_record_in_pages(store: &Arc<d
     assert!(every.iter().any(|f| f.path == "Cat/B/moved.txt"));
 }
 
-/// A library path can name a file that is not UTF-8, but the index keeps
-/// paths as text for now: writing such a path is refused as a whole, with
-/// a clear error, and nothing of the refused write is kept.
+/// Files inside a course may have any name: one that is not UTF-8 is kept
+/// as its exact bytes, read back equal, moved, linked as a subtitle's media
+/// file and found by the words around its odd bytes; two names that differ
+/// only in those bytes stay two files. Category and course names are text:
+/// one that is not UTF-8 is refused as a whole, with nothing kept.
 #[cfg(unix)]
-async fn paths_that_are_not_utf8_are_refused_until_the_index_can_hold_them(store: &Arc<dyn Store>) {
+async fn file_paths_that_are_not_utf8_are_kept_as_their_bytes(store: &Arc<dyn Store>) {
     let raw = |bytes: &[u8]| LibraryPath::from_bytes(bytes).unwrap();
-    let not_text = |e: StoreError| {
-        let message = e.to_string();
-        assert!(
-            message.contains("not valid UTF-8") && !e.is_damage(),
-            "{message}"
-        );
-    };
     let bad_course = raw(b"Cat/K\xff");
-    not_text(
-        store
-            .ensure_courses(&[p("Cat/A"), bad_course.clone()])
-            .await
-            .unwrap_err(),
+    let refused = store
+        .ensure_courses(&[p("Cat/A"), bad_course.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("not named in valid UTF-8") && !refused.is_damage(),
+        "{refused}"
     );
     assert!(
         store.courses(None).await.unwrap().is_empty(),
@@ -332,60 +330,124 @@ async fn paths_that_are_not_utf8_are_refused_until_the_index_can_hold_them(store
         path,
         facts,
     };
-    let added = vec![
-        new(p("Cat/A/ok.txt"), facts(1)),
-        new(raw(b"Cat/A/bad\xff.txt"), facts(2)),
-    ];
-    not_text(
-        store
-            .apply(&ChangeBatch {
-                added,
-                ..Default::default()
-            })
-            .await
-            .unwrap_err(),
-    );
-    let mut captions = facts(3);
+    let mut captions = facts(4);
+    captions.role = FileRole::Subtitle;
     captions.subtitle = Some(Box::new(SubtitleLink {
-        media_path: raw(b"Cat/A/video\xff.mp4"),
+        media_path: raw(b"Cat/A/Le\xe7on \xfe.mp4"),
         lang: None,
     }));
-    not_text(
-        store
-            .apply(&ChangeBatch {
-                added: vec![new(p("Cat/A/video.srt"), captions)],
-                ..Default::default()
-            })
-            .await
-            .unwrap_err(),
-    );
-    assert!(store.all_files().await.unwrap().is_empty(), "nothing added");
-
+    let added = vec![
+        new(raw(b"Cat/A/Le\xe7on \xfe.mp4"), facts(1)),
+        new(raw(b"Cat/A/Le\xe7on \xff.mp4"), facts(2)),
+        new(p("Cat/A/Le\u{fffd}on \u{fffd}.mp4"), facts(3)),
+        new(raw(b"Cat/A/Le\xe7on \xfe.srt"), captions),
+    ];
     store
         .apply(&ChangeBatch {
-            added: vec![new(p("Cat/A/ok.txt"), facts(1))],
+            added,
             ..Default::default()
         })
         .await
         .unwrap();
-    let ok = store.all_files().await.unwrap()[0].clone();
+    let every = store.all_files().await.unwrap();
+    let paths: Vec<&[u8]> = every.iter().map(|f| f.path.as_bytes()).collect();
+    for wanted in [
+        &b"Cat/A/Le\xe7on \xfe.mp4"[..],
+        b"Cat/A/Le\xe7on \xff.mp4",
+        "Cat/A/Le\u{fffd}on \u{fffd}.mp4".as_bytes(),
+        b"Cat/A/Le\xe7on \xfe.srt",
+    ] {
+        assert_eq!(
+            paths.iter().filter(|p| **p == wanted).count(),
+            1,
+            "{} kept once, exactly",
+            String::from_utf8_lossy(wanted)
+        );
+    }
+    let subtitle = every.iter().find(|f| f.role == FileRole::Subtitle).unwrap();
+    assert_eq!(
+        subtitle.subtitle_for.clone().unwrap(),
+        raw(b"Cat/A/Le\xe7on \xfe.mp4")
+    );
+    let shown = store.course_files(a).await.unwrap();
+    assert_eq!(shown.len(), 4);
+    assert!(shown
+        .iter()
+        .all(|f| f.name.starts_with("Le\u{fffd}on \u{fffd}.")));
+    assert_eq!(
+        found(store, "le", &Visibility::Everything, 10).await,
+        ["File Le\u{fffd}on \u{fffd}.mp4"; 3],
+        "every lesson found by the words around its odd bytes"
+    );
+
+    let first = every
+        .iter()
+        .find(|f| f.path.as_bytes() == b"Cat/A/Le\xe7on \xfe.mp4")
+        .unwrap();
     let moved = FileChange {
-        id: ok.id,
+        id: first.id,
         course_id: a,
-        path: raw(b"Cat/A/moved\xff.txt"),
+        path: raw(b"Cat/A/Moved \xfe.mp4"),
         facts: facts(1),
     };
-    not_text(
-        store
-            .apply(&ChangeBatch {
-                changed: vec![moved],
-                missing: vec![ok.id],
-                ..Default::default()
-            })
-            .await
-            .unwrap_err(),
+    store
+        .apply(&ChangeBatch {
+            changed: vec![moved],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let after = store.file(first.id).await.unwrap().unwrap();
+    assert_eq!(after.path, raw(b"Cat/A/Moved \xfe.mp4"));
+    assert_eq!(
+        found(store, "moved", &Visibility::Everything, 10).await,
+        ["File Moved \u{fffd}.mp4"]
     );
-    assert_eq!(store.all_files().await.unwrap(), [ok], "left as it was");
+    assert_eq!(
+        found(store, "le", &Visibility::Everything, 10).await.len(),
+        2
+    );
+}
+
+/// Reads, settings and progress leave the generation as it is; every
+/// write to the index gives a new one.
+async fn the_index_generation_changes_with_each_index_write_and_only_then(store: &Arc<dyn Store>) {
+    let mut seen = vec![store.index_generation().await.unwrap()];
+    let mut changed = |now: i64, what: &str| {
+        assert!(!seen.contains(&now), "{what} gave an earlier generation");
+        seen.push(now);
+    };
+    let ids = store.ensure_courses(&[p("Cat/A")]).await.unwrap();
+    changed(store.index_generation().await.unwrap(), "a new course");
+    let a = ids[&p("Cat/A")];
+    store
+        .apply(&ChangeBatch {
+            added: vec![NewFile {
+                course_id: a,
+                path: p("Cat/A/one.txt"),
+                facts: facts(1),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let after_apply = store.index_generation().await.unwrap();
+    changed(after_apply, "a batch");
+    store.courses(None).await.unwrap();
+    store.course_files(a).await.unwrap();
+    store
+        .set_settings(&[("library.open", "true")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.index_generation().await.unwrap(),
+        after_apply,
+        "reads and settings leave it"
+    );
+    store.move_course(a, &p("Other/A")).await.unwrap();
+    changed(store.index_generation().await.unwrap(), "a course moved");
+    store.cleanup().await.unwrap();
+    changed(store.index_generation().await.unwrap(), "a cleanup");
 }
 
 async fn cleanup_purges_missing_then_empty_courses_and_categories(store: &Arc<dyn Store>) {

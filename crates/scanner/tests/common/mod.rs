@@ -103,7 +103,7 @@ impl Lib {
             .await
             .into_iter()
             .filter(|f| f.state == FileState::Present)
-            .map(|f| (text(&f.path).to_owned(), f))
+            .map(|f| (key(&f.path), f))
             .collect()
     }
 
@@ -141,9 +141,15 @@ pub fn write_file(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).expect("write");
 }
 
-/// A path's text: the index holds UTF-8 paths only.
+/// A path's text, for a test's own paths, which are UTF-8.
 pub fn text(path: &lectern_core::LibraryPath) -> &str {
     path.to_str().expect("a UTF-8 path")
+}
+
+/// A path as a unique key: its text, or its escaped bytes (`bad%FF.txt`)
+/// when it is not UTF-8.
+pub fn key(path: &lectern_core::LibraryPath) -> String {
+    lectern_core::escaped(path.as_bytes()).unwrap_or_else(|| text(path).to_owned())
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

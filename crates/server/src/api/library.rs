@@ -106,9 +106,22 @@ pub struct FileView {
     id: FileId,
     #[schema(value_type = i64)]
     course_id: CourseId,
+    /// The file's name on disk, exactly, whenever it is valid UTF-8;
+    /// otherwise a display form (U+FFFD for the bytes that are not), and
+    /// `raw_name` holds the exact name.
     name: String,
-    /// Inside the course: `01 Intro/01 Welcome.mp4`.
+    /// Present only when the name on disk is not valid UTF-8: its exact
+    /// bytes, printable ASCII but `%` as they are and every other byte as
+    /// `%XX` (any percent-decoder gives the bytes back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_name: Option<String>,
+    /// Inside the course: `01 Intro/01 Welcome.mp4` (a display form, as
+    /// `name`, were it not UTF-8).
     path: String,
+    /// Present only when `path` is not valid UTF-8: its exact bytes,
+    /// escaped as `raw_name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_path: Option<String>,
     size: u64,
     modified_at: String,
     sha256: String,
@@ -129,11 +142,14 @@ pub struct SubtitleView {
 impl FileView {
     fn new(f: FileRecord, subtitles: Vec<SubtitleView>) -> Self {
         let inside = f.path_in_course().into_owned();
+        let raw_path = f.path.strip_prefix(2).and_then(lectern_core::escaped);
         Self {
             id: f.id,
             course_id: f.course_id,
+            raw_name: lectern_core::escaped(f.path.name()),
             name: f.name,
             path: inside,
+            raw_path,
             size: f.size,
             modified_at: rfc3339(f.mtime_ns),
             sha256: f.sha256.to_hex(),
@@ -191,7 +207,12 @@ pub async fn file(
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Node {
     Folder {
+        /// The folder's name, exact whenever it is valid UTF-8.
         name: String,
+        /// Present only when the name is not valid UTF-8: its exact bytes,
+        /// escaped as a file's `raw_name`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        raw_name: Option<String>,
         // A folder holds nodes: without this the schema generator recurses forever.
         #[schema(no_recursion)]
         children: Vec<Node>,
@@ -202,8 +223,13 @@ pub enum Node {
 impl From<library::Node<FileView>> for Node {
     fn from(node: library::Node<FileView>) -> Self {
         match node {
-            library::Node::Folder { name, children } => Node::Folder {
+            library::Node::Folder {
                 name,
+                raw_name,
+                children,
+            } => Node::Folder {
+                name,
+                raw_name,
                 children: children.into_iter().map(Node::from).collect(),
             },
             library::Node::File(view) => Node::File(view),

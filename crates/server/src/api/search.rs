@@ -27,7 +27,12 @@ pub struct SearchResults {
 pub struct SearchResult {
     pub kind: HitKind,
     pub id: i64,
+    /// The name, exact whenever it is valid UTF-8 (see a file's `name`).
     pub name: String,
+    /// Present only for a file name that is not valid UTF-8: its exact
+    /// bytes, escaped as a file's `raw_name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_name: Option<String>,
     #[schema(value_type = i64)]
     pub category_id: CategoryId,
     #[schema(value_type = i64)]
@@ -45,6 +50,7 @@ impl From<SearchHit> for SearchResult {
             kind: hit.kind.into(),
             id: hit.file_id.map_or(hit.course_id.0, |f| f.0),
             name: hit.name,
+            raw_name: hit.raw_name,
             category_id: hit.category_id,
             course_id: hit.course_id,
             course_name: hit.course_name,

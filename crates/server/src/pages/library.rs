@@ -153,7 +153,7 @@ enum PageNode {
 impl From<Node<&FileRecord>> for PageNode {
     fn from(node: Node<&FileRecord>) -> Self {
         match node {
-            Node::Folder { name, children } => PageNode::Folder {
+            Node::Folder { name, children, .. } => PageNode::Folder {
                 name,
                 children: children.into_iter().map(PageNode::from).collect(),
             },

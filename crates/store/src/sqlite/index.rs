@@ -1,10 +1,11 @@
 //! The library index: categories, courses and file records.
 
-use super::rows;
+use super::rows::{self, StoredPath};
+use super::search;
 use crate::model::*;
 use crate::{now_ms, Result, StoreError};
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use std::collections::HashMap;
 
 type Tx = Transaction<'static, Sqlite>;
@@ -187,18 +188,16 @@ async fn ensure_course(tx: &mut Tx, category: &str, name: &str, path: &str) -> R
 }
 
 pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
-    // Every path is checked before anything is written, so a refused path
-    // leaves the transaction untouched.
     let mut added: Vec<Stored> = batch
         .added
         .iter()
         .map(|f| Stored::of(f.course_id, &f.path, &f.facts))
-        .collect::<Result<_>>()?;
+        .collect();
     let changed: Vec<(FileId, Stored)> = batch
         .changed
         .iter()
-        .map(|c| Ok((c.id, Stored::of(c.course_id, &c.path, &c.facts)?)))
-        .collect::<Result<_>>()?;
+        .map(|c| (c.id, Stored::of(c.course_id, &c.path, &c.facts)))
+        .collect();
     let now = now_ms();
     for chunk in batch.purged.chunks(ID_CHUNK) {
         let mut q =
@@ -207,15 +206,26 @@ pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
         q.build().persistent(false).execute(&mut **tx).await?;
     }
     mark_missing(tx, batch, now).await?;
+    let mut searched = Vec::with_capacity(batch.added.len() + changed.len());
     for (id, file) in &changed {
         update_file(tx, *id, file, now).await?;
+        let material = file.facts.role == FileRole::Material;
+        searched.extend(search::entry(*id, file.path.0.as_bytes(), material));
     }
     // In path order, so the path index is written page after page rather
     // than all over (the walk yields paths in no particular order).
-    added.sort_unstable_by(|a, b| a.path.cmp(b.path));
+    added.sort_unstable_by(|a, b| a.path.0.cmp(b.path.0));
     for chunk in added.chunks(INSERT_CHUNK) {
-        insert_files(tx, chunk, now).await?;
+        for (id, path, material) in insert_files(tx, chunk, now).await? {
+            searched.extend(search::entry(id, &path, material));
+        }
     }
+    let gone = batch
+        .missing
+        .iter()
+        .chain(batch.changed.iter().map(|c| &c.id));
+    search::forget_files(tx, gone).await?;
+    search::index_files(tx, &searched).await?;
     for (course, description) in &batch.descriptions {
         sqlx::query("UPDATE courses SET description = ? WHERE id = ?")
             .bind(description)
@@ -247,26 +257,23 @@ fn push_ids(q: &mut QueryBuilder<'_, Sqlite>, ids: &[FileId]) {
     q.push(")");
 }
 
-/// A file to write: its paths as the text they are stored as, and its facts.
+/// A file to write: its paths as the values they are stored as, and its
+/// facts.
 struct Stored<'a> {
     course_id: CourseId,
-    path: &'a str,
+    path: StoredPath<'a>,
     facts: &'a FileFacts,
-    subtitle_for: Option<&'a str>,
+    subtitle_for: Option<StoredPath<'a>>,
 }
 
 impl<'a> Stored<'a> {
-    fn of(course_id: CourseId, path: &'a LibraryPath, facts: &'a FileFacts) -> Result<Self> {
-        let subtitle_for = match &facts.subtitle {
-            Some(s) => Some(rows::stored(&s.media_path)?),
-            None => None,
-        };
-        Ok(Self {
+    fn of(course_id: CourseId, path: &'a LibraryPath, facts: &'a FileFacts) -> Self {
+        Self {
             course_id,
-            path: rows::stored(path)?,
+            path: StoredPath(path),
             facts,
-            subtitle_for,
-        })
+            subtitle_for: facts.subtitle.as_ref().map(|s| StoredPath(&s.media_path)),
+        }
     }
 }
 
@@ -294,7 +301,13 @@ async fn update_file(tx: &mut Tx, id: FileId, file: &Stored<'_>, now: i64) -> Re
     Ok(())
 }
 
-async fn insert_files(tx: &mut Tx, files: &[Stored<'_>], now: i64) -> Result<()> {
+/// Inserts `files`, answering what the search index needs of each: its new
+/// id and path, and whether it is a lesson or material.
+async fn insert_files(
+    tx: &mut Tx,
+    files: &[Stored<'_>],
+    now: i64,
+) -> Result<Vec<(FileId, Vec<u8>, bool)>> {
     let mut q = QueryBuilder::<Sqlite>::new(
         "INSERT INTO files (course_id, path, size, mtime_ns, sha256, mime, role,
              subtitle_for, subtitle_lang, state, indexed_at, updated_at) ",
@@ -314,10 +327,35 @@ async fn insert_files(tx: &mut Tx, files: &[Stored<'_>], now: i64) -> Result<()>
             .push_bind(now)
             .push_bind(now);
     });
+    q.push(" RETURNING id, path, role = 'material' AS material");
     // Not kept in the statement cache: each row count makes a different,
     // large statement, and a cache of them costs megabytes.
-    q.build().persistent(false).execute(&mut **tx).await?;
+    let rows = q.build().persistent(false).fetch_all(&mut **tx).await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                FileId(row.try_get("id")?),
+                row.try_get::<&[u8], _>("path")?.to_vec(),
+                row.try_get("material")?,
+            ))
+        })
+        .collect()
+}
+
+/// Marks the index as changed (migration 0009), in the writing transaction.
+pub async fn changed(tx: &mut Tx) -> Result<()> {
+    sqlx::query("UPDATE index_generation SET value = random() WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+pub async fn generation(pool: &SqlitePool) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM index_generation WHERE id = 1")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 pub async fn cleanup(tx: &mut Tx) -> Result<CleanupCounts> {
@@ -368,11 +406,15 @@ pub async fn summary(pool: &SqlitePool, sample: u32) -> Result<IndexSummary> {
         let n: i64 = sqlx::Row::try_get(&row, name)?;
         Ok(n.max(0) as u64)
     };
-    let paths: Vec<String> =
+    let paths: Vec<Vec<u8>> =
         sqlx::query_scalar("SELECT path FROM files WHERE state = 'missing' ORDER BY path LIMIT ?")
             .bind(i64::from(sample))
             .fetch_all(pool)
             .await?;
+    let paths = paths
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
     Ok(IndexSummary {
         categories: count("categories")?,
         courses: count("courses")?,

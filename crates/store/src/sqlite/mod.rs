@@ -238,6 +238,7 @@ impl Store for SqliteStore {
     ) -> Result<HashMap<LibraryPath, CourseId>> {
         let mut tx = self.write().await?;
         let ids = index::ensure_courses(&mut tx, course_paths).await?;
+        index::changed(&mut tx).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -245,6 +246,7 @@ impl Store for SqliteStore {
     async fn rename_category(&self, id: CategoryId, name: &LibraryPath) -> Result<bool> {
         let mut tx = self.write().await?;
         let renamed = index::rename_category(&mut tx, id, name).await?;
+        index::changed(&mut tx).await?;
         tx.commit().await?;
         Ok(renamed)
     }
@@ -252,6 +254,7 @@ impl Store for SqliteStore {
     async fn move_course(&self, id: CourseId, to: &LibraryPath) -> Result<bool> {
         let mut tx = self.write().await?;
         let moved = index::move_course(&mut tx, id, to).await?;
+        index::changed(&mut tx).await?;
         tx.commit().await?;
         Ok(moved)
     }
@@ -262,6 +265,7 @@ impl Store for SqliteStore {
         }
         let mut tx = self.write().await?;
         index::apply(&mut tx, batch).await?;
+        index::changed(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -269,8 +273,13 @@ impl Store for SqliteStore {
     async fn cleanup(&self) -> Result<CleanupCounts> {
         let mut tx = self.write().await?;
         let counts = index::cleanup(&mut tx).await?;
+        index::changed(&mut tx).await?;
         tx.commit().await?;
         Ok(counts)
+    }
+
+    async fn index_generation(&self) -> Result<i64> {
+        index::generation(&self.pool).await
     }
 
     async fn index_summary(&self, sample: u32) -> Result<IndexSummary> {
@@ -308,7 +317,8 @@ impl Store for SqliteStore {
     }
 
     async fn course_by_path(&self, path: &LibraryPath) -> Result<Option<Course>> {
-        // Only UTF-8 paths are stored (see rows::stored): no course has another.
+        // Course paths are stored as text only (see rows::stored): no course
+        // has another.
         let Some(text) = path.to_str() else {
             return Ok(None);
         };

@@ -5,8 +5,10 @@ use crate::model::*;
 use crate::{Result, StoreError};
 use lectern_core::scan::ScanIssue;
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId, Sha256Digest};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo};
+use sqlx::{Encode, Row, Sqlite, Type};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,9 +18,10 @@ fn parse<T: FromStr<Err = String>>(text: &str) -> Result<T> {
 }
 
 /// A stored library path, parsed once here: a value that does not parse is
-/// damage, named by its table, row and column.
-fn path(text: &str, table: &str, id: i64, column: &str) -> Result<LibraryPath> {
-    LibraryPath::parse(text)
+/// damage, named by its table, row and column. Read as bytes, which SQLite
+/// gives for a TEXT and a BLOB value alike (see [`StoredPath`]).
+fn path(bytes: &[u8], table: &str, id: i64, column: &str) -> Result<LibraryPath> {
+    LibraryPath::from_bytes(bytes)
         .map_err(|e| StoreError::damaged(format!("{table} row {id}, column {column}: {e}")))
 }
 
@@ -27,13 +30,41 @@ fn digest(text: &str, id: i64) -> Result<Sha256Digest> {
         .map_err(|e| StoreError::damaged(format!("files row {id}, column sha256: {e}")))
 }
 
-/// The text a library path is stored as. The columns are TEXT, so a path
-/// that is not UTF-8 is refused here, never written lossily; storing such
-/// names exactly is a later change to the schema.
+/// A file's library path as the value it is stored as: its text when it is
+/// valid UTF-8, so the index reads as text in any SQLite tool; otherwise its
+/// exact bytes, as a BLOB. SQLite keeps a BLOB as given even in a TEXT
+/// column, and a BLOB never equals a text, so two names that show alike
+/// (one of them not UTF-8) stay two rows, and a lookup bound the same way
+/// finds each.
+#[derive(Clone, Copy)]
+pub struct StoredPath<'a>(pub &'a LibraryPath);
+
+impl Type<Sqlite> for StoredPath<'_> {
+    fn type_info() -> SqliteTypeInfo {
+        <&str as Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for StoredPath<'q> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut Vec<SqliteArgumentValue<'q>>,
+    ) -> std::result::Result<IsNull, BoxDynError> {
+        match self.0.to_str() {
+            Some(text) => <&str as Encode<Sqlite>>::encode(text, buf),
+            None => <&[u8] as Encode<Sqlite>>::encode(self.0.as_bytes(), buf),
+        }
+    }
+}
+
+/// The text a category or course path is stored as. Their names are shown,
+/// compared and joined in SQL as text, so one that is not UTF-8 is refused
+/// here, never written lossily (the scanner reports such a folder instead;
+/// the files inside courses may have any name, see [`StoredPath`]).
 pub fn stored(path: &LibraryPath) -> Result<&str> {
     path.to_str().ok_or_else(|| {
         StoreError::other(format!(
-            "the path {} is not valid UTF-8, which the index cannot hold yet",
+            "the category or course folder {} is not named in valid UTF-8",
             path.display()
         ))
     })
@@ -78,7 +109,7 @@ impl Interner {
 
 pub fn known_file(row: SqliteRow, mimes: &mut Interner) -> Result<KnownFile> {
     let id = row.try_get("id")?;
-    let subtitle = match row.try_get::<Option<&str>, _>("subtitle_for")? {
+    let subtitle = match row.try_get::<Option<&[u8]>, _>("subtitle_for")? {
         Some(media) => Some(Box::new(SubtitleLink {
             media_path: path(media, "files", id, "subtitle_for")?,
             lang: row.try_get("subtitle_lang")?,
@@ -104,7 +135,7 @@ pub fn known_file(row: SqliteRow, mimes: &mut Interner) -> Result<KnownFile> {
 pub fn file_record(row: SqliteRow) -> Result<FileRecord> {
     let id = row.try_get("id")?;
     let path = path(row.try_get("path")?, "files", id, "path")?;
-    let subtitle_for = match row.try_get::<Option<&str>, _>("subtitle_for")? {
+    let subtitle_for = match row.try_get::<Option<&[u8]>, _>("subtitle_for")? {
         Some(media) => Some(self::path(media, "files", id, "subtitle_for")?),
         None => None,
     };

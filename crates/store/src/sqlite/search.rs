@@ -1,13 +1,14 @@
-//! Full-text search through the FTS5 tables of migration 0003, which
-//! triggers keep in step with `courses` and `files`.
+//! Full-text search through the FTS5 tables of migration 0003. Triggers
+//! keep `course_search` in step with `courses`; `file_search` is written
+//! here, in bulk with each batch of the index (migration 0008 says why).
 
 use super::rows;
 use crate::accounts::Visibility;
 use crate::search::{HitKind, SearchHit, SearchQuery};
 use crate::Result;
-use lectern_core::{CategoryId, CourseId};
+use lectern_core::{CategoryId, CourseId, FileId};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use std::cmp::Ordering;
 
 /// Who may see a course: `?2` the granted categories and `?3` the granted
@@ -104,6 +105,75 @@ fn json_ids(ids: impl Iterator<Item = i64>) -> String {
     format!("[{}]", list.join(","))
 }
 
+/// One file's row in `file_search`: its name, and the folders between its
+/// course and it (`01 Intro/` for `Cat/Course/01 Intro/01 Welcome.mp4`, empty
+/// for a file at the course's top). Exactly what migration 0003's view
+/// `file_search_source` gives for a UTF-8 path; a name that is not UTF-8 is
+/// indexed in its display form, so the words around its odd bytes are found.
+pub struct Entry {
+    id: FileId,
+    name: String,
+    section: String,
+}
+
+/// The entry for a present file, or `None` for one the search leaves out:
+/// only lessons and materials are found (README, cover and subtitles are
+/// found through their course or media file).
+pub fn entry(id: FileId, path: &[u8], material: bool) -> Option<Entry> {
+    if !material {
+        return None;
+    }
+    let last = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    let folders = &path[..last];
+    let course_end = folders
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'/')
+        .nth(1)
+        .map_or(folders.len(), |(i, _)| i + 1);
+    Some(Entry {
+        id,
+        name: String::from_utf8_lossy(&path[last..]).into_owned(),
+        section: String::from_utf8_lossy(&folders[course_end..]).into_owned(),
+    })
+}
+
+/// SQLite allows 32,766 bound values per statement; an entry takes 3.
+const ENTRY_CHUNK: usize = 1_000;
+
+/// Takes files out of the search (gone missing, or about to be written again).
+pub async fn forget_files<'a>(
+    tx: &mut Transaction<'static, Sqlite>,
+    ids: impl Iterator<Item = &'a FileId>,
+) -> Result<()> {
+    let ids: Vec<i64> = ids.map(|id| id.0).collect();
+    for chunk in ids.chunks(ENTRY_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM file_search WHERE rowid IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build().persistent(false).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Adds entries to the search, many rows per statement: FTS5 takes a batch
+/// of rows in one statement far faster than one row per trigger.
+pub async fn index_files(tx: &mut Transaction<'static, Sqlite>, entries: &[Entry]) -> Result<()> {
+    for chunk in entries.chunks(ENTRY_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO file_search (rowid, name, section) ");
+        q.push_values(chunk, |mut row, e| {
+            row.push_bind(e.id.0)
+                .push_bind(e.name.as_str())
+                .push_bind(e.section.as_str());
+        });
+        q.build().persistent(false).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 async fn fetch(
     pool: &SqlitePool,
     sql: &'static str,
@@ -130,6 +200,7 @@ fn course_hit(row: SqliteRow) -> Result<SearchHit> {
         file_id: None,
         course_name: name.clone(),
         name,
+        raw_name: None,
         path: None,
         snippet: snippet.map(one_line).filter(|s| !s.is_empty()),
         rank: row.try_get("score")?,
@@ -152,6 +223,7 @@ fn file_hit(row: SqliteRow) -> Result<SearchHit> {
         course_id: file.course_id,
         file_id: Some(file.id),
         path: Some(file.path_in_course().into_owned()),
+        raw_name: lectern_core::escaped(file.path.name()),
         name: file.name,
         course_name,
         snippet: None,
@@ -188,5 +260,141 @@ mod tests {
             Some(r#""a""b"* AND "NEAR(x"*"#)
         );
         assert_eq!(expression(r#"" * - :"#), None, "nothing to find");
+    }
+}
+
+/// The search index the store writes in bulk is the one the triggers of
+/// migration 0003 wrote row by row: what its view gives for every row.
+#[cfg(test)]
+mod bulk {
+    use crate::model::*;
+    use crate::sqlite::SqliteStore;
+    use crate::Store;
+    use lectern_core::{LibraryPath, Sha256Digest};
+
+    fn facts(n: u8, role: FileRole) -> FileFacts {
+        FileFacts {
+            size: u64::from(n),
+            mtime_ns: i64::from(n),
+            sha256: Sha256Digest([n; 32]),
+            mime: "video/mp4".into(),
+            role,
+            subtitle: None,
+        }
+    }
+
+    async fn rows(store: &SqliteStore, sql: &str) -> Vec<(i64, String, String)> {
+        sqlx::query_as(sql).fetch_all(&store.pool).await.unwrap()
+    }
+
+    async fn assert_as_the_triggers_wrote(store: &SqliteStore, step: &str) {
+        let written = rows(
+            store,
+            "SELECT rowid, name, section FROM file_search ORDER BY rowid",
+        )
+        .await;
+        let view = rows(
+            store,
+            "SELECT id, name, section FROM file_search_source ORDER BY id",
+        )
+        .await;
+        assert_eq!(written, view, "after {step}");
+    }
+
+    #[tokio::test]
+    async fn the_bulk_search_index_equals_what_the_triggers_gave() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let paths = [
+            LibraryPath::parse("Cat/K").unwrap(),
+            LibraryPath::parse("Two/L").unwrap(),
+        ];
+        let ids = store.ensure_courses(&paths).await.unwrap();
+        let (k, l) = (ids[&paths[0]], ids[&paths[1]]);
+        let names = [
+            ("Cat/K/01 Intro/01 Welcome.mp4", FileRole::Material, k),
+            ("Cat/K/top.pdf", FileRole::Material, k),
+            ("Cat/K/README.md", FileRole::Description, k),
+            ("Cat/K/a/b/c/deep café.mp4", FileRole::Material, k),
+            ("Two/L/x y/Ünïcødé – 1.txt", FileRole::Material, l),
+            ("Two/L/cover.jpg", FileRole::Cover, l),
+        ];
+        let added = (0u8..)
+            .zip(names)
+            .map(|(n, (path, role, course))| NewFile {
+                course_id: course,
+                path: LibraryPath::parse(path).unwrap(),
+                facts: facts(n, role),
+            })
+            .collect();
+        store
+            .apply(&ChangeBatch {
+                added,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_as_the_triggers_wrote(&store, "the first scan").await;
+
+        let all = store.all_files().await.unwrap();
+        let id = |path: &str| all.iter().find(|f| f.path == path).unwrap().id;
+        let change = |from: &str, to: &str, course, role| FileChange {
+            id: id(from),
+            course_id: course,
+            path: LibraryPath::parse(to).unwrap(),
+            facts: facts(9, role),
+        };
+        store
+            .apply(&ChangeBatch {
+                changed: vec![
+                    change(
+                        "Cat/K/top.pdf",
+                        "Two/L/moved/top.pdf",
+                        l,
+                        FileRole::Material,
+                    ),
+                    change("Cat/K/README.md", "Cat/K/README.md", k, FileRole::Material),
+                    change("Two/L/cover.jpg", "Two/L/cover.jpg", l, FileRole::Material),
+                ],
+                missing: vec![id("Cat/K/01 Intro/01 Welcome.mp4")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_as_the_triggers_wrote(&store, "moves, new roles and a file gone").await;
+
+        store
+            .apply(&ChangeBatch {
+                changed: vec![change(
+                    "Cat/K/01 Intro/01 Welcome.mp4",
+                    "Cat/K/01 Intro/01 Welcome.mp4",
+                    k,
+                    FileRole::Material,
+                )],
+                missing: vec![id("Cat/K/a/b/c/deep café.mp4")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_as_the_triggers_wrote(&store, "a file back and another gone").await;
+        store
+            .apply(&ChangeBatch {
+                purged: vec![id("Cat/K/a/b/c/deep café.mp4")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store.cleanup().await.unwrap();
+        assert_as_the_triggers_wrote(&store, "a purge and a cleanup").await;
+        assert_eq!(
+            rows(
+                &store,
+                "SELECT rowid, name, section FROM file_search ORDER BY rowid"
+            )
+            .await
+            .len(),
+            5
+        );
+        store.close().await;
     }
 }
