@@ -10,6 +10,11 @@
 #   course p99 latency   <= 3 x while a full initial scan of the 100,000-file
 #                        library runs, against no scan: GET /api/courses/{id},
 #                        64 connections (wrk --latency)
+# Targets (issue "The library follows the folder"), on the full index after
+# that scan, 64 connections each:
+#   GET /api/categories, GET /api/files/{id}   >= 0.5 x GET /api/auth/me
+#   GET /api/courses/{id} (JSON), GET /courses/{id} (the page)
+#                        >= 0.2 x nginx serving the same bytes from a file
 #
 # The scan runs on a fresh database that knows only the queried course (a
 # hard-linked copy of one course, indexed first), so the scan adds all the
@@ -32,6 +37,7 @@ ROUNDS=${ROUNDS:-3}      # download rounds per server
 CLIENTS=8                # concurrent downloads
 CONNECTIONS=64           # wrk connections
 IDLE_S=10                # each no-scan wrk run
+BROWSE_S=10              # each browsing wrk run
 for tool in curl jq wrk nginx python3; do
     command -v "$tool" > /dev/null || { echo "serve.sh needs $tool" >&2; exit 1; }
 done
@@ -253,6 +259,38 @@ scan_s=$(jq '(.scan.finished_at - .scan.started_at) / 100 | round / 10' scan_rec
 latency "$IDLE_S" full
 full_p99=$(wrk_check full)
 
+# ---- 3. browsing the full index ------------------------------------------
+
+# rate NAME URL [WRK-ARGS...]: requests/s of a BROWSE_S s wrk run, into
+# NAME.wrk; fails on errors.
+rate() {
+    local name=$1 url=$2; shift 2
+    wrk -t2 -c$CONNECTIONS -d"$BROWSE_S"s --latency "$@" "$url" > "$name.wrk"
+    wrk_check "$name" > /dev/null
+    rps "$name"
+}
+echo "browsing: wrk -c$CONNECTIONS for $BROWSE_S s on each answer, and nginx serving the same bytes..."
+FIRST_FILE=$(curl -sf -H "Authorization: Bearer $TOKEN2" "$COURSE_URL" |
+    jq '[.. | objects | select(.type? == "file") | .id][0]')
+curl -sf -o "$WORK/lib1/Bench/Big/course.json" -H "Authorization: Bearer $TOKEN2" "$COURSE_URL"
+course_bytes=$(stat -c %s "$WORK/lib1/Bench/Big/course.json")
+curl -sf -o /dev/null -c jar -d "username=bench&password=bench-password" "$L2/login" || true
+SESSION=$(awk '$6 == "lectern_session" {print $7}' jar)
+[ -n "$SESSION" ] || fail "no session cookie from the sign-in form"
+PAGE_URL="$L2/courses/$COURSE_ID"
+curl -sf -o "$WORK/lib1/Bench/Big/course.html" -H "Cookie: lectern_session=$SESSION" "$PAGE_URL"
+page_bytes=$(stat -c %s "$WORK/lib1/Bench/Big/course.html")
+AUTH=(-H "Authorization: Bearer $TOKEN2")
+me_rps=$(rate me "$L2/api/auth/me" "${AUTH[@]}")
+categories_rps=$(rate categories "$L2/api/categories" "${AUTH[@]}")
+file_rps=$(rate file "$L2/api/files/$FIRST_FILE" "${AUTH[@]}")
+course_rps=$(rate course "$COURSE_URL" "${AUTH[@]}")
+page_rps=$(rate page "$PAGE_URL" -H "Cookie: lectern_session=$SESSION")
+nginx_json_rps=$(rate nginx_json "http://127.0.0.1:$NGINX_PORT/course.json")
+nginx_page_rps=$(rate nginx_page "http://127.0.0.1:$NGINX_PORT/course.html")
+revalidated_rps=$(rate revalidated "$COURSE_URL" "${AUTH[@]}" \
+    -H "If-None-Match: $(curl -sfI "${AUTH[@]}" "$COURSE_URL" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')")
+
 echo
 echo "$(nproc) cores; $CLIENTS clients x 1 GiB, median of $ROUNDS rounds; wrk -t2 -c$CONNECTIONS"
 awk -v l="$lectern_gibs" -v n="$nginx_gibs" \
@@ -265,3 +303,12 @@ awk -v f="$full_p99" -v r="$(rps full)" \
 if awk -v s="$scan_s" 'BEGIN {exit !(s < 5)}'; then
     echo "WARNING: the scan took under 5 s; its p99 rests on few requests"
 fi
+echo "browsing ($files files indexed; req/s, $BROWSE_S s each)"
+awk -v m="$me_rps" -v c="$categories_rps" -v f="$file_rps" 'BEGIN {
+    printf "  /api/auth/me        %7d (the baseline)\n", m
+    printf "  /api/categories     %7d  ratio %.2f x (target >= 0.5 x /api/auth/me)\n", c, c/m
+    printf "  /api/files/{id}     %7d  ratio %.2f x (target >= 0.5 x /api/auth/me)\n", f, f/m }'
+awk -v c="$course_rps" -v n="$nginx_json_rps" -v b="$course_bytes" -v r="$revalidated_rps" 'BEGIN {
+    printf "  /api/courses/{id}   %7d  nginx %7d for the same %d bytes  ratio %.2f x (target >= 0.2 x); 304 revalidations %d\n", c, n, b, c/n, r }'
+awk -v p="$page_rps" -v n="$nginx_page_rps" -v b="$page_bytes" 'BEGIN {
+    printf "  /courses/{id} page  %7d  nginx %7d for the same %d bytes  ratio %.2f x (target >= 0.2 x)\n", p, n, b, p/n }'

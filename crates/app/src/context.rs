@@ -5,6 +5,7 @@
 use crate::alerts::{AlertListener, AlertOptions, Alerts};
 use crate::coordination::{Coordination, InProcess};
 use crate::events::Events;
+use crate::index_cache::IndexCache;
 use crate::metrics::{Metrics, MetricsListener};
 use crate::monitor::{HealthOptions, Monitor, MonitorListener};
 use crate::watch::{WatchOptions, Watching};
@@ -74,6 +75,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// What the watcher of the library is doing ([`App::spawn_watching`]).
     pub watching: Arc<Watching>,
+    /// What browsing works out from the index alone, until it changes.
+    pub index_cache: Arc<IndexCache>,
 }
 
 impl App {
@@ -98,6 +101,7 @@ impl App {
             alerts: Arc::new(Alerts::new(AlertOptions::default(), None)),
             metrics: Arc::new(Metrics::new().expect("the metrics' names are distinct")),
             watching: Arc::new(Watching::default()),
+            index_cache: Arc::new(IndexCache::default()),
         }
     }
 

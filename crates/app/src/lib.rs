@@ -18,6 +18,7 @@ pub mod events;
 pub mod groups;
 pub mod hashing;
 pub mod health;
+pub mod index_cache;
 pub mod library;
 pub mod login_limits;
 pub mod metrics;

@@ -5,14 +5,16 @@
 
 use crate::context::App;
 use crate::error::AppError;
+use crate::index_cache::Key;
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
 use lectern_store::settings::library_open;
 use lectern_store::{
     Category, Course, CourseOverview, FileRecord, FileRole, FileState, Progress, SearchHit,
     SearchQuery, User, Visibility,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const DEFAULT_SEARCH_LIMIT: u32 = 20;
 pub const MAX_SEARCH_LIMIT: u32 = 100;
@@ -24,6 +26,10 @@ fn not_found() -> AppError {
 /// What `reader` may see: everything for an admin or an open library,
 /// else what their groups are granted.
 pub async fn visibility(app: &App, reader: &User) -> Result<Visibility, AppError> {
+    // An admin sees everything whatever the setting says: not read for them.
+    if reader.role == lectern_store::Role::Admin {
+        return Ok(Visibility::Everything);
+    }
     let open = library_open(app.store.as_ref()).await?;
     Ok(Visibility::of(app.store.as_ref(), reader, open).await?)
 }
@@ -37,6 +43,41 @@ pub async fn visible_course(app: &App, reader: &User, id: CourseId) -> Result<Co
     Ok(course)
 }
 
+/// Every category with its courses, in the store's order, as the index
+/// holds them now: built once per index generation, shared by every reader
+/// (each sees only what their grants let through).
+struct Catalogue {
+    shelves: Vec<(Category, Vec<Course>)>,
+}
+
+async fn catalogue(app: &App) -> Result<Arc<Catalogue>, AppError> {
+    let key = Key {
+        kind: "catalogue",
+        id: 0,
+    };
+    let (_, catalogue) = app
+        .index_cache
+        .get_or_build(app.store.as_ref(), key, || async {
+            let mut by_category: HashMap<CategoryId, Vec<Course>> = HashMap::new();
+            for course in app.store.courses(None).await? {
+                by_category
+                    .entry(course.category_id)
+                    .or_default()
+                    .push(course);
+            }
+            let shelves = app.store.categories().await?.into_iter();
+            let shelves = shelves
+                .map(|c| {
+                    let courses = by_category.remove(&c.id).unwrap_or_default();
+                    (c, courses)
+                })
+                .collect();
+            Ok(Catalogue { shelves })
+        })
+        .await?;
+    Ok(catalogue)
+}
+
 /// A present file of a course the reader may see.
 pub async fn visible_file(app: &App, reader: &User, id: FileId) -> Result<FileRecord, AppError> {
     let file = app.store.file(id).await?.ok_or_else(not_found)?;
@@ -45,24 +86,6 @@ pub async fn visible_file(app: &App, reader: &User, id: FileId) -> Result<FileRe
         return Err(not_found());
     }
     Ok(file)
-}
-
-/// The courses the reader may see, by category, in the store's order.
-pub async fn visible_courses(
-    app: &App,
-    reader: &User,
-) -> Result<BTreeMap<CategoryId, Vec<Course>>, AppError> {
-    let seen = visibility(app, reader).await?;
-    let mut by_category: BTreeMap<CategoryId, Vec<Course>> = BTreeMap::new();
-    for course in app.store.courses(None).await? {
-        if seen.course(course.category_id, course.id) {
-            by_category
-                .entry(course.category_id)
-                .or_default()
-                .push(course);
-        }
-    }
-    Ok(by_category)
 }
 
 /// A category with the courses in it the reader may see.
@@ -78,19 +101,47 @@ pub async fn shelves(
     reader: &User,
     only: Option<CategoryId>,
 ) -> Result<Vec<Shelf>, AppError> {
-    let mut courses = visible_courses(app, reader).await?;
-    let shelves = app
-        .store
-        .categories()
-        .await?
-        .into_iter()
-        .filter(|c| only.is_none_or(|id| id == c.id))
-        .filter_map(|category| {
-            let courses = courses.remove(&category.id)?;
-            Some(Shelf { category, courses })
+    let seen = visibility(app, reader).await?;
+    let catalogue = catalogue(app).await?;
+    let shelves = catalogue
+        .shelves
+        .iter()
+        .filter(|(c, _)| only.is_none_or(|id| id == c.id))
+        .filter_map(|(category, courses)| {
+            let courses: Vec<Course> = courses
+                .iter()
+                .filter(|c| seen.course(c.category_id, c.id))
+                .cloned()
+                .collect();
+            (!courses.is_empty()).then(|| Shelf {
+                category: category.clone(),
+                courses,
+            })
         })
         .collect();
     Ok(shelves)
+}
+
+/// The categories holding a course the reader may see, each with how many:
+/// what listing the categories needs, without copying the courses.
+pub async fn category_counts(app: &App, reader: &User) -> Result<Vec<(Category, usize)>, AppError> {
+    let seen = visibility(app, reader).await?;
+    let catalogue = catalogue(app).await?;
+    let counts = catalogue
+        .shelves
+        .iter()
+        .filter_map(|(category, courses)| {
+            let count = match &seen {
+                Visibility::Everything => courses.len(),
+                _ => courses
+                    .iter()
+                    .filter(|c| seen.course(c.category_id, c.id))
+                    .count(),
+            };
+            (count > 0).then(|| (category.clone(), count))
+        })
+        .collect();
+    Ok(counts)
 }
 
 /// One category the reader may see something of.
@@ -108,12 +159,24 @@ pub async fn overviews(
     Ok(list.into_iter().map(|o| (o.course_id, o)).collect())
 }
 
-/// A course as its reader sees it: its files, cover, and their progress.
-pub struct CourseContents {
+/// What the index holds of a course: the same for every reader, built
+/// once per index generation.
+pub struct CourseIndex {
     pub course: Course,
     /// Every file the index holds for it, missing ones included.
     pub files: Vec<FileRecord>,
     pub cover: Option<FileId>,
+    /// The present lessons (material files).
+    lesson_ids: HashSet<FileId>,
+}
+
+/// A course as its reader sees it: its files and cover (through
+/// [`CourseIndex`], which it derefs to), and the reader's progress.
+pub struct CourseContents {
+    pub index: Arc<CourseIndex>,
+    /// The index generation `index` was read at, for what a front end
+    /// derives from it alone ([`IndexCache::derived`](crate::index_cache::IndexCache::derived)).
+    pub generation: i64,
     /// The reader's progress on its files.
     pub progress: Vec<Progress>,
     /// Present lessons (material files) completed, of `lessons`.
@@ -121,6 +184,13 @@ pub struct CourseContents {
     pub lessons: usize,
     /// `completed` of `lessons`, to one decimal.
     pub percent: f64,
+}
+
+impl std::ops::Deref for CourseContents {
+    type Target = CourseIndex;
+    fn deref(&self) -> &CourseIndex {
+        &self.index
+    }
 }
 
 impl CourseContents {
@@ -172,12 +242,20 @@ pub async fn file(
     reader: &User,
     id: FileId,
 ) -> Result<(FileRecord, Vec<FileRecord>), AppError> {
-    let file = visible_file(app, reader, id).await?;
-    let siblings = app.store.course_files(file.course_id).await?;
-    let found = subtitles(&siblings)
-        .of(&file)
+    let file = app.store.file(id).await?.ok_or_else(not_found)?;
+    let index = course_index(app, file.course_id)
+        .await?
+        .1
+        .ok_or_else(not_found)?;
+    let seen = visibility(app, reader).await?;
+    if !seen.course(index.course.category_id, index.course.id) || file.state != FileState::Present {
+        return Err(not_found());
+    }
+    let found = index
+        .files
         .iter()
-        .map(|f| (*f).clone())
+        .filter(|f| f.role == FileRole::Subtitle && f.subtitle_for.as_ref() == Some(&file.path))
+        .cloned()
         .collect();
     Ok((file, found))
 }
@@ -187,37 +265,69 @@ fn is_lesson(file: &FileRecord) -> bool {
 }
 
 pub async fn course(app: &App, reader: &User, id: CourseId) -> Result<CourseContents, AppError> {
-    let course = visible_course(app, reader, id).await?;
-    let files = app.store.course_files(course.id).await?;
-    let progress = app.store.course_progress(reader.id, course.id).await?;
-    let lessons: Vec<FileId> = files
-        .iter()
-        .filter(|f| is_lesson(f))
-        .map(|f| f.id)
-        .collect();
+    let (generation, index) = course_index(app, id).await?;
+    let index = index.ok_or_else(not_found)?;
+    let seen = visibility(app, reader).await?;
+    if !seen.course(index.course.category_id, index.course.id) {
+        return Err(not_found());
+    }
+    let progress = app.store.course_progress(reader.id, id).await?;
     let completed = progress
         .iter()
-        .filter(|p| p.completed && lessons.contains(&p.file_id))
+        .filter(|p| p.completed && index.lesson_ids.contains(&p.file_id))
         .count();
-    let total = lessons.len();
+    let total = index.lesson_ids.len();
     let percent = if total == 0 {
         0.0
     } else {
         (completed as f64 * 1000.0 / total as f64).round() / 10.0
     };
-    let cover = files
-        .iter()
-        .find(|f| f.role == FileRole::Cover && f.state == FileState::Present)
-        .map(|f| f.id);
     Ok(CourseContents {
-        course,
-        files,
-        cover,
+        index,
+        generation,
         progress,
         completed,
         lessons: total,
         percent,
     })
+}
+
+/// The course's index, or `None` for no such course (kept too: a flood of
+/// unknown ids costs one lookup each, not a query each), with the index
+/// generation it was read at.
+async fn course_index(
+    app: &App,
+    id: CourseId,
+) -> Result<(i64, Option<Arc<CourseIndex>>), AppError> {
+    let key = Key {
+        kind: "course",
+        id: id.0,
+    };
+    let (generation, kept) = app
+        .index_cache
+        .get_or_build(app.store.as_ref(), key, || async {
+            let Some(course) = app.store.course(id).await? else {
+                return Ok(None);
+            };
+            let files = app.store.course_files(course.id).await?;
+            let lesson_ids = files
+                .iter()
+                .filter(|f| is_lesson(f))
+                .map(|f| f.id)
+                .collect();
+            let cover = files
+                .iter()
+                .find(|f| f.role == FileRole::Cover && f.state == FileState::Present)
+                .map(|f| f.id);
+            Ok(Some(Arc::new(CourseIndex {
+                course,
+                files,
+                cover,
+                lesson_ids,
+            })))
+        })
+        .await?;
+    Ok((generation, kept.as_ref().clone()))
 }
 
 /// A folder or a file of a course's tree.

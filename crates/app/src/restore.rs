@@ -195,6 +195,9 @@ async fn replace_in_maintenance(
         .store
         .replace_with_snapshot(prepared.database(), prepared.keep_audit_after())
         .await;
+    // The generations tell indexes apart; a new database starts afresh all
+    // the same.
+    app.index_cache.clear();
     if let Err(e) = coordination.end_maintenance(epoch).await {
         tracing::error!("cannot turn maintenance off: {e}");
     }

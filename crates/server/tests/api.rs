@@ -780,3 +780,143 @@ async fn every_name_is_listed_shown_downloaded_byte_equal_and_searched() {
     assert_eq!(html.matches(shown_alike).count(), 2, "both shown");
     assert!(html.contains("Kerning\nnewline.txt"), "{html}");
 }
+
+async fn etag_of(app: &TestApp, path: &str, token: &str) -> String {
+    let answer = app
+        .req(Method::GET, path, Some(token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK, "{path}");
+    assert_eq!(answer.headers()["cache-control"], "private, no-cache");
+    answer.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+async fn revalidated(app: &TestApp, path: &str, token: &str, etag: &str) -> StatusCode {
+    let answer = app
+        .req(Method::GET, path, Some(token))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    if status == StatusCode::NOT_MODIFIED {
+        assert_eq!(answer.headers()["etag"], etag.trim_start_matches("W/"));
+        assert!(
+            answer.bytes().await.unwrap().is_empty(),
+            "a 304 has no body"
+        );
+    }
+    status
+}
+
+/// Each browse answer has an ETag; asking again with it gives an empty 304
+/// until the answer changes: the reader's own progress, or a scan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browse_answers_revalidate_with_etags_until_progress_or_a_scan_changes_them() {
+    let app = spawn_app().await;
+    let course = app.grant_alice("Design/Typography").await;
+    let alice = app.token("alice", ALICE_PW).await;
+    let lesson = app
+        .files()
+        .await
+        .into_iter()
+        .find(|f| f.course_id == course && f.role == FileRole::Material)
+        .unwrap();
+    let course_path = format!("/api/courses/{}", course.0);
+    let file_path = format!("/api/files/{}", lesson.id);
+    for path in ["/api/categories", course_path.as_str(), file_path.as_str()] {
+        let etag = etag_of(&app, path, &alice).await;
+        assert_eq!(
+            revalidated(&app, path, &alice, &etag).await,
+            StatusCode::NOT_MODIFIED
+        );
+        let weak = format!("W/{etag}");
+        assert_eq!(
+            revalidated(&app, path, &alice, &weak).await,
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            revalidated(&app, path, &alice, "\"other\"").await,
+            StatusCode::OK
+        );
+    }
+
+    let before = etag_of(&app, &course_path, &alice).await;
+    let saved = app
+        .req(Method::PUT, &format!("{file_path}/progress"), Some(&alice))
+        .json(&json!({ "completed": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    assert_eq!(
+        revalidated(&app, &course_path, &alice, &before).await,
+        StatusCode::OK,
+        "the reader's progress changed the answer"
+    );
+
+    let after_progress = etag_of(&app, &course_path, &alice).await;
+    std::fs::write(app.root.join("Design/Typography/99 New lesson.md"), "new").unwrap();
+    app.rescan().await;
+    assert_eq!(
+        revalidated(&app, &course_path, &alice, &after_progress).await,
+        StatusCode::OK,
+        "the scan changed the answer"
+    );
+}
+
+/// What browsing keeps between requests follows the index at once: a file
+/// a scan added is listed on the next request, and a renamed course shows
+/// its new name; and what is kept never widens what a reader sees: alice
+/// is refused what an admin just read, until she is granted it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_browse_answers_follow_each_scan_and_each_readers_grants() {
+    let app = spawn_app().await;
+    let admin = app.token("admin", ADMIN_PW).await;
+    let course = app.grant_alice("Design/Typography").await;
+    let alice = app.token("alice", ALICE_PW).await;
+    let other = app
+        .store
+        .course_by_path(&lectern_core::LibraryPath::parse("Languages/German A1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let other_path = format!("/api/courses/{}", other.id.0);
+    let (status, _) = app.get(&other_path, &admin).await;
+    assert_eq!(status, StatusCode::OK, "read (and kept) for the admin");
+    let (status, _) = app.get(&other_path, &alice).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not granted to alice");
+    let (_, categories) = app.get("/api/categories", &alice).await;
+    assert_eq!(categories.as_array().unwrap().len(), 1, "{categories}");
+
+    let course_path = format!("/api/courses/{}", course.0);
+    let count = |detail: &Value| detail["progress"]["total"].as_u64().unwrap();
+    let (_, first) = app.get(&course_path, &alice).await;
+    std::fs::write(app.root.join("Design/Typography/99 New lesson.md"), "new").unwrap();
+    app.rescan().await;
+    let (_, second) = app.get(&course_path, &alice).await;
+    assert_eq!(
+        count(&second),
+        count(&first) + 1,
+        "the new lesson is listed"
+    );
+    std::fs::rename(
+        app.root.join("Design/Typography"),
+        app.root.join("Design/Type"),
+    )
+    .unwrap();
+    app.rescan().await;
+    let (_, renamed) = app.get(&course_path, &alice).await;
+    assert_eq!(renamed["name"], "Type");
+
+    let group = app.store.groups().await.unwrap()[0].id;
+    app.store
+        .add_grant(group, lectern_store::Grant::Course(other.id))
+        .await
+        .unwrap();
+    let (status, _) = app.get(&other_path, &alice).await;
+    assert_eq!(status, StatusCode::OK, "granted: open at once");
+    let (_, categories) = app.get("/api/categories", &alice).await;
+    assert_eq!(categories.as_array().unwrap().len(), 2, "{categories}");
+}

@@ -3,6 +3,7 @@
 //! given only while the file on disk still has the indexed size and mtime,
 //! so a stale hash is never sent.
 
+use super::revalidate::matches_any;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope, Ids};
 use crate::state::AppState;
@@ -208,18 +209,6 @@ pub async fn webvtt(
         vtt,
     )
         .into_response())
-}
-
-fn matches_any(headers: &HeaderMap, name: header::HeaderName, etag: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
-        })
 }
 
 fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {

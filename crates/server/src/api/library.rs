@@ -2,16 +2,23 @@
 //! Everything outside the caller's grants answers 404, exactly as if it did
 //! not exist, so neither titles nor ids leak.
 
+use crate::api::revalidate;
 use crate::api::views::{self, ProgressView};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope, Ids, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::Json;
+use lectern_app::index_cache::Key;
 use lectern_app::library;
+use lectern_app::App;
 use lectern_core::{CategoryId, CourseId, FileId};
 use lectern_store::{Course, FileRecord};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::sync::Arc;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CategorySummary {
@@ -47,25 +54,28 @@ impl From<Course> for CourseSummary {
     get,
     path = "/categories",
     tag = "library",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of the answer the client holds: 304 when it still holds")),
     responses(
         (status = 200, description = "The categories holding a course the caller may see, with how many", body = [CategorySummary]),
+        (status = 304, description = "Not modified: the answer still has the ETag given in If-None-Match"),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
     ),
 )]
 pub async fn categories(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<CategorySummary>>, ApiError> {
-    let shelves = library::shelves(&state.app, caller.user(), None).await?;
-    let list = shelves
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let counts = library::category_counts(&state.app, caller.user()).await?;
+    let list = counts
         .into_iter()
-        .map(|shelf| CategorySummary {
-            id: shelf.category.id,
-            name: shelf.category.name,
-            course_count: shelf.courses.len(),
+        .map(|(category, course_count)| CategorySummary {
+            id: category.id,
+            name: category.name,
+            course_count,
         })
-        .collect();
-    Ok(Json(list))
+        .collect::<Vec<_>>();
+    revalidate::json(&headers, &list)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -80,9 +90,10 @@ pub struct CategoryDetail {
     get,
     path = "/categories/{id}",
     tag = "library",
-    params(("id" = i64, Path, description = "The category's id")),
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of the answer the client holds: 304 when it still holds"), ("id" = i64, Path, description = "The category's id")),
     responses(
         (status = 200, description = "The category with the courses in it the caller may see", body = CategoryDetail),
+        (status = 304, description = "Not modified: the answer still has the ETag given in If-None-Match"),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 404, description = "No such category, or none of its courses is granted", body = ErrorEnvelope),
     ),
@@ -90,14 +101,16 @@ pub struct CategoryDetail {
 pub async fn category(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Ids(id): Ids<i64>,
-) -> Result<Json<CategoryDetail>, ApiError> {
+) -> Result<Response, ApiError> {
     let shelf = library::category(&state.app, caller.user(), CategoryId(id)).await?;
-    Ok(Json(CategoryDetail {
+    let detail = CategoryDetail {
         id: shelf.category.id,
         name: shelf.category.name,
         courses: shelf.courses.into_iter().map(CourseSummary::from).collect(),
-    }))
+    };
+    revalidate::json(&headers, &detail)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -186,9 +199,10 @@ fn subtitle_views<'a>(subtitles: impl IntoIterator<Item = &'a FileRecord>) -> Ve
     get,
     path = "/files/{id}",
     tag = "library",
-    params(("id" = i64, Path, description = "The file's id")),
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of the answer the client holds: 304 when it still holds"), ("id" = i64, Path, description = "The file's id")),
     responses(
         (status = 200, description = "The file's metadata", body = FileView),
+        (status = 304, description = "Not modified: the answer still has the ETag given in If-None-Match"),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 404, description = "No such present file, or its course is not granted", body = ErrorEnvelope),
     ),
@@ -196,11 +210,12 @@ fn subtitle_views<'a>(subtitles: impl IntoIterator<Item = &'a FileRecord>) -> Ve
 pub async fn file(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Ids(id): Ids<i64>,
-) -> Result<Json<FileView>, ApiError> {
+) -> Result<Response, ApiError> {
     let (file, subtitles) = library::file(&state.app, caller.user(), FileId(id)).await?;
     let subtitles = subtitle_views(&subtitles);
-    Ok(Json(FileView::new(file, subtitles)))
+    revalidate::json(&headers, &FileView::new(file, subtitles))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -251,7 +266,8 @@ pub struct CourseDetail {
     pub course: CourseSummary,
     #[schema(value_type = Option<i64>)]
     pub cover_file_id: Option<FileId>,
-    pub tree: Vec<Node>,
+    #[schema(value_type = Vec<Node>)]
+    pub tree: KeptJson,
     pub progress: CourseProgress,
 }
 
@@ -259,9 +275,10 @@ pub struct CourseDetail {
     get,
     path = "/courses/{id}",
     tag = "library",
-    params(("id" = i64, Path, description = "The course's id")),
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of the answer the client holds: 304 when it still holds"), ("id" = i64, Path, description = "The course's id")),
     responses(
         (status = 200, description = "The course, its file tree and the caller's progress", body = CourseDetail),
+        (status = 304, description = "Not modified: the answer still has the ETag given in If-None-Match"),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 404, description = "No such course, or not granted", body = ErrorEnvelope),
     ),
@@ -269,32 +286,60 @@ pub struct CourseDetail {
 pub async fn course(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Ids(id): Ids<i64>,
-) -> Result<Json<CourseDetail>, ApiError> {
+) -> Result<Response, ApiError> {
     let contents = library::course(&state.app, caller.user(), CourseId(id)).await?;
-    Ok(Json(CourseDetail::from(&contents)))
+    revalidate::json(&headers, &CourseDetail::of(&state.app, &contents)?)
 }
 
-impl From<&library::CourseContents> for CourseDetail {
-    fn from(contents: &library::CourseContents) -> Self {
-        let captions = contents.subtitles();
-        let mut view = |f: &FileRecord| {
-            let subtitles = subtitle_views(captions.of(f).iter().copied());
-            FileView::new(f.clone(), subtitles)
+/// JSON written once and sent again as it is.
+pub struct KeptJson(Arc<Box<RawValue>>);
+
+impl Serialize for KeptJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl CourseDetail {
+    /// The tree is the same for every reader until the index changes: its
+    /// JSON is written once per index generation and kept.
+    fn of(app: &App, contents: &library::CourseContents) -> Result<Self, ApiError> {
+        let key = Key {
+            kind: "api.course.tree",
+            id: contents.course.id.0,
         };
-        let tree = contents.tree().into_iter().map(|n| n.map(&mut view).into());
-        CourseDetail {
+        let tree = app
+            .index_cache
+            .derived(contents.generation, key, || tree_json(contents))?;
+        Ok(CourseDetail {
             course: contents.course.clone().into(),
             cover_file_id: contents.cover,
-            tree: tree.collect(),
+            tree: KeptJson(tree),
             progress: CourseProgress {
                 completed: contents.completed,
                 total: contents.lessons,
                 percent: contents.percent,
                 files: views::all(contents.progress.clone()),
             },
-        }
+        })
     }
+}
+
+fn tree_json(contents: &library::CourseContents) -> Result<Box<RawValue>, ApiError> {
+    let captions = contents.subtitles();
+    let mut view = |f: &FileRecord| {
+        let subtitles = subtitle_views(captions.of(f).iter().copied());
+        FileView::new(f.clone(), subtitles)
+    };
+    let tree: Vec<Node> = contents
+        .tree()
+        .into_iter()
+        .map(|n| n.map(&mut view).into())
+        .collect();
+    serde_json::value::to_raw_value(&tree)
+        .map_err(|e| ApiError::Internal(format!("cannot write the course's tree as JSON: {e}")))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

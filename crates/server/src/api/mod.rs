@@ -4,6 +4,7 @@ pub mod content;
 pub mod health;
 pub mod library;
 pub mod openapi;
+pub mod revalidate;
 pub mod scanner;
 pub mod search;
 pub mod views;
