@@ -778,6 +778,12 @@ async fn every_name_is_listed_shown_downloaded_byte_equal_and_searched() {
         common::forms::page(&app, &signed.client, &format!("/courses/{}", course.id.0)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(html.matches(shown_alike).count(), 2, "both shown");
+    for raw in ["Kerning %E9t%E9.txt", "Kerning %E9t%FF.txt"] {
+        assert!(
+            html.contains(&format!("title=\"{raw}\"")),
+            "{raw} tells the two apart on hover"
+        );
+    }
     assert!(html.contains("Kerning\nnewline.txt"), "{html}");
 }
 

@@ -141,11 +141,13 @@ fn completed_ids(contents: &CourseContents) -> Vec<FileId> {
 enum PageNode {
     Folder {
         name: String,
+        raw_name: Option<String>,
         children: Vec<PageNode>,
     },
     File {
         id: FileId,
         name: String,
+        raw_name: Option<String>,
         role: String,
     },
 }
@@ -153,13 +155,19 @@ enum PageNode {
 impl From<Node<&FileRecord>> for PageNode {
     fn from(node: Node<&FileRecord>) -> Self {
         match node {
-            Node::Folder { name, children, .. } => PageNode::Folder {
+            Node::Folder {
                 name,
+                raw_name,
+                children,
+            } => PageNode::Folder {
+                name,
+                raw_name,
                 children: children.into_iter().map(PageNode::from).collect(),
             },
             Node::File(f) => PageNode::File {
                 id: f.id,
                 name: f.name.clone(),
+                raw_name: lectern_core::escaped(f.path.name()),
                 role: f.role.to_string(),
             },
         }
