@@ -35,12 +35,23 @@ pub async fn visibility(app: &App, reader: &User) -> Result<Visibility, AppError
 }
 
 pub async fn visible_course(app: &App, reader: &User, id: CourseId) -> Result<Course, AppError> {
-    let course = app.store.course(id).await?.ok_or_else(not_found)?;
+    Ok(visible_index(app, reader, id).await?.1.course.clone())
+}
+
+/// The index of a course the reader may see, with the index generation it
+/// was read at: the grant rule for a course, once.
+async fn visible_index(
+    app: &App,
+    reader: &User,
+    id: CourseId,
+) -> Result<(i64, Arc<CourseIndex>), AppError> {
+    let (generation, index) = course_index(app, id).await?;
+    let index = index.ok_or_else(not_found)?;
     let seen = visibility(app, reader).await?;
-    if !seen.course(course.category_id, course.id) {
+    if !seen.course(index.course.category_id, index.course.id) {
         return Err(not_found());
     }
-    Ok(course)
+    Ok((generation, index))
 }
 
 /// Every category with its courses, in the store's order, as the index
@@ -80,12 +91,21 @@ async fn catalogue(app: &App) -> Result<Arc<Catalogue>, AppError> {
 
 /// A present file of a course the reader may see.
 pub async fn visible_file(app: &App, reader: &User, id: FileId) -> Result<FileRecord, AppError> {
+    Ok(visible_file_in(app, reader, id).await?.0)
+}
+
+/// A present file of a course the reader may see, with its course's index.
+async fn visible_file_in(
+    app: &App,
+    reader: &User,
+    id: FileId,
+) -> Result<(FileRecord, Arc<CourseIndex>), AppError> {
     let file = app.store.file(id).await?.ok_or_else(not_found)?;
-    visible_course(app, reader, file.course_id).await?;
+    let (_, index) = visible_index(app, reader, file.course_id).await?;
     if file.state != FileState::Present {
         return Err(not_found());
     }
-    Ok(file)
+    Ok((file, index))
 }
 
 /// A category with the courses in it the reader may see.
@@ -131,13 +151,10 @@ pub async fn category_counts(app: &App, reader: &User) -> Result<Vec<(Category, 
         .shelves
         .iter()
         .filter_map(|(category, courses)| {
-            let count = match &seen {
-                Visibility::Everything => courses.len(),
-                _ => courses
-                    .iter()
-                    .filter(|c| seen.course(c.category_id, c.id))
-                    .count(),
-            };
+            let count = courses
+                .iter()
+                .filter(|c| seen.course(c.category_id, c.id))
+                .count();
             (count > 0).then(|| (category.clone(), count))
         })
         .collect();
@@ -206,7 +223,7 @@ impl CourseContents {
     /// The present files, as a tree of the folders inside the course.
     pub fn tree(&self) -> Vec<Node<&FileRecord>> {
         let present = self.files.iter().filter(|f| f.state == FileState::Present);
-        tree(present.map(|f| (f.path.strip_prefix(2).unwrap_or(f.path.as_bytes()), f)))
+        tree(present.map(|f| (f.inside_course(), f)))
     }
 
     /// Each media file's subtitles, as the index pairs them, by the
@@ -242,20 +259,11 @@ pub async fn file(
     reader: &User,
     id: FileId,
 ) -> Result<(FileRecord, Vec<FileRecord>), AppError> {
-    let file = app.store.file(id).await?.ok_or_else(not_found)?;
-    let index = course_index(app, file.course_id)
-        .await?
-        .1
-        .ok_or_else(not_found)?;
-    let seen = visibility(app, reader).await?;
-    if !seen.course(index.course.category_id, index.course.id) || file.state != FileState::Present {
-        return Err(not_found());
-    }
-    let found = index
-        .files
+    let (file, index) = visible_file_in(app, reader, id).await?;
+    let found = subtitles(&index.files)
+        .of(&file)
         .iter()
-        .filter(|f| f.role == FileRole::Subtitle && f.subtitle_for.as_ref() == Some(&file.path))
-        .cloned()
+        .map(|f| (*f).clone())
         .collect();
     Ok((file, found))
 }
@@ -265,12 +273,7 @@ fn is_lesson(file: &FileRecord) -> bool {
 }
 
 pub async fn course(app: &App, reader: &User, id: CourseId) -> Result<CourseContents, AppError> {
-    let (generation, index) = course_index(app, id).await?;
-    let index = index.ok_or_else(not_found)?;
-    let seen = visibility(app, reader).await?;
-    if !seen.course(index.course.category_id, index.course.id) {
-        return Err(not_found());
-    }
+    let (generation, index) = visible_index(app, reader, id).await?;
     let progress = app.store.course_progress(reader.id, id).await?;
     let completed = progress
         .iter()

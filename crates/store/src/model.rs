@@ -100,8 +100,25 @@ impl FileRecord {
     /// The path inside its course (`01 Intro/01 Welcome.mp4`): what people
     /// see, below `Category/Course`. Lossy text, were the path not UTF-8.
     pub fn path_in_course(&self) -> Cow<'_, str> {
-        let inside = self.path.strip_prefix(2).unwrap_or(self.path.as_bytes());
-        String::from_utf8_lossy(inside)
+        String::from_utf8_lossy(self.inside_course())
+    }
+
+    /// The exact name, escaped (`lectern_core::escaped`), when it is not
+    /// valid UTF-8 and `name` is only its display form.
+    pub fn raw_name(&self) -> Option<String> {
+        lectern_core::escaped(self.path.name())
+    }
+
+    /// The exact path inside its course, escaped, when it is not valid
+    /// UTF-8 and [`path_in_course`](Self::path_in_course) is only its
+    /// display form.
+    pub fn raw_path_in_course(&self) -> Option<String> {
+        lectern_core::escaped(self.inside_course())
+    }
+
+    /// The path's bytes below `Category/Course`.
+    pub fn inside_course(&self) -> &[u8] {
+        self.path.strip_prefix(2).unwrap_or(self.path.as_bytes())
     }
 }
 

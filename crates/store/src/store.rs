@@ -71,13 +71,12 @@ pub trait Store: Send + Sync {
     async fn apply(&self, batch: &ChangeBatch) -> Result<()>;
     /// Purges missing files, then courses with no files, then empty categories.
     async fn cleanup(&self) -> Result<CleanupCounts>;
-    /// What the index holds, what a cleanup would purge now, and the first
-    /// `sample` paths of missing files (by path).
     /// A value that changes whenever the index (categories, courses, files)
     /// does, and only then: what depends on the index alone can be reused
     /// while it stays equal. Not a count: compare it for equality only.
     async fn index_generation(&self) -> Result<i64>;
-
+    /// What the index holds, what a cleanup would purge now, and the first
+    /// `sample` paths of missing files (by path).
     async fn index_summary(&self, sample: u32) -> Result<IndexSummary>;
 
     /// Naturally sorted by name.

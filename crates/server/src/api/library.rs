@@ -155,11 +155,11 @@ pub struct SubtitleView {
 impl FileView {
     fn new(f: FileRecord, subtitles: Vec<SubtitleView>) -> Self {
         let inside = f.path_in_course().into_owned();
-        let raw_path = f.path.strip_prefix(2).and_then(lectern_core::escaped);
+        let (raw_name, raw_path) = (f.raw_name(), f.raw_path_in_course());
         Self {
             id: f.id,
             course_id: f.course_id,
-            raw_name: lectern_core::escaped(f.path.name()),
+            raw_name,
             name: f.name,
             path: inside,
             raw_path,

@@ -167,7 +167,7 @@ impl From<Node<&FileRecord>> for PageNode {
             Node::File(f) => PageNode::File {
                 id: f.id,
                 name: f.name.clone(),
-                raw_name: lectern_core::escaped(f.path.name()),
+                raw_name: f.raw_name(),
                 role: f.role.to_string(),
             },
         }

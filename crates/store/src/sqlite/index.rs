@@ -220,11 +220,13 @@ pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
             searched.extend(search::entry(id, &path, material));
         }
     }
-    let gone = batch
+    let gone: Vec<FileId> = batch
         .missing
         .iter()
-        .chain(batch.changed.iter().map(|c| &c.id));
-    search::forget_files(tx, gone).await?;
+        .copied()
+        .chain(batch.changed.iter().map(|c| c.id))
+        .collect();
+    search::forget_files(tx, &gone).await?;
     search::index_files(tx, &searched).await?;
     for (course, description) in &batch.descriptions {
         sqlx::query("UPDATE courses SET description = ? WHERE id = ?")
@@ -249,7 +251,7 @@ async fn mark_missing(tx: &mut Tx, batch: &ChangeBatch, now: i64) -> Result<()> 
 }
 
 /// Appends `1, 2, 3)` as bound values, closing the `IN (` list.
-fn push_ids(q: &mut QueryBuilder<'_, Sqlite>, ids: &[FileId]) {
+pub(super) fn push_ids(q: &mut QueryBuilder<'_, Sqlite>, ids: &[FileId]) {
     let mut list = q.separated(", ");
     for id in ids {
         list.push_bind(id.0);

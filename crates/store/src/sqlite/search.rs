@@ -142,18 +142,10 @@ pub fn entry(id: FileId, path: &[u8], material: bool) -> Option<Entry> {
 const ENTRY_CHUNK: usize = 1_000;
 
 /// Takes files out of the search (gone missing, or about to be written again).
-pub async fn forget_files<'a>(
-    tx: &mut Transaction<'static, Sqlite>,
-    ids: impl Iterator<Item = &'a FileId>,
-) -> Result<()> {
-    let ids: Vec<i64> = ids.map(|id| id.0).collect();
+pub async fn forget_files(tx: &mut Transaction<'static, Sqlite>, ids: &[FileId]) -> Result<()> {
     for chunk in ids.chunks(ENTRY_CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM file_search WHERE rowid IN (");
-        let mut list = q.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        q.push(")");
+        super::index::push_ids(&mut q, chunk);
         q.build().persistent(false).execute(&mut **tx).await?;
     }
     Ok(())
@@ -223,7 +215,7 @@ fn file_hit(row: SqliteRow) -> Result<SearchHit> {
         course_id: file.course_id,
         file_id: Some(file.id),
         path: Some(file.path_in_course().into_owned()),
-        raw_name: lectern_core::escaped(file.path.name()),
+        raw_name: file.raw_name(),
         name: file.name,
         course_name,
         snippet: None,
