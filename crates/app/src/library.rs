@@ -5,7 +5,7 @@
 
 use crate::context::App;
 use crate::error::AppError;
-use crate::index_cache::Key;
+use crate::index_cache::{Key, Source};
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
 use lectern_store::settings::library_open;
 use lectern_store::{
@@ -38,14 +38,25 @@ pub async fn visible_course(app: &App, reader: &User, id: CourseId) -> Result<Co
     Ok(visible_index(app, reader, id).await?.1.course.clone())
 }
 
-/// The index of a course the reader may see, with the index generation it
+/// The index of a course the reader may see, with the course generation it
 /// was read at: the grant rule for a course, once.
 async fn visible_index(
     app: &App,
     reader: &User,
     id: CourseId,
 ) -> Result<(i64, Arc<CourseIndex>), AppError> {
-    let (generation, index) = course_index(app, id).await?;
+    let generation = app.store.course_generation(id).await?;
+    visible_index_at(app, reader, id, generation).await
+}
+
+/// [`visible_index`] with the course generation as the caller read it.
+async fn visible_index_at(
+    app: &App,
+    reader: &User,
+    id: CourseId,
+    generation: i64,
+) -> Result<(i64, Arc<CourseIndex>), AppError> {
+    let (generation, index) = course_index(app, id, generation).await?;
     let index = index.ok_or_else(not_found)?;
     let seen = visibility(app, reader).await?;
     if !seen.course(index.course.category_id, index.course.id) {
@@ -68,7 +79,7 @@ async fn catalogue(app: &App) -> Result<Arc<Catalogue>, AppError> {
     };
     let (_, catalogue) = app
         .index_cache
-        .get_or_build(app.store.as_ref(), key, || async {
+        .get_or_build(app.store.as_ref(), key, Source::Index, || async {
             let mut by_category: HashMap<CategoryId, Vec<Course>> = HashMap::new();
             for course in app.store.courses(None).await? {
                 by_category
@@ -100,8 +111,8 @@ async fn visible_file_in(
     reader: &User,
     id: FileId,
 ) -> Result<(FileRecord, Arc<CourseIndex>), AppError> {
-    let file = app.store.file(id).await?.ok_or_else(not_found)?;
-    let (_, index) = visible_index(app, reader, file.course_id).await?;
+    let (file, generation) = app.store.file_at(id).await?.ok_or_else(not_found)?;
+    let (_, index) = visible_index_at(app, reader, file.course_id, generation).await?;
     if file.state != FileState::Present {
         return Err(not_found());
     }
@@ -177,7 +188,7 @@ pub async fn overviews(
 }
 
 /// What the index holds of a course: the same for every reader, built
-/// once per index generation.
+/// once per course generation.
 pub struct CourseIndex {
     pub course: Course,
     /// Every file the index holds for it, missing ones included.
@@ -191,7 +202,7 @@ pub struct CourseIndex {
 /// [`CourseIndex`], which it derefs to), and the reader's progress.
 pub struct CourseContents {
     pub index: Arc<CourseIndex>,
-    /// The index generation `index` was read at, for what a front end
+    /// The course generation `index` was read at, for what a front end
     /// derives from it alone ([`IndexCache::derived`](crate::index_cache::IndexCache::derived)).
     pub generation: i64,
     /// The reader's progress on its files.
@@ -273,8 +284,8 @@ fn is_lesson(file: &FileRecord) -> bool {
 }
 
 pub async fn course(app: &App, reader: &User, id: CourseId) -> Result<CourseContents, AppError> {
-    let (generation, index) = visible_index(app, reader, id).await?;
-    let progress = app.store.course_progress(reader.id, id).await?;
+    let (generation, progress) = app.store.course_progress_at(reader.id, id).await?;
+    let (generation, index) = visible_index_at(app, reader, id, generation).await?;
     let completed = progress
         .iter()
         .filter(|p| p.completed && index.lesson_ids.contains(&p.file_id))
@@ -296,11 +307,12 @@ pub async fn course(app: &App, reader: &User, id: CourseId) -> Result<CourseCont
 }
 
 /// The course's index, or `None` for no such course (kept too: a flood of
-/// unknown ids costs one lookup each, not a query each), with the index
+/// unknown ids costs one lookup each, not a query each), with the course
 /// generation it was read at.
 async fn course_index(
     app: &App,
     id: CourseId,
+    generation: i64,
 ) -> Result<(i64, Option<Arc<CourseIndex>>), AppError> {
     let key = Key {
         kind: "course",
@@ -308,27 +320,33 @@ async fn course_index(
     };
     let (generation, kept) = app
         .index_cache
-        .get_or_build(app.store.as_ref(), key, || async {
-            let Some(course) = app.store.course(id).await? else {
-                return Ok(None);
-            };
-            let files = app.store.course_files(course.id).await?;
-            let lesson_ids = files
-                .iter()
-                .filter(|f| is_lesson(f))
-                .map(|f| f.id)
-                .collect();
-            let cover = files
-                .iter()
-                .find(|f| f.role == FileRole::Cover && f.state == FileState::Present)
-                .map(|f| f.id);
-            Ok(Some(Arc::new(CourseIndex {
-                course,
-                files,
-                cover,
-                lesson_ids,
-            })))
-        })
+        .get_or_build_at(
+            app.store.as_ref(),
+            key,
+            Source::Course(id),
+            generation,
+            || async {
+                let Some(course) = app.store.course(id).await? else {
+                    return Ok(None);
+                };
+                let files = app.store.course_files(course.id).await?;
+                let lesson_ids = files
+                    .iter()
+                    .filter(|f| is_lesson(f))
+                    .map(|f| f.id)
+                    .collect();
+                let cover = files
+                    .iter()
+                    .find(|f| f.role == FileRole::Cover && f.state == FileState::Present)
+                    .map(|f| f.id);
+                Ok(Some(Arc::new(CourseIndex {
+                    course,
+                    files,
+                    cover,
+                    lesson_ids,
+                })))
+            },
+        )
         .await?;
     Ok((generation, kept.as_ref().clone()))
 }

@@ -952,13 +952,13 @@ async fn an_archive_from_an_older_schema_is_migrated_on_restore() {
     let index = "CREATE INDEX progress_file ON progress (file_id);";
     let end = accounts.find(index).unwrap() + index.len();
     // Schema 4 still kept the file search in step with triggers (0008
-    // dropped them) and had no index generation (0009).
+    // dropped them) and had no index or course generations (0009, 0010).
     let search = include_str!("../../store/migrations/sqlite/0003_search.sql");
     let triggers = &search[search.find("CREATE TRIGGER file_search_insert").unwrap()
         ..search.find("CREATE TRIGGER file_search_delete").unwrap()];
     let sql = format!(
         "DROP TABLE known_addresses; DROP TABLE audit_log; DROP TABLE progress; {}
-         DROP TABLE index_generation; {triggers}
+         DROP TABLE index_generation; ALTER TABLE courses DROP COLUMN generation; {triggers}
          DELETE FROM _sqlx_migrations WHERE version >= 5",
         &accounts[start..end]
     );

@@ -117,11 +117,39 @@ fn open_nonblocking(path: &Path) -> std::io::Result<File> {
     File::open(path)
 }
 
-/// Hashes every job on the rayon pool, sending each result as it is ready;
-/// stops early when the scan is cancelled or the receiver is gone. `locate`
-/// gives a job's file and whether to keep its text; it is called as the job
-/// runs, so a library's worth of absolute paths is never held at once.
+/// Hashes every job on a thread per core, sending each result as it is
+/// ready; stops early when the scan is cancelled or the receiver is gone.
+/// `locate` gives a job's file and whether to keep its text; it is called as
+/// the job runs, so a library's worth of absolute paths is never held at
+/// once.
 pub fn hash_all<T: Send>(
+    jobs: Vec<T>,
+    locate: impl Fn(&T) -> (PathBuf, bool) + Send + Sync,
+    progress: &ScanProgress,
+    results: tokio::sync::mpsc::Sender<Vec<(T, Result<Hashed, HashError>)>>,
+) {
+    if jobs.is_empty() {
+        return;
+    }
+    match hashing_threads() {
+        Ok(pool) => pool.install(|| hash_on_pool(jobs, locate, progress, results)),
+        Err(e) => {
+            tracing::warn!("hashing on the shared threads: {e}");
+            hash_on_pool(jobs, locate, progress, results)
+        }
+    }
+}
+
+/// The scan's own threads, one per core, at its lower priority (see
+/// `background.rs`).
+fn hashing_threads() -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("lectern-hash-{i}"))
+        .start_handler(|_| crate::background::yield_to_others())
+        .build()
+}
+
+fn hash_on_pool<T: Send>(
     jobs: Vec<T>,
     locate: impl Fn(&T) -> (PathBuf, bool) + Sync,
     progress: &ScanProgress,

@@ -5,6 +5,7 @@
 //! guard (before anything is written), then commit moves and missing marks
 //! and stream the remaining hashes into the index in short batches.
 
+mod background;
 mod classify;
 mod cleanup;
 mod hash;

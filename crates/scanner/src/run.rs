@@ -1,3 +1,4 @@
+use crate::background;
 use crate::classify::Kind;
 use crate::hash::{hash_all, HashError, Hashed};
 use crate::plan::{plan, HashJob, Moves};
@@ -277,9 +278,11 @@ fn report(decision: &Decision, what: &str) -> ScanIssue {
 }
 type HashResults = tokio::sync::mpsc::Receiver<Vec<(HashJob, Result<Hashed, HashError>)>>;
 
-async fn joined(task: tokio::task::JoinHandle<()>) -> Result<(), StoreError> {
+type Hashing = tokio::task::JoinHandle<Result<(), StoreError>>;
+
+async fn joined(task: Hashing) -> Result<(), StoreError> {
     task.await
-        .map_err(|e| StoreError::other(format!("hashing stopped: {e}")))
+        .map_err(|e| StoreError::other(format!("hashing stopped: {e}")))?
 }
 
 /// A file at a path the index has no present record for may be a file that
@@ -338,7 +341,7 @@ impl Work {
         }
         let only = self.folder().cloned();
         let (root, progress) = (self.root.clone(), self.progress.clone());
-        let walking = tokio::task::spawn_blocking(move || walk(&root, only.as_ref(), &progress));
+        let walking = background::run("walk", move || walk(&root, only.as_ref(), &progress));
         let scope = match (&self.course, &self.options.scope) {
             (Some((id, _)), _) => Scope::Course(*id),
             (None, ScanScope::Category(path)) => Scope::Category(path.clone()),
@@ -347,9 +350,7 @@ impl Work {
         let started = std::time::Instant::now();
         let known = self.store.known_files(scope).await?;
         tracing::info!(records = known.len(), elapsed = ?started.elapsed(), "index loaded");
-        let mut walked = walking
-            .await
-            .map_err(|e| StoreError::other(format!("the walk stopped: {e}")))?;
+        let mut walked = walking.await?;
         tracing::info!(files = walked.files.len(), elapsed = ?started.elapsed(), "walk done");
         for issue in std::mem::take(&mut walked.issues) {
             self.note(issue);
@@ -357,7 +358,8 @@ impl Work {
         self.remember_courses().await?;
         let before = Before::of(&known);
         let known_present = before.present.values().sum();
-        let plan = plan(known, walked, self.options.verify);
+        let verify = self.options.verify;
+        let plan = background::run("plan", move || plan(known, walked, verify)).await?;
         tracing::info!(to_hash = plan.jobs.len(), elapsed = ?started.elapsed(), "planned");
         self.counts.unchanged += plan.unchanged;
 
@@ -570,8 +572,8 @@ impl Work {
         }
     }
 
-    /// Hashes `jobs` on the rayon pool; results arrive as they are ready.
-    fn start_hashing(&self, jobs: Vec<HashJob>) -> (HashResults, tokio::task::JoinHandle<()>) {
+    /// Hashes `jobs` on the scan's threads; results arrive as they are ready.
+    fn start_hashing(&self, jobs: Vec<HashJob>) -> (HashResults, Hashing) {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let (root, progress) = (self.root.clone(), self.progress.clone());
         let locate = move |j: &HashJob| {
@@ -582,7 +584,9 @@ impl Work {
         };
         (
             rx,
-            tokio::task::spawn_blocking(move || hash_all(jobs, locate, &progress, tx)),
+            tokio::spawn(background::run("hashing", move || {
+                hash_all(jobs, locate, &progress, tx)
+            })),
         )
     }
 

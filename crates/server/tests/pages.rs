@@ -170,6 +170,51 @@ async fn every_change_through_the_cookie_needs_the_csrf_token() {
     assert!(done().await);
 }
 
+/// The course's tree is rendered once and kept; each reader still sees
+/// their own lessons done, the open lesson marked, and a lesson added by a
+/// scan at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kept_course_tree_shows_each_readers_own_progress_and_follows_a_scan() {
+    let app = spawn_app().await;
+    let welcome = app.file_named("01 Welcome.md").await;
+    let course = welcome.course_id.0;
+    let course_path = welcome.path.prefix(2).unwrap();
+    app.grant_alice(&course_path.to_string_lossy()).await;
+    let admin = sign_in(&app, "admin", ADMIN_PW).await;
+    let alice = sign_in(&app, "alice", ALICE_PW).await;
+    let item = |id: i64| format!(r#"<a href="/files/{id}""#);
+    let done_item = |html: &str, id: i64| {
+        let at = html.find(&item(id)).expect("the lesson is listed");
+        let li = html[..at].rfind("<li").unwrap();
+        html[li..at].contains(" done")
+    };
+    let lesson = welcome.id.0;
+    for signed in [&admin, &alice] {
+        let (_, html) = signed.get(&app, &format!("/courses/{course}")).await;
+        assert!(!done_item(&html, lesson), "nobody has done it yet");
+    }
+    let response = complete(&app, &alice, lesson, &alice.csrf).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, hers) = alice.get(&app, &format!("/courses/{course}")).await;
+    let (_, his) = admin.get(&app, &format!("/courses/{course}")).await;
+    assert!(done_item(&hers, lesson), "alice sees her lesson done");
+    assert!(!done_item(&his, lesson), "the admin does not: it is hers");
+
+    let (_, open) = alice.get(&app, &format!("/files/{lesson}")).await;
+    let marked = format!(r#"<a href="/files/{lesson}" aria-current="page""#);
+    assert!(open.contains(&marked), "the open lesson is marked: {open}");
+    assert!(done_item(&open, lesson));
+    assert_eq!(open.matches("aria-current=\"page\"").count(), 1);
+
+    let folder = course_path.to_path(&app.root);
+    std::fs::write(folder.join("99 Added later.md"), "# New\n").unwrap();
+    app.rescan().await;
+    let added = app.file_named("99 Added later.md").await.id.0;
+    let (_, hers) = alice.get(&app, &format!("/courses/{course}")).await;
+    assert!(hers.contains(&item(added)), "the scan's lesson is listed");
+    assert!(done_item(&hers, lesson) && !done_item(&hers, added));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_token_in_the_cookie_is_not_a_session() {
     let app = spawn_app().await;

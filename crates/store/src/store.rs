@@ -75,6 +75,11 @@ pub trait Store: Send + Sync {
     /// does, and only then: what depends on the index alone can be reused
     /// while it stays equal. Not a count: compare it for equality only.
     async fn index_generation(&self) -> Result<i64>;
+    /// The same for one course: a value that changes whenever its record or
+    /// any of its files' rows does, and only then. For an id no course has,
+    /// the index generation (an unknown id may become a course with any
+    /// write).
+    async fn course_generation(&self, id: CourseId) -> Result<i64>;
     /// What the index holds, what a cleanup would purge now, and the first
     /// `sample` paths of missing files (by path).
     async fn index_summary(&self, sample: u32) -> Result<IndexSummary>;
@@ -88,6 +93,8 @@ pub trait Store: Send + Sync {
     /// Naturally sorted by path, folder by folder.
     async fn course_files(&self, course: CourseId) -> Result<Vec<FileRecord>>;
     async fn file(&self, id: FileId) -> Result<Option<FileRecord>>;
+    /// The same, with its course's generation read in the same query.
+    async fn file_at(&self, id: FileId) -> Result<Option<(FileRecord, i64)>>;
     /// Every file record, present and missing, sorted by path.
     async fn all_files(&self) -> Result<Vec<FileRecord>>;
     /// Courses (by name and description) and present lessons (by name and
@@ -168,6 +175,14 @@ pub trait Store: Send + Sync {
         completed: Option<bool>,
     ) -> Result<Progress>;
     async fn course_progress(&self, user: UserId, course: CourseId) -> Result<Vec<Progress>>;
+    /// The same, with the course's generation ([`course_generation`](Self::course_generation))
+    /// read in the same query: browsing a course then costs one query
+    /// beside the reader's session, not two.
+    async fn course_progress_at(
+        &self,
+        user: UserId,
+        course: CourseId,
+    ) -> Result<(i64, Vec<Progress>)>;
     /// Every course's cover and the user's completion, in one query: what
     /// a page of course cards needs.
     async fn course_overviews(&self, user: UserId) -> Result<Vec<CourseOverview>>;

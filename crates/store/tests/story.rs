@@ -41,6 +41,7 @@ macro_rules! backends {
             story!(file_paths_that_are_not_utf8_are_kept_as_their_bytes);
             story!(cleanup_purges_missing_then_empty_courses_and_categories);
             story!(the_index_generation_changes_with_each_index_write_and_only_then);
+            story!(a_course_generation_changes_with_writes_to_that_course_only);
             story!(listings_are_naturally_sorted);
             story!(groups_list_rename_and_drop_members_and_grants);
             story!(the_last_enabled_admin_is_never_demoted_disabled_or_deleted);
@@ -448,6 +449,115 @@ async fn the_index_generation_changes_with_each_index_write_and_only_then(store:
     changed(store.index_generation().await.unwrap(), "a course moved");
     store.cleanup().await.unwrap();
     changed(store.index_generation().await.unwrap(), "a cleanup");
+}
+
+/// A course's generation follows writes to its record and its files, and
+/// to no other course's; an unknown id has the index's.
+async fn a_course_generation_changes_with_writes_to_that_course_only(store: &Arc<dyn Store>) {
+    let ids = store
+        .ensure_courses(&[p("Cat/A"), p("Cat/B"), p("Far/C")])
+        .await
+        .unwrap();
+    let (a, b, c) = (ids[&p("Cat/A")], ids[&p("Cat/B")], ids[&p("Far/C")]);
+    let now = || async {
+        let mut all = Vec::new();
+        for id in [a, b, c] {
+            all.push(store.course_generation(id).await.unwrap());
+        }
+        all
+    };
+    let file = |course, path: &str, n| NewFile {
+        course_id: course,
+        path: p(path),
+        facts: facts(n),
+    };
+    // C holds a file, so the cleanup at the end keeps it.
+    let batch = ChangeBatch {
+        added: vec![file(c, "Far/C/three.txt", 3)],
+        ..Default::default()
+    };
+    store.apply(&batch).await.unwrap();
+    let before = now().await;
+    assert_eq!(
+        store.course_generation(CourseId(999_999)).await.unwrap(),
+        store.index_generation().await.unwrap(),
+        "an unknown id has the index generation"
+    );
+    let added = vec![file(a, "Cat/A/one.txt", 1), file(a, "Cat/A/two.txt", 2)];
+    let batch = ChangeBatch {
+        added,
+        ..Default::default()
+    };
+    store.apply(&batch).await.unwrap();
+    let after_a = now().await;
+    assert_ne!(after_a[0], before[0], "files added to A change A");
+    assert_eq!(after_a[1..], before[1..], "and no other course");
+
+    let one = store.course_files(a).await.unwrap()[0].id;
+    let moved = FileChange {
+        id: one,
+        course_id: b,
+        path: p("Cat/B/one.txt"),
+        facts: facts(1),
+    };
+    let batch = ChangeBatch {
+        changed: vec![moved],
+        ..Default::default()
+    };
+    store.apply(&batch).await.unwrap();
+    let after_move = now().await;
+    assert_ne!(after_move[0], after_a[0], "a file leaving A changes A");
+    assert_ne!(after_move[1], after_a[1], "and B, which it went into");
+    assert_eq!(after_move[2], after_a[2], "but not C");
+
+    let (record, at) = store.file_at(one).await.unwrap().unwrap();
+    assert_eq!(record, store.file(one).await.unwrap().unwrap());
+    assert_eq!(
+        at, after_move[1],
+        "a file comes with its course's generation"
+    );
+    assert!(store.file_at(FileId(999_999)).await.unwrap().is_none());
+
+    let two = store.course_files(a).await.unwrap()[0].id;
+    let batch = ChangeBatch {
+        missing: vec![two],
+        ..Default::default()
+    };
+    store.apply(&batch).await.unwrap();
+    let after_missing = now().await;
+    assert_ne!(after_missing[0], after_move[0], "a file of A gone missing");
+    assert_eq!(after_missing[1..], after_move[1..]);
+
+    store.courses(None).await.unwrap();
+    store.set_setting("library.open", "true").await.unwrap();
+    assert_eq!(now().await, after_missing, "reads and settings leave them");
+
+    let cat = store.categories().await.unwrap();
+    let cat = cat.iter().find(|k| k.name == "Cat").unwrap().id;
+    store.rename_category(cat, &p("Cats")).await.unwrap();
+    let after_rename = now().await;
+    assert_ne!(
+        after_rename[0], after_missing[0],
+        "a category renamed: A's path"
+    );
+    assert_ne!(after_rename[1], after_missing[1], "and B's");
+    assert_eq!(
+        after_rename[2], after_missing[2],
+        "not C, in another category"
+    );
+
+    store.move_course(c, &p("Cats/C")).await.unwrap();
+    let after_course_move = now().await;
+    assert_ne!(after_course_move[2], after_rename[2], "a course moved");
+    assert_eq!(after_course_move[..2], after_rename[..2]);
+
+    store.cleanup().await.unwrap();
+    let after_cleanup = now().await;
+    assert_ne!(
+        after_cleanup[0], after_course_move[0],
+        "A's missing file purged"
+    );
+    assert_eq!(after_cleanup[1..], after_course_move[1..]);
 }
 
 async fn cleanup_purges_missing_then_empty_courses_and_categories(store: &Arc<dyn Store>) {
@@ -1494,6 +1604,18 @@ async fn progress_keeps_what_is_not_given_and_overviews_count_present_lessons(
         .await
         .unwrap()
         .is_empty());
+    // Read with the course's generation, in one query: the same progress.
+    for course in [covered, plain] {
+        let (generation, at) = store.course_progress_at(reader.id, course).await.unwrap();
+        assert_eq!(generation, store.course_generation(course).await.unwrap());
+        assert_eq!(at, store.course_progress(reader.id, course).await.unwrap());
+    }
+    let (generation, nothing) = store
+        .course_progress_at(reader.id, CourseId(999_999))
+        .await
+        .unwrap();
+    assert!(nothing.is_empty());
+    assert_eq!(generation, store.index_generation().await.unwrap());
 
     // A lesson that went missing counts neither as a lesson nor as done.
     store

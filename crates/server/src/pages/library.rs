@@ -5,19 +5,22 @@
 
 use super::render::{render, PageError, PageIds};
 use super::session::{CsrfForm, Reader};
+use super::tree::KeptTree;
 use super::viewer::{markdown_html, markdown_summary, Viewer};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{Html, Redirect};
-use lectern_app::library::{self, CourseContents, Node};
+use lectern_app::index_cache::Key;
+use lectern_app::library::{self, CourseContents};
 use lectern_app::AppError;
 use lectern_core::{CategoryId, CourseId, FileId};
 use lectern_store::{Course, FileRecord, FileState, HitKind};
-use minijinja::context;
+use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// The most of a file's text a page shows; longer files are downloads.
 const TEXT_LIMIT: u64 = 1024 * 1024;
@@ -126,7 +129,7 @@ fn siblings(files: &[FileRecord]) -> HashMap<String, FileId> {
         .collect()
 }
 
-fn completed_ids(contents: &CourseContents) -> Vec<FileId> {
+fn completed_ids(contents: &CourseContents) -> HashSet<FileId> {
     contents
         .progress
         .iter()
@@ -135,43 +138,22 @@ fn completed_ids(contents: &CourseContents) -> Vec<FileId> {
         .collect()
 }
 
-/// A folder or file of the course's tree, as the templates read it.
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum PageNode {
-    Folder {
-        name: String,
-        raw_name: Option<String>,
-        children: Vec<PageNode>,
-    },
-    File {
-        id: FileId,
-        name: String,
-        raw_name: Option<String>,
-        role: String,
-    },
-}
-
-impl From<Node<&FileRecord>> for PageNode {
-    fn from(node: Node<&FileRecord>) -> Self {
-        match node {
-            Node::Folder {
-                name,
-                raw_name,
-                children,
-            } => PageNode::Folder {
-                name,
-                raw_name,
-                children: children.into_iter().map(PageNode::from).collect(),
-            },
-            Node::File(f) => PageNode::File {
-                id: f.id,
-                name: f.name.clone(),
-                raw_name: f.raw_name(),
-                role: f.role.to_string(),
-            },
-        }
-    }
+/// What `build` works out from the course's index alone, kept beside it
+/// until the course changes.
+fn kept<T: Send + Sync + 'static>(
+    state: &AppState,
+    contents: &CourseContents,
+    kind: &'static str,
+    build: impl FnOnce() -> Result<T, PageError>,
+) -> Result<Arc<T>, PageError> {
+    let key = Key {
+        kind,
+        id: contents.course.id.0,
+    };
+    state
+        .app
+        .index_cache
+        .derived(contents.generation, key, build)
 }
 
 /// What the course and lesson pages show of a course.
@@ -181,7 +163,8 @@ struct CoursePage {
     name: String,
     cover_file_id: Option<FileId>,
     progress: ProgressPage,
-    tree: Vec<PageNode>,
+    /// The tree's HTML (see `tree.rs`).
+    tree: Value,
 }
 
 #[derive(Serialize)]
@@ -191,9 +174,16 @@ struct ProgressPage {
     percent: f64,
 }
 
-impl From<&CourseContents> for CoursePage {
-    fn from(c: &CourseContents) -> Self {
-        CoursePage {
+impl CoursePage {
+    /// `done`: the reader's completed lessons; `current`: the lesson open.
+    fn of(
+        state: &AppState,
+        c: &CourseContents,
+        done: &HashSet<FileId>,
+        current: Option<FileId>,
+    ) -> Result<Self, PageError> {
+        let tree = kept(state, c, "pages.course.tree", || KeptTree::of(c.tree()))?;
+        Ok(CoursePage {
             id: c.course.id,
             name: c.course.name.clone(),
             cover_file_id: c.cover,
@@ -202,8 +192,8 @@ impl From<&CourseContents> for CoursePage {
                 total: c.lessons,
                 percent: c.percent,
             },
-            tree: c.tree().into_iter().map(PageNode::from).collect(),
-        }
+            tree: tree.html(done, current)?,
+        })
     }
 }
 
@@ -221,25 +211,25 @@ pub async fn course(
     PageIds(id): PageIds<i64>,
 ) -> Result<Html<String>, PageError> {
     let contents = contents(&state, &reader.0, CourseId(id)).await?;
-    let description = contents
-        .course
-        .description
-        .as_deref()
-        .map(|text| markdown_html(text, "README.md", &siblings(&contents.files)));
+    let description = kept(&state, &contents, "pages.course.description", || {
+        Ok(contents
+            .course
+            .description
+            .as_deref()
+            .map(|text| markdown_html(text, "README.md", &siblings(&contents.files))))
+    })?;
     let done = completed_ids(&contents);
-    let lessons: Vec<&FileRecord> = contents.lessons().collect();
-    let resume = lessons
-        .iter()
+    let resume = contents
+        .lessons()
         .find(|f| !done.contains(&f.id))
-        .or(lessons.first())
+        .or(contents.lessons().next())
         .map(|f| f.id);
     render(
         "course.html",
         context! {
             title => &contents.course.name,
-            course => CoursePage::from(&contents),
-            description,
-            completed_ids => done,
+            course => CoursePage::of(&state, &contents, &done, None)?,
+            description => description.as_deref(),
             resume,
             started => !contents.progress.is_empty(),
             ..reader.layout()
@@ -288,8 +278,7 @@ pub async fn file(
         "file.html",
         context! {
             title => &file.name,
-            course => CoursePage::from(&contents),
-            completed_ids => completed_ids(&contents),
+            course => CoursePage::of(&state, &contents, &completed_ids(&contents), Some(file.id))?,
             file => context! {
                 id => file.id,
                 name => &file.name,

@@ -8,6 +8,7 @@ mod assets;
 mod library;
 mod render;
 mod session;
+mod tree;
 pub mod viewer;
 
 pub use render::PageError;

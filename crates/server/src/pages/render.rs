@@ -5,7 +5,7 @@ use crate::error::{ApiError, Ids};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use minijinja::{context, Environment, Value};
+use minijinja::{context, Environment, State, Value};
 use serde::de::DeserializeOwned;
 use std::sync::LazyLock;
 
@@ -126,6 +126,18 @@ pub fn render(name: &str, ctx: Value) -> Result<Html<String>, PageError> {
         .and_then(|t| t.render(ctx))
         .map(Html)
         .map_err(|e| PageError::Api(ApiError::Internal(format!("template {name}: {e:#}"))))
+}
+
+/// Runs `work` with the macros of `template` at hand, for pieces a page
+/// puts together itself (see `tree.rs`).
+pub fn with_macros<T>(
+    template: &str,
+    work: impl FnOnce(&State<'_, '_>) -> Result<T, minijinja::Error>,
+) -> Result<T, PageError> {
+    ENVIRONMENT
+        .get_template(template)
+        .and_then(|t| work(t.render_captured(())?.state()))
+        .map_err(|e| PageError::Api(ApiError::Internal(format!("template {template}: {e:#}"))))
 }
 
 /// What can go wrong on a page. Failures of the shared API code keep their

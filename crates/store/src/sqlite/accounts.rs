@@ -328,6 +328,40 @@ pub async fn course_progress(
     rows.iter().map(progress).collect()
 }
 
+pub async fn course_progress_at(
+    pool: &SqlitePool,
+    user: UserId,
+    course: CourseId,
+) -> Result<(i64, Vec<Progress>)> {
+    // One row with no progress when there is none: the generation always
+    // comes back (an unknown course's is the index's, as in
+    // `index::course_generation`).
+    let rows = sqlx::query(
+        "SELECT g.generation, p.file_id, p.position_seconds, p.completed, p.updated_at
+         FROM (SELECT COALESCE((SELECT generation FROM courses WHERE id = ?2),
+                               (SELECT value FROM index_generation WHERE id = 1))
+                 AS generation) g
+         LEFT JOIN (SELECT p.* FROM progress p JOIN files f ON f.id = p.file_id
+                    WHERE p.user_id = ?1 AND f.course_id = ?2) p
+         ORDER BY p.file_id",
+    )
+    .bind(user.0)
+    .bind(course.0)
+    .fetch_all(pool)
+    .await?;
+    let generation = match rows.first() {
+        Some(row) => row.try_get("generation")?,
+        None => return Err(StoreError::other("the course generation did not come back")),
+    };
+    let mut progress = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<i64>, _>("file_id")?.is_some() {
+            progress.push(self::progress(row)?);
+        }
+    }
+    Ok((generation, progress))
+}
+
 pub async fn remember_address(
     tx: &mut Transaction<'_, Sqlite>,
     user: UserId,

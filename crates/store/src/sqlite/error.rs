@@ -84,14 +84,40 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         let class = classify(&e);
         let message = detail(&e);
-        let source: Option<BoxError> = Some(Box::new(e));
-        match class {
-            Class::NotFound => StoreError::NotFound,
-            Class::Conflict => StoreError::Conflict(message),
-            Class::NotADatabase | Class::Damaged => StoreError::Damaged { message, source },
-            Class::Unavailable => StoreError::Unavailable { message, source },
-            Class::Other => StoreError::Other { message, source },
-        }
+        error(class, message, Box::new(e))
+    }
+}
+
+/// The same classes for an error from the bulk work (`bulk.rs`), which
+/// reaches SQLite through rusqlite.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        let class = match &e {
+            rusqlite::Error::QueryReturnedNoRows => Class::NotFound,
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Class::Conflict
+            }
+            rusqlite::Error::SqliteFailure(f, _) => classify_code(i64::from(f.extended_code)),
+            _ => Class::Other,
+        };
+        let message = match &e {
+            rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
+            other => other.to_string(),
+        };
+        error(class, message, Box::new(e))
+    }
+}
+
+fn error(class: Class, message: String, source: BoxError) -> StoreError {
+    let source = Some(source);
+    match class {
+        Class::NotFound => StoreError::NotFound,
+        Class::Conflict => StoreError::Conflict(message),
+        Class::NotADatabase | Class::Damaged => StoreError::Damaged { message, source },
+        Class::Unavailable => StoreError::Unavailable { message, source },
+        Class::Other => StoreError::Other { message, source },
     }
 }
 

@@ -1,73 +1,45 @@
 //! The library index: categories, courses and file records.
 
+use super::bulk::{self, Connection};
 use super::rows::{self, StoredPath};
 use super::search;
 use crate::model::*;
 use crate::{now_ms, Result, StoreError};
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
-use std::collections::HashMap;
+use rusqlite::types::Value;
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::collections::{HashMap, HashSet};
 
 type Tx = Transaction<'static, Sqlite>;
 
-/// SQLite allows 32,766 bound values per statement; a new file takes 11.
-const INSERT_CHUNK: usize = 1_000;
-const ID_CHUNK: usize = 500;
-
-/// Rows per page when loading the index for a scan.
-const PAGE: i64 = 1_000;
-
 pub async fn known_files(pool: &SqlitePool, scope: Scope) -> Result<Vec<KnownFile>> {
-    const COLUMNS: &str = "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, \
-                           subtitle_for, subtitle_lang, state FROM files";
     let (filter, value): (&str, Option<Value>) = match &scope {
         Scope::All => ("", None),
-        Scope::Course(id) => (" AND course_id = ?3", Some(Value::Id(id.0))),
+        Scope::Course(id) => (" WHERE course_id = ?1", Some(Value::Integer(id.0))),
         Scope::Category(path) => (
-            " AND course_id IN (SELECT c.id FROM courses c \
-             JOIN categories k ON k.id = c.category_id WHERE k.name = ?3)",
+            " WHERE course_id IN (SELECT c.id FROM courses c \
+             JOIN categories k ON k.id = c.category_id WHERE k.name = ?1)",
             Some(Value::Text(rows::stored(path)?.to_owned())),
         ),
     };
-    // Page by page in id order, which is the table's own order (a page in
-    // path order would look every row up through the path index): a whole
-    // library's rows fetched at once would be held twice, as rows and as
-    // records, at the scan's peak. No `OR` in the WHERE clause, so SQLite
-    // keeps using the rowid range.
-    let sql = format!("{COLUMNS} WHERE id > ?1{filter} ORDER BY id LIMIT ?2");
-    // Sized for the whole library up front; a folder's share is small.
-    let count: i64 = match value {
-        None => {
-            sqlx::query_scalar("SELECT count(*) FROM files")
-                .fetch_one(pool)
-                .await?
-        }
-        Some(_) => 0,
-    };
-    let mut mimes = rows::Interner::default();
-    let mut known: Vec<KnownFile> = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-    loop {
-        let after = known.last().map_or(0, |k| k.id.0);
-        let query = sqlx::query(&sql).bind(after).bind(PAGE);
-        let rows = match &value {
-            Some(Value::Id(v)) => query.bind(*v).fetch_all(pool).await?,
-            Some(Value::Text(v)) => query.bind(v.as_str()).fetch_all(pool).await?,
-            None => query.fetch_all(pool).await?,
+    let sql = format!("{}{filter} ORDER BY id", rows::KNOWN_FILE);
+    let mut conn = pool.acquire().await?;
+    bulk::on(&mut conn, |conn| {
+        // Sized for the whole library up front; a folder's share is small.
+        let count: i64 = match value {
+            None => conn.query_row("SELECT count(*) FROM files", [], |row| row.get(0))?,
+            Some(_) => 0,
         };
-        let full = rows.len() as i64 == PAGE;
-        for row in rows {
+        let mut known = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        let mut mimes = rows::Interner::default();
+        let mut statement = conn.prepare(&sql)?;
+        let mut found = statement.query(rusqlite::params_from_iter(value))?;
+        while let Some(row) = found.next()? {
             known.push(rows::known_file(row, &mut mimes)?);
         }
-        if !full {
-            return Ok(known);
-        }
-    }
-}
-
-/// What a scan's scope narrows the files to.
-enum Value {
-    Id(i64),
-    Text(String),
+        Ok(known)
+    })
+    .await
 }
 
 pub async fn ensure_courses(
@@ -113,7 +85,8 @@ pub async fn rename_category(tx: &mut Tx, id: CategoryId, name: &LibraryPath) ->
         .await?;
     // `Old/Course` becomes `New/Course`: the part after the old name stays.
     sqlx::query(
-        "UPDATE courses SET path = ?1 || substr(path, length(?2) + 1) WHERE category_id = ?3",
+        "UPDATE courses SET path = ?1 || substr(path, length(?2) + 1), generation = random()
+         WHERE category_id = ?3",
     )
     .bind(new)
     .bind(&old)
@@ -146,7 +119,7 @@ pub async fn move_course(tx: &mut Tx, id: CourseId, to: &LibraryPath) -> Result<
     .await?;
     let moved = sqlx::query(
         "UPDATE courses SET name = ?1, path = ?2,
-             category_id = (SELECT id FROM categories WHERE name = ?3)
+             category_id = (SELECT id FROM categories WHERE name = ?3), generation = random()
          WHERE id = ?4",
     )
     .bind(name)
@@ -175,8 +148,8 @@ async fn ensure_course(tx: &mut Tx, category: &str, name: &str, path: &str) -> R
     .execute(&mut **tx)
     .await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO courses (category_id, name, path, created_at)
-         SELECT id, ?, ?, ? FROM categories WHERE name = ? RETURNING id",
+        "INSERT INTO courses (category_id, name, path, created_at, generation)
+         SELECT id, ?, ?, ?, random() FROM categories WHERE name = ? RETURNING id",
     )
     .bind(name)
     .bind(path)
@@ -188,75 +161,89 @@ async fn ensure_course(tx: &mut Tx, category: &str, name: &str, path: &str) -> R
 }
 
 pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
+    let now = now_ms();
+    bulk::on(tx, |conn| apply_on(conn, batch, now)).await
+}
+
+/// The statements of [`apply`], each prepared once and run per row.
+fn apply_on(conn: &Connection, batch: &ChangeBatch, now: i64) -> Result<()> {
+    let touched = touched_courses(conn, batch)?;
+    let mut purge = conn.prepare("DELETE FROM files WHERE state = 'missing' AND id = ?1")?;
+    for id in &batch.purged {
+        purge.execute([id.0])?;
+    }
+    let mut missing = conn.prepare(
+        "UPDATE files SET state = 'missing', missing_since = COALESCE(missing_since, ?1)
+         WHERE id = ?2",
+    )?;
+    for id in &batch.missing {
+        missing.execute((now, id.0))?;
+    }
+    let mut searched = Vec::with_capacity(batch.added.len() + batch.changed.len());
+    let mut update = conn.prepare(
+        "UPDATE files SET course_id = ?1, path = ?2, size = ?3, mtime_ns = ?4, sha256 = ?5,
+             mime = ?6, role = ?7, subtitle_for = ?8, subtitle_lang = ?9, state = 'present',
+             missing_since = NULL, updated_at = ?10
+         WHERE id = ?11",
+    )?;
+    for change in &batch.changed {
+        let file = Stored::of(change.course_id, &change.path, &change.facts);
+        update.execute(file.values(now, change.id.0))?;
+        searched.extend(file.search_entry(change.id));
+    }
+    // In path order, so the path index is written page after page rather
+    // than all over (the walk yields paths in no particular order).
     let mut added: Vec<Stored> = batch
         .added
         .iter()
         .map(|f| Stored::of(f.course_id, &f.path, &f.facts))
         .collect();
-    let changed: Vec<(FileId, Stored)> = batch
-        .changed
-        .iter()
-        .map(|c| (c.id, Stored::of(c.course_id, &c.path, &c.facts)))
-        .collect();
-    let now = now_ms();
-    for chunk in batch.purged.chunks(ID_CHUNK) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("DELETE FROM files WHERE state = 'missing' AND id IN (");
-        push_ids(&mut q, chunk);
-        q.build().persistent(false).execute(&mut **tx).await?;
-    }
-    mark_missing(tx, batch, now).await?;
-    let mut searched = Vec::with_capacity(batch.added.len() + changed.len());
-    for (id, file) in &changed {
-        update_file(tx, *id, file, now).await?;
-        let material = file.facts.role == FileRole::Material;
-        searched.extend(search::entry(*id, file.path.0.as_bytes(), material));
-    }
-    // In path order, so the path index is written page after page rather
-    // than all over (the walk yields paths in no particular order).
     added.sort_unstable_by(|a, b| a.path.0.cmp(b.path.0));
-    for chunk in added.chunks(INSERT_CHUNK) {
-        for (id, path, material) in insert_files(tx, chunk, now).await? {
-            searched.extend(search::entry(id, &path, material));
-        }
+    let mut insert = conn.prepare(
+        "INSERT INTO files (course_id, path, size, mtime_ns, sha256, mime, role, subtitle_for,
+             subtitle_lang, indexed_at, updated_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'present')",
+    )?;
+    for file in &added {
+        let (course, path, size, mtime, sha256, mime, role, subtitle, lang, now, _) =
+            file.values(now, 0);
+        insert.execute((
+            course, path, size, mtime, sha256, mime, role, subtitle, lang, now,
+        ))?;
+        searched.extend(file.search_entry(FileId(conn.last_insert_rowid())));
     }
-    let gone: Vec<FileId> = batch
+    let gone = batch
         .missing
         .iter()
-        .copied()
-        .chain(batch.changed.iter().map(|c| c.id))
-        .collect();
-    search::forget_files(tx, &gone).await?;
-    search::index_files(tx, &searched).await?;
+        .chain(batch.changed.iter().map(|c| &c.id));
+    search::forget_files(conn, gone)?;
+    search::index_files(conn, &searched)?;
+    let mut describe = conn.prepare("UPDATE courses SET description = ?1 WHERE id = ?2")?;
     for (course, description) in &batch.descriptions {
-        sqlx::query("UPDATE courses SET description = ? WHERE id = ?")
-            .bind(description)
-            .bind(course.0)
-            .execute(&mut **tx)
-            .await?;
+        describe.execute((description, course.0))?;
+    }
+    let mut changed = conn.prepare("UPDATE courses SET generation = random() WHERE id = ?1")?;
+    for course in touched {
+        changed.execute([course.0])?;
     }
     Ok(())
 }
 
-async fn mark_missing(tx: &mut Tx, batch: &ChangeBatch, now: i64) -> Result<()> {
-    for chunk in batch.missing.chunks(ID_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "UPDATE files SET state = 'missing', missing_since = COALESCE(missing_since, ",
-        );
-        q.push_bind(now).push(") WHERE id IN (");
-        push_ids(&mut q, chunk);
-        q.build().persistent(false).execute(&mut **tx).await?;
+/// The courses whose generation `batch` changes: those its files are
+/// written into, and those its existing files leave or are in.
+fn touched_courses(conn: &Connection, batch: &ChangeBatch) -> Result<HashSet<CourseId>> {
+    let mut touched: HashSet<CourseId> = batch.descriptions.iter().map(|(c, _)| *c).collect();
+    touched.extend(batch.added.iter().map(|f| f.course_id));
+    touched.extend(batch.changed.iter().map(|c| c.course_id));
+    let mut course_of = conn.prepare("SELECT course_id FROM files WHERE id = ?1")?;
+    let existing = batch.changed.iter().map(|c| &c.id);
+    for id in existing.chain(&batch.missing).chain(&batch.purged) {
+        let mut rows = course_of.query([id.0])?;
+        if let Some(row) = rows.next()? {
+            touched.insert(CourseId(row.get(0)?));
+        }
     }
-    Ok(())
-}
-
-/// Appends `1, 2, 3)` as bound values, closing the `IN (` list.
-pub(super) fn push_ids(q: &mut QueryBuilder<'_, Sqlite>, ids: &[FileId]) {
-    let mut list = q.separated(", ");
-    for id in ids {
-        list.push_bind(id.0);
-    }
-    q.push(")");
+    Ok(touched)
 }
 
 /// A file to write: its paths as the values they are stored as, and its
@@ -268,6 +255,21 @@ struct Stored<'a> {
     subtitle_for: Option<StoredPath<'a>>,
 }
 
+/// The values an insert or update binds, in [`Stored::values`]' order.
+type Values<'a> = (
+    i64,
+    StoredPath<'a>,
+    i64,
+    i64,
+    String,
+    &'a str,
+    &'a str,
+    Option<StoredPath<'a>>,
+    Option<&'a str>,
+    i64,
+    i64,
+);
+
 impl<'a> Stored<'a> {
     fn of(course_id: CourseId, path: &'a LibraryPath, facts: &'a FileFacts) -> Self {
         Self {
@@ -277,71 +279,30 @@ impl<'a> Stored<'a> {
             subtitle_for: facts.subtitle.as_ref().map(|s| StoredPath(&s.media_path)),
         }
     }
-}
 
-async fn update_file(tx: &mut Tx, id: FileId, file: &Stored<'_>, now: i64) -> Result<()> {
-    let f = file.facts;
-    sqlx::query(
-        "UPDATE files SET course_id = ?, path = ?, size = ?, mtime_ns = ?, sha256 = ?, mime = ?,
-             role = ?, subtitle_for = ?, subtitle_lang = ?, state = 'present',
-             missing_since = NULL, updated_at = ?
-         WHERE id = ?",
-    )
-    .bind(file.course_id.0)
-    .bind(file.path)
-    .bind(f.size as i64)
-    .bind(f.mtime_ns)
-    .bind(f.sha256.to_hex())
-    .bind(&*f.mime)
-    .bind(f.role.as_str())
-    .bind(file.subtitle_for)
-    .bind(f.subtitle.as_ref().and_then(|s| s.lang.as_deref()))
-    .bind(now)
-    .bind(id.0)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
+    /// Course, path, size, modification time, hash, type, role, subtitle
+    /// link and language, the time written, and `id`.
+    fn values(&self, now: i64, id: i64) -> Values<'a> {
+        let f = self.facts;
+        (
+            self.course_id.0,
+            self.path,
+            f.size as i64,
+            f.mtime_ns,
+            f.sha256.to_hex(),
+            &*f.mime,
+            f.role.as_str(),
+            self.subtitle_for,
+            f.subtitle.as_ref().and_then(|s| s.lang.as_deref()),
+            now,
+            id,
+        )
+    }
 
-/// Inserts `files`, answering what the search index needs of each: its new
-/// id and path, and whether it is a lesson or material.
-async fn insert_files(
-    tx: &mut Tx,
-    files: &[Stored<'_>],
-    now: i64,
-) -> Result<Vec<(FileId, Vec<u8>, bool)>> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO files (course_id, path, size, mtime_ns, sha256, mime, role,
-             subtitle_for, subtitle_lang, state, indexed_at, updated_at) ",
-    );
-    q.push_values(files, |mut row, file| {
-        let f = file.facts;
-        row.push_bind(file.course_id.0)
-            .push_bind(file.path)
-            .push_bind(f.size as i64)
-            .push_bind(f.mtime_ns)
-            .push_bind(f.sha256.to_hex())
-            .push_bind(&*f.mime)
-            .push_bind(f.role.as_str())
-            .push_bind(file.subtitle_for)
-            .push_bind(f.subtitle.as_ref().and_then(|s| s.lang.as_deref()))
-            .push("'present'")
-            .push_bind(now)
-            .push_bind(now);
-    });
-    q.push(" RETURNING id, path, role = 'material' AS material");
-    // Not kept in the statement cache: each row count makes a different,
-    // large statement, and a cache of them costs megabytes.
-    let rows = q.build().persistent(false).fetch_all(&mut **tx).await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                FileId(row.try_get("id")?),
-                row.try_get::<&[u8], _>("path")?.to_vec(),
-                row.try_get("material")?,
-            ))
-        })
-        .collect()
+    fn search_entry(&self, id: FileId) -> Option<search::Entry> {
+        let material = self.facts.role == FileRole::Material;
+        search::entry(id, self.path.0.as_bytes(), material)
+    }
 }
 
 /// Marks the index as changed (migration 0009), in the writing transaction.
@@ -360,7 +321,23 @@ pub async fn generation(pool: &SqlitePool) -> Result<i64> {
     )
 }
 
+pub async fn course_generation(pool: &SqlitePool, id: CourseId) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE((SELECT generation FROM courses WHERE id = ?1),
+                         (SELECT value FROM index_generation WHERE id = 1))",
+    )
+    .bind(id.0)
+    .fetch_one(pool)
+    .await?)
+}
+
 pub async fn cleanup(tx: &mut Tx) -> Result<CleanupCounts> {
+    sqlx::query(
+        "UPDATE courses SET generation = random()
+         WHERE id IN (SELECT course_id FROM files WHERE state = 'missing')",
+    )
+    .execute(&mut **tx)
+    .await?;
     let files = sqlx::query("DELETE FROM files WHERE state = 'missing'")
         .execute(&mut **tx)
         .await?

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod bulk;
 mod error;
 pub(crate) mod files;
 mod groups;
@@ -282,6 +283,10 @@ impl Store for SqliteStore {
         index::generation(&self.pool).await
     }
 
+    async fn course_generation(&self, id: CourseId) -> Result<i64> {
+        index::course_generation(&self.pool, id).await
+    }
+
     async fn index_summary(&self, sample: u32) -> Result<IndexSummary> {
         index::summary(&self.pool, sample).await
     }
@@ -348,6 +353,21 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.map(rows::file_record).transpose()
+    }
+
+    async fn file_at(&self, id: FileId) -> Result<Option<(FileRecord, i64)>> {
+        let row = sqlx::query(
+            "SELECT f.*, c.generation AS course_generation
+             FROM files f JOIN courses c ON c.id = f.course_id WHERE f.id = ?",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let generation = sqlx::Row::try_get(&row, "course_generation")?;
+        Ok(Some((rows::file_record(row)?, generation)))
     }
 
     async fn all_files(&self) -> Result<Vec<FileRecord>> {
@@ -498,6 +518,14 @@ impl Store for SqliteStore {
 
     async fn course_progress(&self, user: UserId, course: CourseId) -> Result<Vec<Progress>> {
         accounts::course_progress(&self.pool, user, course).await
+    }
+
+    async fn course_progress_at(
+        &self,
+        user: UserId,
+        course: CourseId,
+    ) -> Result<(i64, Vec<Progress>)> {
+        accounts::course_progress_at(&self.pool, user, course).await
     }
 
     async fn course_overviews(&self, user: UserId) -> Result<Vec<CourseOverview>> {

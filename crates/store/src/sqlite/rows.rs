@@ -1,6 +1,7 @@
 //! Row-to-record mapping. A stored value that does not parse (an unknown
 //! state, a path with `..`) is reported as corruption, never trusted.
 
+use super::bulk;
 use crate::model::*;
 use crate::{Result, StoreError};
 use lectern_core::scan::ScanIssue;
@@ -107,30 +108,45 @@ impl Interner {
     }
 }
 
-pub fn known_file(row: SqliteRow, mimes: &mut Interner) -> Result<KnownFile> {
-    let id = row.try_get("id")?;
-    let subtitle = match row.try_get::<Option<&[u8]>, _>("subtitle_for")? {
+/// A known file, from a row of the columns [`KNOWN_FILE`] names, read in
+/// bulk (see `bulk.rs`).
+pub fn known_file(row: &rusqlite::Row<'_>, mimes: &mut Interner) -> Result<KnownFile> {
+    let id = row.get(0)?;
+    let subtitle = match bulk::bytes(row, 8)? {
         Some(media) => Some(Box::new(SubtitleLink {
             media_path: path(media, "files", id, "subtitle_for")?,
-            lang: row.try_get("subtitle_lang")?,
+            lang: bulk::text(row, 9)?.map(str::to_owned),
         })),
         None => None,
     };
+    let text = |column| -> Result<&str> {
+        bulk::text(row, column)?
+            .ok_or_else(|| StoreError::damaged(format!("files row {id}: a NULL value")))
+    };
     Ok(KnownFile {
         id: FileId(id),
-        course_id: CourseId(row.try_get("course_id")?),
-        path: path(row.try_get("path")?, "files", id, "path")?,
+        course_id: CourseId(row.get(1)?),
+        path: path(
+            bulk::bytes(row, 2)?.unwrap_or_default(),
+            "files",
+            id,
+            "path",
+        )?,
         facts: FileFacts {
-            size: size(row.try_get("size")?)?,
-            mtime_ns: row.try_get("mtime_ns")?,
-            sha256: digest(row.try_get("sha256")?, id)?,
-            mime: mimes.get(row.try_get("mime")?),
-            role: parse(row.try_get("role")?)?,
+            size: size(row.get(3)?)?,
+            mtime_ns: row.get(4)?,
+            sha256: digest(text(5)?, id)?,
+            mime: mimes.get(text(6)?),
+            role: parse(text(7)?)?,
             subtitle,
         },
-        state: parse(row.try_get("state")?)?,
+        state: parse(text(10)?)?,
     })
 }
+
+/// The columns [`known_file`] reads, in its order.
+pub const KNOWN_FILE: &str = "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, \
+                              subtitle_for, subtitle_lang, state FROM files";
 
 pub fn file_record(row: SqliteRow) -> Result<FileRecord> {
     let id = row.try_get("id")?;

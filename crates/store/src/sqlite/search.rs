@@ -2,13 +2,14 @@
 //! keep `course_search` in step with `courses`; `file_search` is written
 //! here, in bulk with each batch of the index (migration 0008 says why).
 
+use super::bulk::Connection;
 use super::rows;
 use crate::accounts::Visibility;
 use crate::search::{HitKind, SearchHit, SearchQuery};
 use crate::Result;
 use lectern_core::{CategoryId, CourseId, FileId};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, SqlitePool};
 use std::cmp::Ordering;
 
 /// Who may see a course: `?2` the granted categories and `?3` the granted
@@ -138,30 +139,22 @@ pub fn entry(id: FileId, path: &[u8], material: bool) -> Option<Entry> {
     })
 }
 
-/// SQLite allows 32,766 bound values per statement; an entry takes 3.
-const ENTRY_CHUNK: usize = 1_000;
-
 /// Takes files out of the search (gone missing, or about to be written again).
-pub async fn forget_files(tx: &mut Transaction<'static, Sqlite>, ids: &[FileId]) -> Result<()> {
-    for chunk in ids.chunks(ENTRY_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM file_search WHERE rowid IN (");
-        super::index::push_ids(&mut q, chunk);
-        q.build().persistent(false).execute(&mut **tx).await?;
+pub fn forget_files<'a>(conn: &Connection, ids: impl Iterator<Item = &'a FileId>) -> Result<()> {
+    let mut forget = conn.prepare("DELETE FROM file_search WHERE rowid = ?1")?;
+    for id in ids {
+        forget.execute([id.0])?;
     }
     Ok(())
 }
 
-/// Adds entries to the search, many rows per statement: FTS5 takes a batch
-/// of rows in one statement far faster than one row per trigger.
-pub async fn index_files(tx: &mut Transaction<'static, Sqlite>, entries: &[Entry]) -> Result<()> {
-    for chunk in entries.chunks(ENTRY_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO file_search (rowid, name, section) ");
-        q.push_values(chunk, |mut row, e| {
-            row.push_bind(e.id.0)
-                .push_bind(e.name.as_str())
-                .push_bind(e.section.as_str());
-        });
-        q.build().persistent(false).execute(&mut **tx).await?;
+/// Adds entries to the search, in the writing transaction: FTS5 gathers
+/// them in memory and writes its index once, at the commit.
+pub fn index_files(conn: &Connection, entries: &[Entry]) -> Result<()> {
+    let mut index =
+        conn.prepare("INSERT INTO file_search (rowid, name, section) VALUES (?1, ?2, ?3)")?;
+    for e in entries {
+        index.execute((e.id.0, &e.name, &e.section))?;
     }
     Ok(())
 }

@@ -239,15 +239,7 @@ async fn copy_pages(source: &mut SqliteConnection, dest: &mut SqliteConnection) 
             Ok(())
         }
     };
-    // The copy blocks for as long as it takes: off the async workers when
-    // the runtime has others to run.
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread {
-        tokio::task::block_in_place(copy)
-    } else {
-        copy()
-    }
+    super::bulk::blocking(copy)
 }
 
 /// The copy's failure, classified by SQLite's result `code` (a damaged
