@@ -1,24 +1,22 @@
 //! People, groups, grants, sessions and progress.
 
+use super::reads::Readers;
+use super::rows::Columns;
 use crate::accounts::*;
 use crate::{now_ms, Result, StoreError};
 use lectern_core::{CategoryId, CourseId, FileId};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use std::collections::HashSet;
 
 pub(super) const USER_COLUMNS: &str = "id, username, role, disabled, created_at";
 
-pub(super) fn user(row: &SqliteRow) -> Result<User> {
+pub(super) fn user(row: &impl Columns) -> Result<User> {
     Ok(User {
-        id: UserId(row.try_get("id")?),
-        username: row.try_get("username")?,
-        role: row
-            .try_get::<&str, _>("role")?
-            .parse()
-            .map_err(StoreError::damaged)?,
-        disabled: row.try_get("disabled")?,
-        created_at: row.try_get("created_at")?,
+        id: UserId(row.int("id")?),
+        username: row.text("username")?.to_owned(),
+        role: row.text("role")?.parse().map_err(StoreError::damaged)?,
+        disabled: row.flag("disabled")?,
+        created_at: row.int("created_at")?,
     })
 }
 
@@ -169,22 +167,22 @@ pub async fn add_grant(pool: &SqlitePool, group: GroupId, grant: Grant) -> Resul
     Ok(())
 }
 
-pub async fn granted(pool: &SqlitePool, user: UserId) -> Result<Visibility> {
-    let rows = sqlx::query(
+pub fn granted(readers: &Readers, user: UserId) -> Result<Visibility> {
+    let rows = readers.all(
         "SELECT g.category_id, g.course_id FROM grants g
          JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = ?",
-    )
-    .bind(user.0)
-    .fetch_all(pool)
-    .await?;
+        [user.0],
+        |row| {
+            Ok((
+                row.int_or_null("category_id")?,
+                row.int_or_null("course_id")?,
+            ))
+        },
+    )?;
     let (mut categories, mut courses) = (HashSet::new(), HashSet::new());
-    for row in rows {
-        if let Some(id) = row.try_get::<Option<i64>, _>("category_id")? {
-            categories.insert(CategoryId(id));
-        }
-        if let Some(id) = row.try_get::<Option<i64>, _>("course_id")? {
-            courses.insert(CourseId(id));
-        }
+    for (category, course) in rows {
+        categories.extend(category.map(CategoryId));
+        courses.extend(course.map(CourseId));
     }
     Ok(Visibility::Only {
         categories,
@@ -208,29 +206,30 @@ pub async fn create_session(pool: &SqlitePool, s: &NewSession) -> Result<()> {
     Ok(())
 }
 
-pub async fn session(pool: &SqlitePool, token_hash: &str) -> Result<Option<Session>> {
-    let row = sqlx::query(
+pub async fn session(
+    pool: &SqlitePool,
+    readers: &Readers,
+    token_hash: &str,
+) -> Result<Option<Session>> {
+    let found = readers.optional(
         "SELECT u.id, u.username, u.role, u.disabled, u.created_at,
                 s.kind, s.csrf_token, s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ? AND s.expires_at > ? AND NOT u.disabled",
-    )
-    .bind(token_hash)
-    .bind(now_ms())
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else {
-        return super::tokens::session(pool, token_hash).await;
-    };
-    Ok(Some(Session {
-        user: user(&row)?,
-        kind: row
-            .try_get::<&str, _>("kind")?
-            .parse()
-            .map_err(StoreError::damaged)?,
-        csrf_token: row.try_get("csrf_token")?,
-        expires_at: row.try_get("expires_at")?,
-    }))
+         WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND NOT u.disabled",
+        rusqlite::params![token_hash, now_ms()],
+        |row| {
+            Ok(Session {
+                user: user(row)?,
+                kind: row.text("kind")?.parse().map_err(StoreError::damaged)?,
+                csrf_token: row.text("csrf_token")?.to_owned(),
+                expires_at: row.int("expires_at")?,
+            })
+        },
+    )?;
+    match found {
+        Some(session) => Ok(Some(session)),
+        None => super::tokens::session(pool, readers, token_hash).await,
+    }
 }
 
 pub async fn delete_session(pool: &SqlitePool, token_hash: &str) -> Result<()> {
@@ -249,12 +248,12 @@ pub async fn delete_user_sessions(pool: &SqlitePool, user: UserId) -> Result<()>
     Ok(())
 }
 
-fn progress(row: &SqliteRow) -> Result<Progress> {
+fn progress(row: &impl Columns) -> Result<Progress> {
     Ok(Progress {
-        file_id: FileId(row.try_get("file_id")?),
-        position_seconds: row.try_get("position_seconds")?,
-        completed: row.try_get("completed")?,
-        updated_at: row.try_get("updated_at")?,
+        file_id: FileId(row.int("file_id")?),
+        position_seconds: row.real_or_null("position_seconds")?,
+        completed: row.flag("completed")?,
+        updated_at: row.int("updated_at")?,
     })
 }
 
@@ -328,38 +327,40 @@ pub async fn course_progress(
     rows.iter().map(progress).collect()
 }
 
-pub async fn course_progress_at(
-    pool: &SqlitePool,
+pub fn course_progress_at(
+    readers: &Readers,
     user: UserId,
     course: CourseId,
 ) -> Result<(i64, Vec<Progress>)> {
     // One row with no progress when there is none: the generation always
-    // comes back (an unknown course's is the index's, as in
-    // `index::course_generation`).
-    let rows = sqlx::query(
-        "SELECT g.generation, p.file_id, p.position_seconds, p.completed, p.updated_at
-         FROM (SELECT COALESCE((SELECT generation FROM courses WHERE id = ?2),
-                               (SELECT value FROM index_generation WHERE id = 1))
-                 AS generation) g
-         LEFT JOIN (SELECT p.* FROM progress p JOIN files f ON f.id = p.file_id
-                    WHERE p.user_id = ?1 AND f.course_id = ?2) p
-         ORDER BY p.file_id",
-    )
-    .bind(user.0)
-    .bind(course.0)
-    .fetch_all(pool)
-    .await?;
+    // comes back.
+    let rows = readers.all(
+        concat!(
+            "SELECT g.generation, p.file_id, p.position_seconds, p.completed, p.updated_at
+             FROM (SELECT ",
+            course_generation!("?2"),
+            " AS generation) g
+             LEFT JOIN (SELECT p.* FROM progress p JOIN files f ON f.id = p.file_id
+                        WHERE p.user_id = ?1 AND f.course_id = ?2) p
+             ORDER BY p.file_id"
+        ),
+        [user.0, course.0],
+        |row| {
+            let generation = row.int("generation")?;
+            match row.int_or_null("file_id")? {
+                Some(_) => Ok((generation, Some(progress(row)?))),
+                None => Ok((generation, None)),
+            }
+        },
+    )?;
     let generation = match rows.first() {
-        Some(row) => row.try_get("generation")?,
+        Some((generation, _)) => *generation,
         None => return Err(StoreError::other("the course generation did not come back")),
     };
-    let mut progress = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if row.try_get::<Option<i64>, _>("file_id")?.is_some() {
-            progress.push(self::progress(row)?);
-        }
-    }
-    Ok((generation, progress))
+    Ok((
+        generation,
+        rows.into_iter().filter_map(|(_, p)| p).collect(),
+    ))
 }
 
 pub async fn remember_address(

@@ -1,12 +1,14 @@
 //! The library index: categories, courses and file records.
 
 use super::bulk::{self, Connection};
-use super::rows::{self, StoredPath};
+use super::reads::Readers;
+use super::rows::{self, Columns, StoredPath};
 use super::search;
 use crate::model::*;
 use crate::{now_ms, Result, StoreError};
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath};
 use rusqlite::types::Value;
+use rusqlite::OptionalExtension;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::collections::{HashMap, HashSet};
 
@@ -167,17 +169,25 @@ pub async fn apply(tx: &mut Tx, batch: &ChangeBatch) -> Result<()> {
 
 /// The statements of [`apply`], each prepared once and run per row.
 fn apply_on(conn: &Connection, batch: &ChangeBatch, now: i64) -> Result<()> {
-    let touched = touched_courses(conn, batch)?;
-    let mut purge = conn.prepare("DELETE FROM files WHERE state = 'missing' AND id = ?1")?;
+    let mut touched = touched_courses(conn, batch)?;
+    // Each course a file is purged from or goes missing in is touched too:
+    // the statement that writes the row names it.
+    let mut purge =
+        conn.prepare("DELETE FROM files WHERE state = 'missing' AND id = ?1 RETURNING course_id")?;
     for id in &batch.purged {
-        purge.execute([id.0])?;
+        touched.extend(
+            purge
+                .query_row([id.0], |row| row.get(0).map(CourseId))
+                .optional()?,
+        );
     }
     let mut missing = conn.prepare(
         "UPDATE files SET state = 'missing', missing_since = COALESCE(missing_since, ?1)
-         WHERE id = ?2",
+         WHERE id = ?2 RETURNING course_id",
     )?;
     for id in &batch.missing {
-        missing.execute((now, id.0))?;
+        let course = missing.query_row((now, id.0), |row| row.get(0).map(CourseId));
+        touched.extend(course.optional()?);
     }
     let mut searched = Vec::with_capacity(batch.added.len() + batch.changed.len());
     let mut update = conn.prepare(
@@ -229,19 +239,18 @@ fn apply_on(conn: &Connection, batch: &ChangeBatch, now: i64) -> Result<()> {
     Ok(())
 }
 
-/// The courses whose generation `batch` changes: those its files are
-/// written into, and those its existing files leave or are in.
+/// The courses whose generation `batch` changes, as far as known before
+/// it is written: those its files are written into, and those its changed
+/// files were in (a moved file leaves one). [`apply_on`] adds the courses
+/// of the files it purges or marks missing as it writes them.
 fn touched_courses(conn: &Connection, batch: &ChangeBatch) -> Result<HashSet<CourseId>> {
     let mut touched: HashSet<CourseId> = batch.descriptions.iter().map(|(c, _)| *c).collect();
     touched.extend(batch.added.iter().map(|f| f.course_id));
     touched.extend(batch.changed.iter().map(|c| c.course_id));
     let mut course_of = conn.prepare("SELECT course_id FROM files WHERE id = ?1")?;
-    let existing = batch.changed.iter().map(|c| &c.id);
-    for id in existing.chain(&batch.missing).chain(&batch.purged) {
-        let mut rows = course_of.query([id.0])?;
-        if let Some(row) = rows.next()? {
-            touched.insert(CourseId(row.get(0)?));
-        }
+    for change in &batch.changed {
+        let course = course_of.query_row([change.id.0], |row| row.get(0).map(CourseId));
+        touched.extend(course.optional()?);
     }
     Ok(touched)
 }
@@ -313,22 +322,21 @@ pub async fn changed(tx: &mut Tx) -> Result<()> {
     Ok(())
 }
 
-pub async fn generation(pool: &SqlitePool) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT value FROM index_generation WHERE id = 1")
-            .fetch_one(pool)
-            .await?,
-    )
+pub fn generation(readers: &Readers) -> Result<i64> {
+    let sql = "SELECT value AS generation FROM index_generation WHERE id = 1";
+    generation_of(readers, sql, [])
 }
 
-pub async fn course_generation(pool: &SqlitePool, id: CourseId) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COALESCE((SELECT generation FROM courses WHERE id = ?1),
-                         (SELECT value FROM index_generation WHERE id = 1))",
-    )
-    .bind(id.0)
-    .fetch_one(pool)
-    .await?)
+pub fn course_generation(readers: &Readers, id: CourseId) -> Result<i64> {
+    let sql = concat!("SELECT ", course_generation!("?1"), " AS generation");
+    generation_of(readers, sql, [id.0])
+}
+
+fn generation_of(readers: &Readers, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
+    readers
+        .optional(sql, params, |row| row.int_or_null("generation"))?
+        .flatten()
+        .ok_or_else(|| StoreError::damaged("the index generation is missing"))
 }
 
 pub async fn cleanup(tx: &mut Tx) -> Result<CleanupCounts> {

@@ -2,6 +2,19 @@
 //! that reads first runs in `BEGIN IMMEDIATE`, so it holds the write lock
 //! from the start and never fails with SQLITE_BUSY_SNAPSHOT.
 
+/// The generation of the course whose id is the query parameter `$param`,
+/// or the index's for an id that names no course (migrations 0009 and
+/// 0010): one SQL expression for every query that reads it.
+macro_rules! course_generation {
+    ($param:literal) => {
+        concat!(
+            "COALESCE((SELECT generation FROM courses WHERE id = ",
+            $param,
+            "), (SELECT value FROM index_generation WHERE id = 1))"
+        )
+    };
+}
+
 mod accounts;
 mod audit;
 mod bulk;
@@ -9,6 +22,7 @@ mod error;
 pub(crate) mod files;
 mod groups;
 mod index;
+mod reads;
 mod rows;
 mod scans;
 mod search;
@@ -25,6 +39,7 @@ use crate::{now_ms, Result, StoreError};
 use async_trait::async_trait;
 use lectern_core::scan::{ScanCounts, ScanIssue, ScanStatus};
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId};
+use rows::Columns;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::collections::HashMap;
@@ -39,6 +54,8 @@ fn opening(path: &Path) -> String {
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The reads each request makes, on the calling thread (`reads.rs`).
+    readers: reads::Readers,
 }
 
 impl SqliteStore {
@@ -63,7 +80,10 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::from(e).context(&opening(path)))?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            readers: reads::Readers::new(path),
+        })
     }
 
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
@@ -78,12 +98,10 @@ impl Store for SqliteStore {
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        self.readers
+            .optional("SELECT value FROM settings WHERE key = ?", [key], |row| {
+                Ok(row.text("value")?.to_owned())
+            })
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
@@ -280,11 +298,11 @@ impl Store for SqliteStore {
     }
 
     async fn index_generation(&self) -> Result<i64> {
-        index::generation(&self.pool).await
+        index::generation(&self.readers)
     }
 
     async fn course_generation(&self, id: CourseId) -> Result<i64> {
-        index::course_generation(&self.pool, id).await
+        index::course_generation(&self.readers, id)
     }
 
     async fn index_summary(&self, sample: u32) -> Result<IndexSummary> {
@@ -341,7 +359,7 @@ impl Store for SqliteStore {
             .await?;
         let mut list: Vec<FileRecord> = rows
             .into_iter()
-            .map(rows::file_record)
+            .map(|row| rows::file_record(&row))
             .collect::<Result<_>>()?;
         list.sort_by(|a, b| a.path.natural_cmp(&b.path));
         Ok(list)
@@ -352,29 +370,25 @@ impl Store for SqliteStore {
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(rows::file_record).transpose()
+        row.map(|row| rows::file_record(&row)).transpose()
     }
 
     async fn file_at(&self, id: FileId) -> Result<Option<(FileRecord, i64)>> {
-        let row = sqlx::query(
+        self.readers.optional(
             "SELECT f.*, c.generation AS course_generation
              FROM files f JOIN courses c ON c.id = f.course_id WHERE f.id = ?",
+            [id.0],
+            |row| Ok((rows::file_record(row)?, row.int("course_generation")?)),
         )
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let generation = sqlx::Row::try_get(&row, "course_generation")?;
-        Ok(Some((rows::file_record(row)?, generation)))
     }
 
     async fn all_files(&self) -> Result<Vec<FileRecord>> {
         let rows = sqlx::query("SELECT * FROM files ORDER BY path")
             .fetch_all(&self.pool)
             .await?;
-        rows.into_iter().map(rows::file_record).collect()
+        rows.into_iter()
+            .map(|row| rows::file_record(&row))
+            .collect()
     }
 
     async fn search(
@@ -471,7 +485,7 @@ impl Store for SqliteStore {
     }
 
     async fn granted(&self, user: UserId) -> Result<Visibility> {
-        accounts::granted(&self.pool, user).await
+        accounts::granted(&self.readers, user)
     }
 
     async fn create_session(&self, session: &NewSession) -> Result<()> {
@@ -479,7 +493,7 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, token_hash: &str) -> Result<Option<Session>> {
-        accounts::session(&self.pool, token_hash).await
+        accounts::session(&self.pool, &self.readers, token_hash).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
@@ -525,7 +539,7 @@ impl Store for SqliteStore {
         user: UserId,
         course: CourseId,
     ) -> Result<(i64, Vec<Progress>)> {
-        accounts::course_progress_at(&self.pool, user, course).await
+        accounts::course_progress_at(&self.readers, user, course)
     }
 
     async fn course_overviews(&self, user: UserId) -> Result<Vec<CourseOverview>> {
@@ -564,6 +578,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.readers.close();
         self.pool.close().await;
     }
 }

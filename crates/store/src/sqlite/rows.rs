@@ -6,6 +6,7 @@ use crate::model::*;
 use crate::{Result, StoreError};
 use lectern_core::scan::ScanIssue;
 use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId, Sha256Digest};
+use rusqlite::types::{FromSqlError, ValueRef};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo};
@@ -148,27 +149,99 @@ pub fn known_file(row: &rusqlite::Row<'_>, mimes: &mut Interner) -> Result<Known
 pub const KNOWN_FILE: &str = "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, \
                               subtitle_for, subtitle_lang, state FROM files";
 
-pub fn file_record(row: SqliteRow) -> Result<FileRecord> {
-    let id = row.try_get("id")?;
-    let path = path(row.try_get("path")?, "files", id, "path")?;
-    let subtitle_for = match row.try_get::<Option<&[u8]>, _>("subtitle_for")? {
+pub fn file_record(row: &impl Columns) -> Result<FileRecord> {
+    let id = row.int("id")?;
+    let path = path(row.bytes("path")?, "files", id, "path")?;
+    let subtitle_for = match row.bytes_or_null("subtitle_for")? {
         Some(media) => Some(self::path(media, "files", id, "subtitle_for")?),
         None => None,
     };
     Ok(FileRecord {
         id: FileId(id),
-        course_id: CourseId(row.try_get("course_id")?),
+        course_id: CourseId(row.int("course_id")?),
         name: path.name_lossy().into_owned(),
         path,
-        size: size(row.try_get("size")?)?,
-        mtime_ns: row.try_get("mtime_ns")?,
-        sha256: digest(row.try_get("sha256")?, id)?,
-        mime: row.try_get("mime")?,
-        role: parse(row.try_get("role")?)?,
+        size: size(row.int("size")?)?,
+        mtime_ns: row.int("mtime_ns")?,
+        sha256: digest(row.text("sha256")?, id)?,
+        mime: row.text("mime")?.to_owned(),
+        role: parse(row.text("role")?)?,
         subtitle_for,
-        subtitle_lang: row.try_get("subtitle_lang")?,
-        state: parse(row.try_get("state")?)?,
+        subtitle_lang: row.text_or_null("subtitle_lang")?.map(str::to_owned),
+        state: parse(row.text("state")?)?,
     })
+}
+
+/// A result row of either driver, read by column name: sqlx's for most
+/// queries, rusqlite's for the index's bulk work and the reads each
+/// request makes (`reads.rs`), so that each record is mapped once. A NULL
+/// where the schema allows none is damage, named by its column.
+pub trait Columns {
+    fn int_or_null(&self, name: &str) -> Result<Option<i64>>;
+    fn real_or_null(&self, name: &str) -> Result<Option<f64>>;
+    fn text_or_null(&self, name: &str) -> Result<Option<&str>>;
+    /// A TEXT or BLOB value as its bytes (a path; see [`StoredPath`]).
+    fn bytes_or_null(&self, name: &str) -> Result<Option<&[u8]>>;
+
+    fn int(&self, name: &str) -> Result<i64> {
+        self.int_or_null(name)?.ok_or_else(|| null(name))
+    }
+    fn flag(&self, name: &str) -> Result<bool> {
+        Ok(self.int(name)? != 0)
+    }
+    fn text(&self, name: &str) -> Result<&str> {
+        self.text_or_null(name)?.ok_or_else(|| null(name))
+    }
+    fn bytes(&self, name: &str) -> Result<&[u8]> {
+        self.bytes_or_null(name)?.ok_or_else(|| null(name))
+    }
+}
+
+fn null(column: &str) -> StoreError {
+    StoreError::damaged(format!("a NULL value in column {column}"))
+}
+
+impl Columns for SqliteRow {
+    fn int_or_null(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.try_get(name)?)
+    }
+    fn real_or_null(&self, name: &str) -> Result<Option<f64>> {
+        Ok(self.try_get(name)?)
+    }
+    fn text_or_null(&self, name: &str) -> Result<Option<&str>> {
+        Ok(self.try_get(name)?)
+    }
+    fn bytes_or_null(&self, name: &str) -> Result<Option<&[u8]>> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn int_or_null(&self, name: &str) -> Result<Option<i64>> {
+        let value = self.get_ref(name)?;
+        value.as_i64_or_null().map_err(|e| wrong_type(name, e))
+    }
+    fn real_or_null(&self, name: &str) -> Result<Option<f64>> {
+        // A REAL column hands back a whole number as an INTEGER value when
+        // it was written as one through another tool.
+        match self.get_ref(name)? {
+            ValueRef::Integer(whole) => Ok(Some(whole as f64)),
+            value => value.as_f64_or_null().map_err(|e| wrong_type(name, e)),
+        }
+    }
+    fn text_or_null(&self, name: &str) -> Result<Option<&str>> {
+        let value = self.get_ref(name)?;
+        value.as_str_or_null().map_err(|e| wrong_type(name, e))
+    }
+    fn bytes_or_null(&self, name: &str) -> Result<Option<&[u8]>> {
+        let value = self.get_ref(name)?;
+        value.as_bytes_or_null().map_err(|e| wrong_type(name, e))
+    }
+}
+
+/// A stored value of a type its column never holds.
+fn wrong_type(column: &str, e: FromSqlError) -> StoreError {
+    StoreError::damaged(format!("column {column}: {e}"))
 }
 
 pub fn scan_record(row: SqliteRow) -> Result<ScanRecord> {
@@ -278,6 +351,12 @@ mod tests {
             .unwrap();
         assert_eq!(read.path, "Cat/K/a.md");
         assert_eq!(read.sha256, Sha256Digest([1; 32]));
+        let (read_at, _) = store
+            .file_at(lectern_core::FileId(file))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(format!("{read_at:?}"), format!("{read:?}"));
 
         for (sql, column) in [
             (
@@ -297,6 +376,9 @@ mod tests {
             let wanted = format!("files row {file}, column {column}");
             let e = store.file(lectern_core::FileId(file)).await.unwrap_err();
             assert!(damaged_message(e).contains(&wanted), "{wanted}");
+            // The same mapping over rusqlite's rows (`reads.rs`).
+            let e = store.file_at(lectern_core::FileId(file)).await.unwrap_err();
+            assert!(damaged_message(e).contains(&wanted), "{wanted}");
             let e = store.known_files(Scope::All).await.unwrap_err();
             assert!(damaged_message(e).contains(&wanted), "{wanted}");
         }
@@ -305,6 +387,64 @@ mod tests {
         let e = store.courses(None).await.unwrap_err();
         let wanted = format!("courses row {course}, column path");
         assert!(damaged_message(e).contains(&wanted), "{wanted}");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_value_of_a_type_its_column_never_holds_is_damage_naming_the_column() {
+        let (store, _dir, course, file) = one_file().await;
+        let user = store
+            .create_user(&crate::NewUser {
+                username: "u".into(),
+                password_hash: "x".into(),
+                role: crate::Role::User,
+            })
+            .await
+            .unwrap();
+        store
+            .set_progress(user.id, lectern_core::FileId(file), Some(1.5), Some(true))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE progress SET position_seconds = 'far' WHERE user_id = ?")
+            .bind(user.id.0)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        // SQLite keeps text that is no number as text, even in a REAL column.
+        let course = lectern_core::CourseId(course);
+        let e = store.course_progress_at(user.id, course).await.unwrap_err();
+        assert!(damaged_message(e).contains("position_seconds"));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_role_check_takes_the_four_roles_without_an_in_list() {
+        let (store, _dir, _course, file) = one_file().await;
+        let schema: String = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'files'",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        // Migration 0011 rewrote it: an IN list costs a temporary index per insert.
+        assert!(!schema.contains("role IN"), "{schema}");
+        assert!(schema.contains("role = 'subtitle'"), "{schema}");
+        for role in ["material", "description", "cover", "subtitle"] {
+            sqlx::query("UPDATE files SET role = ? WHERE id = ?")
+                .bind(role)
+                .bind(file)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        for role in ["bogus", "Material", ""] {
+            let refused = sqlx::query("UPDATE files SET role = ? WHERE id = ?")
+                .bind(role)
+                .bind(file)
+                .execute(&store.pool)
+                .await;
+            assert!(refused.is_err(), "role {role:?} was accepted");
+        }
         store.close().await;
     }
 }

@@ -201,7 +201,7 @@ fn file_hit(row: SqliteRow) -> Result<SearchHit> {
     let category_id = CategoryId(row.try_get("category_id")?);
     let course_name: String = row.try_get("course_name")?;
     let rank: f64 = row.try_get("score")?;
-    let file = rows::file_record(row)?;
+    let file = rows::file_record(&row)?;
     Ok(SearchHit {
         kind: HitKind::File,
         category_id,

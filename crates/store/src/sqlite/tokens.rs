@@ -1,6 +1,8 @@
 //! Long-lived API tokens: created by an admin, looked up like sessions.
 
 use super::accounts::{conflict, user};
+use super::reads::Readers;
+use super::rows::Columns;
 use crate::accounts::*;
 use crate::{now_ms, Result};
 use sqlx::sqlite::SqliteRow;
@@ -66,30 +68,40 @@ pub async fn delete(pool: &SqlitePool, id: ApiTokenId) -> Result<bool> {
 }
 
 /// A live token (not expired, owner not disabled) as a session of kind `Api`.
-pub async fn session(pool: &SqlitePool, token_hash: &str) -> Result<Option<Session>> {
+pub async fn session(
+    pool: &SqlitePool,
+    readers: &Readers,
+    token_hash: &str,
+) -> Result<Option<Session>> {
     let now = now_ms();
-    let row = sqlx::query(
+    let found = readers.optional(
         "SELECT u.id, u.username, u.role, u.disabled, u.created_at,
                 t.id AS token_id, t.csrf_token, t.expires_at, t.last_used_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?) AND NOT u.disabled",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let last_used: Option<i64> = row.try_get("last_used_at")?;
+         WHERE t.token_hash = ?1 AND (t.expires_at IS NULL OR t.expires_at > ?2)
+               AND NOT u.disabled",
+        rusqlite::params![token_hash, now],
+        |row| {
+            let session = Session {
+                user: user(row)?,
+                kind: SessionKind::Api,
+                csrf_token: row.text("csrf_token")?.to_owned(),
+                expires_at: row.int_or_null("expires_at")?.unwrap_or(i64::MAX),
+            };
+            Ok((
+                session,
+                row.int("token_id")?,
+                row.int_or_null("last_used_at")?,
+            ))
+        },
+    )?;
+    let Some((session, token_id, last_used)) = found else {
+        return Ok(None);
+    };
     if last_used.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
-        touch(pool, row.try_get("token_id")?, now).await;
+        touch(pool, token_id, now).await;
     }
-    let expires_at: Option<i64> = row.try_get("expires_at")?;
-    Ok(Some(Session {
-        user: user(&row)?,
-        kind: SessionKind::Api,
-        csrf_token: row.try_get("csrf_token")?,
-        expires_at: expires_at.unwrap_or(i64::MAX),
-    }))
+    Ok(Some(session))
 }
 
 /// Bookkeeping only: a failure to record the use must not refuse the caller.
