@@ -956,10 +956,17 @@ async fn an_archive_from_an_older_schema_is_migrated_on_restore() {
     let search = include_str!("../../store/migrations/sqlite/0003_search.sql");
     let triggers = &search[search.find("CREATE TRIGGER file_search_insert").unwrap()
         ..search.find("CREATE TRIGGER file_search_delete").unwrap()];
+    // Nor had 0011 rewritten the CHECK on a file's role.
+    let role_check = "PRAGMA writable_schema = ON;
+        UPDATE sqlite_schema SET sql = replace(sql,
+            'role = ''material'' OR role = ''description'' OR role = ''cover'' OR role = ''subtitle''',
+            'role IN (''material'', ''description'', ''cover'', ''subtitle'')')
+        WHERE type = 'table' AND name = 'files';
+        PRAGMA writable_schema = RESET;";
     let sql = format!(
         "DROP TABLE known_addresses; DROP TABLE audit_log; DROP TABLE progress; {}
          DROP TABLE index_generation; ALTER TABLE courses DROP COLUMN generation; {triggers}
-         DELETE FROM _sqlx_migrations WHERE version >= 5",
+         {role_check} DELETE FROM _sqlx_migrations WHERE version >= 5",
         &accounts[start..end]
     );
     let old = snapshot_with(&site, &sql).await;
