@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 /// A scan allocates and frees a few small strings per file on several
 /// threads at once, where glibc's allocator spent a quarter of a rescan.
+/// Built without transparent huge pages (the workspace's Cargo.toml says
+/// why).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
