@@ -68,6 +68,10 @@ pub struct WatchOptions {
     /// Changes waiting to be read; beyond that they are lost and the
     /// whole library is scanned instead.
     pub queue: usize,
+    /// Whether the library may have changed unseen before the watching
+    /// starts (it was scanned before, and Lectern was not running since):
+    /// the first thing watched is then a scan of the whole library.
+    pub catch_up: bool,
 }
 
 impl Default for WatchOptions {
@@ -78,6 +82,7 @@ impl Default for WatchOptions {
             poll_interval: Duration::from_secs(300),
             full_scan_every: Some(Duration::from_secs(6 * 3600)),
             queue: 65_536,
+            catch_up: false,
         }
     }
 }
@@ -180,7 +185,7 @@ pub async fn run(app: App, options: WatchOptions) {
     }
     app.watching.set(WatchState::Starting);
     let mut pending = Pending::default();
-    let mut watched_before = false;
+    let mut unseen = options.catch_up;
     loop {
         let Some(root) = wait_for_root(&app).await else {
             tokio::time::sleep(RECHECK).await;
@@ -195,13 +200,14 @@ pub async fn run(app: App, options: WatchOptions) {
             }
         };
         app.watching.set(session.state.clone());
-        // What changed while nothing watched (the root was away, or this
-        // is another root) is only known to a scan of everything.
-        if watched_before {
+        // What changed while nothing watched (Lectern was stopped, the
+        // root was away, or this is another root) is only known to a scan
+        // of everything.
+        if unseen {
             pending = Pending::default();
             pending.add(Area::Library);
         }
-        watched_before = true;
+        unseen = true;
         pending = session.follow(&app, &options, pending).await;
     }
 }

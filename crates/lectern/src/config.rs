@@ -352,6 +352,7 @@ impl WatchConfig {
                 None => d.full_scan_every,
             },
             queue: self.queue.unwrap_or(d.queue),
+            ..d
         })
     }
 

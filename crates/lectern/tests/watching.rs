@@ -32,15 +32,7 @@ fn library(sb: &Sandbox, rel: &str) -> PathBuf {
 /// a short quiet period, with `env` set on top; signed in as the admin
 /// once the first scan of the new library has ended.
 async fn serve(sb: &Sandbox, root: &Path, env: &[(&str, &str)]) -> (Server, Admin) {
-    // The root as lectern.toml's default, so that a saved one wins.
-    std::fs::write(sb.path("lectern.toml"), format!("root = {root:?}\n")).unwrap();
-    let mut cmd = sb.cmd();
-    cmd.args(["serve", "--port", "0"])
-        .env("LECTERN_HEALTH__INTERVAL", "200ms")
-        .env("LECTERN_WATCH__MODE", "events")
-        .env("LECTERN_WATCH__QUIET", "300ms")
-        .envs(env.iter().copied());
-    let (server, url, lines) = serve_with(cmd);
+    let (server, url, lines) = start(sb, root, env);
     let admin = Admin::sign_in(&url, &first_admin_password(&lines)).await;
     until("the first scan", || async {
         scans(&admin)
@@ -50,6 +42,20 @@ async fn serve(sb: &Sandbox, root: &Path, env: &[(&str, &str)]) -> (Server, Admi
     })
     .await;
     (server, admin)
+}
+
+/// `lectern serve` over `root`, as [`serve`] starts it: its process, URL
+/// and what it printed.
+fn start(sb: &Sandbox, root: &Path, env: &[(&str, &str)]) -> (Server, String, Vec<String>) {
+    // The root as lectern.toml's default, so that a saved one wins.
+    std::fs::write(sb.path("lectern.toml"), format!("root = {root:?}\n")).unwrap();
+    let mut cmd = sb.cmd();
+    cmd.args(["serve", "--port", "0"])
+        .env("LECTERN_HEALTH__INTERVAL", "200ms")
+        .env("LECTERN_WATCH__MODE", "events")
+        .env("LECTERN_WATCH__QUIET", "300ms")
+        .envs(env.iter().copied());
+    serve_with(cmd)
 }
 
 /// Waits until `done` holds, looking ten times a second.
@@ -188,6 +194,51 @@ async fn a_file_added_appears_and_a_deleted_one_goes_missing_only_through_a_scan
     assert_eq!(
         state_of(&admin, "Go/Intro/01 Start/c.txt").await.as_deref(),
         Some("present")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_changed_while_lectern_was_stopped_is_scanned_when_it_starts() {
+    let sb = Sandbox::new();
+    let root = library(&sb, "lib");
+    let (server, admin) = serve(&sb, &root, &[]).await;
+    let scans_before = scans(&admin).await.len();
+    drop(server);
+    std::fs::write(root.join("Go/Intro/01 Start/while-stopped.txt"), "x").unwrap();
+    std::fs::remove_file(root.join("Rust/Basics/01 Start/a.txt")).unwrap();
+
+    let (_server, url, lines) = start(&sb, &root, &[]);
+    assert!(
+        !lines.iter().any(|l| l.contains("for the first time")),
+        "no first scan: {lines:?}"
+    );
+    // The session outlives the restart: it is kept in the database.
+    let admin = Admin { url, ..admin };
+    until("the file added while stopped in the index", || async {
+        state_of(&admin, "Go/Intro/01 Start/while-stopped.txt")
+            .await
+            .as_deref()
+            == Some("present")
+    })
+    .await;
+    assert_eq!(state_of(&admin, "Rust/Basics/01 Start/a.txt").await, None);
+    until("the scan at the start ended", || async {
+        let all = scans(&admin).await;
+        all.len() > scans_before && all.iter().all(|s| s["status"] != "running")
+    })
+    .await;
+    let all = scans(&admin).await;
+    let new = &all[..all.len() - scans_before];
+    assert_eq!(new.len(), 1, "one scan at the start: {new:#?}");
+    let scan = &new[0];
+    assert_eq!(
+        (scan["kind"].as_str(), scan["course_id"].is_null()),
+        (Some("watch"), true),
+        "a watched scan of the whole library: {scan:#?}"
+    );
+    assert_eq!(
+        (scan["added"].as_u64(), scan["removed"].as_u64()),
+        (Some(1), Some(1))
     );
 }
 

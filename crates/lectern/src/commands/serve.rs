@@ -44,12 +44,14 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
     let coordination = ctx.config.coordination.in_process();
     let (library, backups) = (options.library(), options.backups.clone());
     let health = ctx.config.health.options(&ctx.config.data)?;
-    let watch = ctx.config.watch.options()?;
+    let mut watch = ctx.config.watch.options()?;
     let app = App::new(ctx.store.clone(), library, backups)
         .with_coordination(coordination.clone())
         .with_monitoring(health, ctx.config.alerts.options());
     let state = AppState::with_app(app, options);
-    first_scan(ctx, &state).await?;
+    // A library scanned before may have changed while Lectern was
+    // stopped: the watching starts with a scan of it all.
+    watch.catch_up = !first_scan(ctx, &state).await?;
     tokio::spawn(lectern_app::schedule::run(state.app.clone()));
     state.app.spawn_monitoring();
     state.app.spawn_watching(watch);
@@ -78,9 +80,10 @@ async fn recover_interrupted_scans(ctx: &Context) -> Result<(), Failure> {
 
 /// A library that was never scanned is scanned at once, in the background,
 /// so the first visit finds courses (the demo library, a new ROOT).
-async fn first_scan(ctx: &Context, state: &AppState) -> Result<(), Failure> {
+/// Answers whether it was such a library.
+async fn first_scan(ctx: &Context, state: &AppState) -> Result<bool, Failure> {
     if !ctx.store.scans(1, 0).await?.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     match state
         .start_full_scan(&lectern_app::Actor::System("serve:first-start"))
@@ -89,7 +92,7 @@ async fn first_scan(ctx: &Context, state: &AppState) -> Result<(), Failure> {
         Ok(id) => println!("Scanning the library for the first time (scan {id})"),
         Err(e) => eprintln!("lectern: the first scan did not start: {e}"),
     }
-    Ok(())
+    Ok(true)
 }
 
 /// With no administrator, make one and show its password once.
