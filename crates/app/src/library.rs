@@ -242,6 +242,25 @@ impl CourseContents {
     pub fn subtitles(&self) -> Subtitles<'_> {
         subtitles(&self.files)
     }
+
+    /// What `build` works out from the course's index alone (a front end's
+    /// rendering of its tree), kept as `kind` beside the index until the
+    /// course changes. The reader's progress never goes into it.
+    pub fn kept<T, E>(
+        &self,
+        app: &App,
+        kind: &'static str,
+        build: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E>
+    where
+        T: Send + Sync + 'static,
+    {
+        let key = Key {
+            kind,
+            id: self.course.id.0,
+        };
+        app.index_cache.derived(self.generation, key, build)
+    }
 }
 
 /// Subtitles by the path of the media they caption.

@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
-use lectern_app::index_cache::Key;
 use lectern_app::library;
 use lectern_app::App;
 use lectern_core::{CategoryId, CourseId, FileId};
@@ -306,13 +305,7 @@ impl CourseDetail {
     /// The tree is the same for every reader until the index changes: its
     /// JSON is written once per index generation and kept.
     fn of(app: &App, contents: &library::CourseContents) -> Result<Self, ApiError> {
-        let key = Key {
-            kind: "api.course.tree",
-            id: contents.course.id.0,
-        };
-        let tree = app
-            .index_cache
-            .derived(contents.generation, key, || tree_json(contents))?;
+        let tree = contents.kept(app, "api.course.tree", || tree_json(contents))?;
         Ok(CourseDetail {
             course: contents.course.clone().into(),
             cover_file_id: contents.cover,

@@ -12,7 +12,6 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{Html, Redirect};
-use lectern_app::index_cache::Key;
 use lectern_app::library::{self, CourseContents};
 use lectern_app::AppError;
 use lectern_core::{CategoryId, CourseId, FileId};
@@ -20,7 +19,6 @@ use lectern_store::{Course, FileRecord, FileState, HitKind};
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
 /// The most of a file's text a page shows; longer files are downloads.
 const TEXT_LIMIT: u64 = 1024 * 1024;
@@ -120,6 +118,20 @@ fn percent(done: u64, total: u64) -> u64 {
     (done * 100).checked_div(total).unwrap_or(0)
 }
 
+/// The README without a first heading that only repeats the course's
+/// name: the page shows the name above it already.
+fn without_title<'t>(text: &'t str, name: &str) -> &'t str {
+    let start = text.trim_start();
+    let (first, rest) = start.split_once('\n').unwrap_or((start, ""));
+    let title = first
+        .strip_prefix("# ")
+        .map(|t| t.trim().trim_end_matches('#').trim());
+    match title {
+        Some(title) if title.eq_ignore_ascii_case(name.trim()) => rest,
+        _ => text,
+    }
+}
+
 /// A course's files by their path inside the course, for markdown links.
 fn siblings(files: &[FileRecord]) -> HashMap<String, FileId> {
     files
@@ -136,24 +148,6 @@ fn completed_ids(contents: &CourseContents) -> HashSet<FileId> {
         .filter(|p| p.completed)
         .map(|p| p.file_id)
         .collect()
-}
-
-/// What `build` works out from the course's index alone, kept beside it
-/// until the course changes.
-fn kept<T: Send + Sync + 'static>(
-    state: &AppState,
-    contents: &CourseContents,
-    kind: &'static str,
-    build: impl FnOnce() -> Result<T, PageError>,
-) -> Result<Arc<T>, PageError> {
-    let key = Key {
-        kind,
-        id: contents.course.id.0,
-    };
-    state
-        .app
-        .index_cache
-        .derived(contents.generation, key, build)
 }
 
 /// What the course and lesson pages show of a course.
@@ -182,7 +176,7 @@ impl CoursePage {
         done: &HashSet<FileId>,
         current: Option<FileId>,
     ) -> Result<Self, PageError> {
-        let tree = kept(state, c, "pages.course.tree", || KeptTree::of(c.tree()))?;
+        let tree = c.kept(&state.app, "pages.course.tree", || KeptTree::of(c.tree()))?;
         Ok(CoursePage {
             id: c.course.id,
             name: c.course.name.clone(),
@@ -211,13 +205,18 @@ pub async fn course(
     PageIds(id): PageIds<i64>,
 ) -> Result<Html<String>, PageError> {
     let contents = contents(&state, &reader.0, CourseId(id)).await?;
-    let description = kept(&state, &contents, "pages.course.description", || {
-        Ok(contents
-            .course
-            .description
-            .as_deref()
-            .map(|text| markdown_html(text, "README.md", &siblings(&contents.files))))
-    })?;
+    let description = contents.kept(
+        &state.app,
+        "pages.course.description",
+        || -> Result<_, PageError> {
+            Ok(contents
+                .course
+                .description
+                .as_deref()
+                .map(|text| without_title(text, &contents.course.name))
+                .map(|text| markdown_html(text, "README.md", &siblings(&contents.files))))
+        },
+    )?;
     let done = completed_ids(&contents);
     let resume = contents
         .lessons()
@@ -411,4 +410,30 @@ pub async fn complete(
         .await
         .map_err(ApiError::from)?;
     Ok(Redirect::to(&format!("/files/{}", saved.file_id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_title;
+
+    #[test]
+    fn a_readme_heading_that_repeats_the_course_name_is_left_out() {
+        let readme = "# Colour Theory\n\nWhy do some colour schemes feel calm?\n";
+        assert_eq!(
+            without_title(readme, "Colour Theory"),
+            "\nWhy do some colour schemes feel calm?\n"
+        );
+        assert_eq!(
+            without_title("\n#  colour theory ##\nText", "Colour Theory"),
+            "Text"
+        );
+        for kept in [
+            "# Colour Theory 2\nText",
+            "## Colour Theory\nText",
+            "Text\n# Colour Theory",
+        ] {
+            assert_eq!(without_title(kept, "Colour Theory"), kept);
+        }
+        assert_eq!(without_title("# Colour Theory", "Colour Theory"), "");
+    }
 }
