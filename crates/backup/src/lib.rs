@@ -21,6 +21,7 @@ mod folder;
 mod manifest;
 mod offsite;
 mod ops;
+mod s3;
 mod secrets;
 mod stream;
 
@@ -32,6 +33,7 @@ pub use manifest::{
 };
 pub use offsite::Offsite;
 pub use ops::{create, import, prepare_restore, verify, NewBackup, PreparedRestore, Verified};
+pub use s3::S3Target;
 pub use secrets::Secrets;
 
 /// Hears how a long backup step goes (a progress bar, a status endpoint).

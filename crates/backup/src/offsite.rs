@@ -1,9 +1,11 @@
 //! Off-site copies (the seed sends backups to a NAS or a cloud with
-//! rclone): a mirror folder every new archive is copied to, and a command
-//! run after each backup with the archive's path. Both come from the
+//! rclone): a mirror folder every new archive is copied to, a bucket of
+//! S3-compatible object storage it is uploaded to (`s3.rs`), and a command
+//! run after each backup with the archive's path. All come from the
 //! configuration file or the environment, never from the database: a
 //! command is code, and the API must not be a way to run code.
 
+use crate::s3::S3Target;
 use crate::{BackupError, BackupRecord};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,6 +19,8 @@ pub struct Offsite {
     /// A folder (a mounted NAS, a synced drive) that gets a copy of every
     /// new archive.
     pub mirror: Option<PathBuf>,
+    /// A bucket that gets a copy of every new archive.
+    pub s3: Option<S3Target>,
     /// Run with `sh -c`; the archive's absolute path is `$1`, so it never
     /// has to be quoted into the command.
     pub after_command: Option<String>,
@@ -24,14 +28,17 @@ pub struct Offsite {
 
 impl Offsite {
     pub fn is_empty(&self) -> bool {
-        self.mirror.is_none() && self.after_command.is_none()
+        self.mirror.is_none() && self.s3.is_none() && self.after_command.is_none()
     }
 
-    /// Copies the new archive and runs the command; the first failure is
-    /// returned, so it can be recorded like a failed backup.
+    /// Copies the new archive, uploads it and runs the command; the first
+    /// failure is returned, so it can be recorded like a failed backup.
     pub async fn send(&self, record: &BackupRecord) -> Result<(), BackupError> {
         if let Some(mirror) = &self.mirror {
             copy_to(mirror, &record.file_path, &record.filename).await?;
+        }
+        if let Some(bucket) = &self.s3 {
+            bucket.send(&record.file_path, &record.filename).await?;
         }
         if let Some(command) = &self.after_command {
             run(command, &record.file_path).await?;
@@ -129,6 +136,7 @@ mod tests {
         let offsite = Offsite {
             mirror: Some(mirror.clone()),
             after_command: Some(format!("printf %s \"$1\" > '{}'", seen.display())),
+            s3: None,
         };
         let record = record(dir.path());
         offsite.send(&record).await.unwrap();
@@ -153,7 +161,7 @@ mod tests {
         let record = record(dir.path());
         let gone = Offsite {
             mirror: Some(dir.path().join("not mounted")),
-            after_command: None,
+            ..Offsite::default()
         };
         assert!(gone
             .send(&record)
@@ -162,8 +170,8 @@ mod tests {
             .to_string()
             .contains("mirror"));
         let failing = Offsite {
-            mirror: None,
             after_command: Some("echo quota exceeded >&2; exit 3".into()),
+            ..Offsite::default()
         };
         let error = failing.send(&record).await.unwrap_err().to_string();
         assert!(

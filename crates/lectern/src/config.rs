@@ -9,6 +9,7 @@ use lectern_app::coordination::{self, Coordination, InProcess, InstanceId};
 use lectern_app::health::Thresholds;
 use lectern_app::monitor::HealthOptions;
 use lectern_app::watch::{WatchMode, WatchOptions};
+use lectern_backup::S3Target;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -449,19 +450,87 @@ impl<'de> Deserialize<'de> for Span {
     }
 }
 
-/// Off-site copies of new backups and the upload limit (`[backup]` in
-/// lectern.toml, or `LECTERN_BACKUP__MIRROR`, `LECTERN_BACKUP__AFTER_COMMAND`,
-/// `LECTERN_BACKUP__MAX_UPLOAD_GIB`). Never settings in the database: a
-/// command is code.
+/// Off-site copies of new backups and the upload limit (`[backup]` and
+/// `[backup.s3]` in lectern.toml, or `LECTERN_BACKUP__MIRROR`,
+/// `LECTERN_BACKUP__S3__LOCATION`, `LECTERN_BACKUP__AFTER_COMMAND`,
+/// `LECTERN_BACKUP__MAX_UPLOAD_GIB`, …). Never settings in the database: a
+/// command is code, and a key is a secret.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BackupConfig {
     /// A folder every new archive is copied to (a mounted NAS).
     pub mirror: Option<PathBuf>,
+    /// A bucket of S3-compatible object storage every new archive is
+    /// uploaded to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Config>,
     /// Run with `sh -c` after each backup; `$1` is the archive's path.
     pub after_command: Option<String>,
     /// The largest archive `POST /api/admin/backups/upload` takes, in GiB
     /// (default 16).
     pub max_upload_gib: Option<u64>,
+}
+
+/// `[backup.s3]`, checked as it is read: an S3-compatible bucket. The
+/// keys may come from the standard `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY` variables instead (both set here, or neither).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "S3Fields", into = "S3Fields")]
+pub struct S3Config(S3Target);
+
+/// `[backup.s3]` as written.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct S3Fields {
+    /// `s3://BUCKET` or `s3://BUCKET/FOLDER`.
+    location: String,
+    /// The service's address, for anything but AWS itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_access_key: Option<String>,
+}
+
+impl TryFrom<S3Fields> for S3Config {
+    type Error = String;
+    fn try_from(f: S3Fields) -> Result<Self, String> {
+        if f.access_key_id.is_some() != f.secret_access_key.is_some() {
+            return Err(
+                "access_key_id and secret_access_key go together: set both, or neither".into(),
+            );
+        }
+        if let Some(endpoint) = &f.endpoint {
+            if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+                return Err(format!(
+                    "the endpoint {endpoint:?} is not an http:// or https:// address"
+                ));
+            }
+        }
+        Ok(S3Config(S3Target {
+            endpoint: f.endpoint,
+            region: f
+                .region
+                .unwrap_or_else(|| S3Target::DEFAULT_REGION.to_owned()),
+            access_key_id: f.access_key_id,
+            secret_access_key: f.secret_access_key,
+            ..S3Target::parse(&f.location)?
+        }))
+    }
+}
+
+impl From<S3Config> for S3Fields {
+    fn from(S3Config(t): S3Config) -> S3Fields {
+        S3Fields {
+            location: t.url(),
+            endpoint: t.endpoint,
+            region: Some(t.region),
+            access_key_id: t.access_key_id,
+            secret_access_key: t.secret_access_key,
+        }
+    }
 }
 
 impl BackupConfig {
@@ -470,6 +539,7 @@ impl BackupConfig {
     pub fn offsite(&self) -> lectern_backup::Offsite {
         lectern_backup::Offsite {
             mirror: self.mirror.clone(),
+            s3: self.s3.as_ref().map(|S3Config(target)| target.clone()),
             after_command: self.after_command.clone(),
         }
     }
@@ -568,7 +638,7 @@ pub enum ConfigError {
 /// The configuration's error, unless it is about a secret (a password, a
 /// token, a webhook's URL), whose value it would print.
 fn redacted(error: figment::Error) -> ConfigError {
-    const SECRETS: [&str; 4] = ["password", "token", "webhooks", "url"];
+    const SECRETS: [&str; 5] = ["password", "token", "webhooks", "url", "secret_access_key"];
     let secret = error
         .clone()
         .into_iter()

@@ -462,6 +462,92 @@ fn an_offline_backup_is_copied_off_site_and_a_failed_copy_is_reported() {
     assert_eq!(failure["action"], "backup.offsite", "{failure}");
 }
 
+/// moto's S3 server (the backup crate's test script) with `buckets`, and
+/// its port; `None`, after saying why, where moto is missing and `CI` is
+/// unset.
+fn s3_server(buckets: &[&str]) -> Option<(common::Server, u16)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../backup/tests/s3_server.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .args(buckets)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut first);
+    let server = common::Server(child);
+    match first.trim().parse() {
+        Ok(port) => Some((server, port)),
+        Err(_) => {
+            let why = "moto's S3 server did not start";
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{why} (CI installs moto[server])"
+            );
+            eprintln!("skipped: {why}; `pip install \"moto[server]\"` to run it");
+            None
+        }
+    }
+}
+
+#[test]
+fn an_offline_backup_is_uploaded_to_an_s3_bucket_and_a_bad_one_is_reported() {
+    let Some((_s3, port)) = s3_server(&["site-backups"]) else {
+        return;
+    };
+    let sb = scanned();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let s3 = |location: &str| {
+        let mut cmd = sb.cmd();
+        cmd.env("LECTERN_BACKUP__S3__LOCATION", location)
+            .env("LECTERN_BACKUP__S3__ENDPOINT", &endpoint)
+            .env("LECTERN_BACKUP__S3__ACCESS_KEY_ID", "test-key")
+            .env("LECTERN_BACKUP__S3__SECRET_ACCESS_KEY", "test-secret")
+            .args(["backup", "create", "--json"]);
+        cmd.output().unwrap()
+    };
+    let out = s3("s3://site-backups/lectern/");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let made = last_json(&out);
+    assert!(made.get("offsite_error").is_none(), "{made}");
+    let filename = made["filename"].as_str().unwrap();
+    let original = std::fs::read(made["file_path"].as_str().unwrap()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let uploaded = rt.block_on(async {
+        let url = format!("{endpoint}/site-backups/lectern/{filename}");
+        reqwest::get(url).await.unwrap().bytes().await.unwrap()
+    });
+    assert!(uploaded == original, "the bucket's copy differs");
+
+    let out = s3("s3://no-such-bucket");
+    assert_eq!(code(&out), 1, "a failed upload fails the command");
+    let why = last_json(&out)["offsite_error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(why.contains("s3://no-such-bucket"), "{why}");
+    assert!(!why.contains("test-secret"), "{why}");
+
+    // A location that is no bucket, or half a pair of keys, is refused
+    // before anything runs, as any bad configuration is.
+    let out = s3("https://site-backups");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("s3://BUCKET"), "{}", stderr(&out));
+    let out = sb
+        .cmd()
+        .env("LECTERN_BACKUP__S3__LOCATION", "s3://site-backups")
+        .env("LECTERN_BACKUP__S3__SECRET_ACCESS_KEY", "test-secret")
+        .args(["backup", "create", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("go together"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("test-secret"), "{}", stderr(&out));
+    assert_eq!(list(&sb).len(), 2, "both made backups are kept");
+}
+
 /// Overwrites one page of the index `index` with noise, leaving the rest
 /// of the file (the schema, the migration history) readable.
 async fn damage_index(db: &Path, index: &str) {
