@@ -479,6 +479,7 @@ async fn new_archives_go_off_site_and_a_failed_copy_is_recorded_like_a_failed_ba
         options.backups.offsite = lectern_backup::Offsite {
             mirror: Some(nas),
             after_command: Some("echo remote unreachable >&2; exit 7".into()),
+            s3: None,
         };
     })
     .await;
