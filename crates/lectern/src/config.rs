@@ -22,6 +22,8 @@ pub struct Config {
     /// Library root used when no other is saved or given.
     pub root: Option<PathBuf>,
     pub database_url: Option<String>,
+    #[serde(default)]
+    pub database: DatabaseConfig,
     pub scan: ScanConfig,
     pub server: ServerConfig,
     #[serde(default)]
@@ -450,6 +452,44 @@ impl<'de> Deserialize<'de> for Span {
     }
 }
 
+/// Limits of the connections to a PostgreSQL server (`[database]` in
+/// lectern.toml, or `LECTERN_DATABASE__MAX_CONNECTIONS`,
+/// `LECTERN_DATABASE__STATEMENT_TIMEOUT`). The embedded database has none
+/// to set. TLS is the URL's: `?sslmode=require` (or `verify-full`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DatabaseConfig {
+    /// Connections this instance keeps at most (default 10). Every
+    /// instance's together must stay under the server's `max_connections`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// Longest one statement may run before the server cancels it
+    /// (default 60 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_timeout: Option<Span>,
+}
+
+impl DatabaseConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        match self.max_connections {
+            Some(n) if !(2..=1000).contains(&n) => Err(ConfigError::BadDatabase(format!(
+                "database.max_connections must be between 2 and 1000, not {n}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn postgres(&self) -> lectern_store::PgOptions {
+        let defaults = lectern_store::PgOptions::default();
+        lectern_store::PgOptions {
+            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+            statement_timeout: self
+                .statement_timeout
+                .map_or(defaults.statement_timeout, |s| s.0),
+            ..defaults
+        }
+    }
+}
+
 /// Off-site copies of new backups and the upload limit (`[backup]` and
 /// `[backup.s3]` in lectern.toml, or `LECTERN_BACKUP__MIRROR`,
 /// `LECTERN_BACKUP__S3__LOCATION`, `LECTERN_BACKUP__AFTER_COMMAND`,
@@ -583,6 +623,7 @@ impl Default for Config {
             data: PathBuf::from("data"),
             root: None,
             database_url: None,
+            database: DatabaseConfig::default(),
             scan: ScanConfig {
                 max_missing_percent: 50.0,
             },
@@ -630,6 +671,8 @@ pub enum ConfigError {
     BadMonitoring(String),
     #[error("{0}")]
     BadWatch(String),
+    #[error("{0}")]
+    BadDatabase(String),
     /// figment's message would quote the value, which is a secret here.
     #[error("invalid configuration: {0} does not have the right form (its value is a secret and is not shown)")]
     BadSecret(String),
@@ -680,6 +723,7 @@ impl Config {
         config.alerts.check()?;
         config.metrics.check()?;
         config.watch.check()?;
+        config.database.check()?;
         Ok(config)
     }
 

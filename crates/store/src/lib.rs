@@ -1,22 +1,27 @@
 //! Lectern's database layer. [`Store`] is the one interface the rest of
 //! Lectern uses; each backend is a module with its own migrations, and
-//! [`open`] picks the backend from the database URL at start-up.
+//! [`open`] picks the backend from the database URL at start-up: the
+//! embedded SQLite database (`sqlite/`) or PostgreSQL (`postgres/`).
 
 pub mod accounts;
 pub mod audit;
 mod error;
 pub mod lock;
 mod model;
+mod postgres;
+mod rows;
 pub mod search;
 pub mod settings;
 pub mod snapshot;
 mod sqlite;
+mod sqlx_error;
 mod store;
 
 pub use accounts::*;
 pub use audit::{AuditEntry, AuditPage, AuditQuery, NewAuditEntry, Outcome, MAX_AUDIT_PAGE};
 pub use error::StoreError;
 pub use model::*;
+pub use postgres::{PgOptions, PgStore};
 pub use search::{HitKind, QueryError, SearchHit, SearchQuery};
 pub use sqlite::SqliteStore;
 pub use store::Store;
@@ -26,8 +31,16 @@ use std::sync::Arc;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Opens (creating and migrating if needed) the database named by `url`:
-/// `sqlite://PATH` (or `sqlite:PATH`) for the embedded database.
+/// `sqlite://PATH` (or `sqlite:PATH`) for the embedded database,
+/// `postgres://…` (or `postgresql://…`) for a PostgreSQL server, with
+/// the default connection limits.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    open_with(url, &PgOptions::default()).await
+}
+
+/// The same, with the connection limits of a PostgreSQL server from the
+/// configuration (the embedded database has none to set).
+pub async fn open_with(url: &str, postgres: &PgOptions) -> Result<Arc<dyn Store>> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -37,13 +50,10 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
         ));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::UnsupportedBackend(
-            "PostgreSQL is not supported by this build yet; use the embedded SQLite database"
-                .into(),
-        ));
+        return Ok(Arc::new(PgStore::open(url, postgres).await?));
     }
     Err(StoreError::UnsupportedBackend(format!(
-        "unrecognised database URL {url:?}: expected sqlite://PATH"
+        "unrecognised database URL {url:?}: expected sqlite://PATH or postgres://…"
     )))
 }
 

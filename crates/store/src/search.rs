@@ -2,6 +2,7 @@
 
 use lectern_core::{CategoryId, CourseId, FileId};
 use serde::Serialize;
+use std::cmp::Ordering;
 
 /// The longest search text accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -82,4 +83,47 @@ pub struct SearchHit {
     pub snippet: Option<String>,
     /// Lower is better. Ranks compare within one answer only.
     pub rank: f64,
+}
+
+/// One file's search entry (SQLite's row in `file_search`): its name, and the folders between its
+/// course and it (`01 Intro/` for `Cat/Course/01 Intro/01 Welcome.mp4`, empty
+/// for a file at the course's top). Exactly what migration 0003's view
+/// `file_search_source` gives for a UTF-8 path; a name that is not UTF-8 is
+/// indexed in its display form, so the words around its odd bytes are found.
+pub struct Entry {
+    pub id: FileId,
+    pub name: String,
+    pub section: String,
+}
+
+/// The entry for a present file, or `None` for one the search leaves out:
+/// only lessons and materials are found (README, cover and subtitles are
+/// found through their course or media file).
+pub fn entry(id: FileId, path: &[u8], material: bool) -> Option<Entry> {
+    if !material {
+        return None;
+    }
+    let last = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    let folders = &path[..last];
+    let course_end = folders
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'/')
+        .nth(1)
+        .map_or(folders.len(), |(i, _)| i + 1);
+    Some(Entry {
+        id,
+        name: String::from_utf8_lossy(&path[last..]).into_owned(),
+        section: String::from_utf8_lossy(&folders[course_end..]).into_owned(),
+    })
+}
+
+/// Best rank first; on a tie courses before files, then by id, so the
+/// same data always gives the same answer.
+pub fn best_first(a: &SearchHit, b: &SearchHit) -> Ordering {
+    let id = |h: &SearchHit| h.file_id.map_or(h.course_id.0, |f| f.0);
+    a.rank
+        .total_cmp(&b.rank)
+        .then_with(|| (a.kind == HitKind::File).cmp(&(b.kind == HitKind::File)))
+        .then_with(|| id(a).cmp(&id(b)))
 }

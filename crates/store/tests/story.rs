@@ -9,14 +9,32 @@ use std::sync::Arc;
 struct Db {
     store: Arc<dyn Store>,
     _dir: tempfile::TempDir,
+    /// Dropped after the store closes (fields drop in order).
+    _postgres: Option<lectern_testdb::TestDb>,
 }
 
-async fn sqlite() -> Db {
+async fn sqlite() -> Option<Db> {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&format!("sqlite://{}", dir.path().join("t.db").display()))
         .await
         .unwrap();
-    Db { store, _dir: dir }
+    Some(Db {
+        store,
+        _dir: dir,
+        _postgres: None,
+    })
+}
+
+/// A new database on the local PostgreSQL server; `None` (the test skips,
+/// saying why) only when there is none and `CI` is unset.
+async fn postgres() -> Option<Db> {
+    let db = lectern_testdb::TestDb::create().await?;
+    let store = open(db.url()).await.unwrap();
+    Some(Db {
+        store,
+        _dir: tempfile::tempdir().unwrap(),
+        _postgres: Some(db),
+    })
 }
 
 macro_rules! backends {
@@ -26,7 +44,9 @@ macro_rules! backends {
                 ($name:ident) => {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $name() {
-                        let db = super::$backend().await;
+                        let Some(db) = super::$backend().await else {
+                            return;
+                        };
                         assert_eq!(db.store.backend(), stringify!($backend));
                         super::$name(&db.store).await;
                         db.store.close().await;
@@ -59,7 +79,7 @@ macro_rules! backends {
     };
 }
 
-backends!(sqlite);
+backends!(sqlite, postgres);
 
 fn p(s: &str) -> LibraryPath {
     LibraryPath::parse(s).unwrap()

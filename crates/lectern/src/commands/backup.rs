@@ -390,7 +390,11 @@ fn sqlite_path(config: &Config) -> Result<PathBuf, Failure> {
         .or_else(|| url.strip_prefix("sqlite:"))
         .map(PathBuf::from)
         .ok_or_else(|| {
-            Failure::Invalid("restore works on the embedded SQLite database only".into())
+            Failure::Invalid(
+                "the offline restore works on the embedded SQLite database only: on \
+                 PostgreSQL, restore from the running server (Admin → Backups)"
+                    .into(),
+            )
         })
 }
 

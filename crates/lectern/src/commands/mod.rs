@@ -323,7 +323,7 @@ pub async fn open_sound(config: &Config) -> Result<Arc<dyn Store>, Failure> {
 /// that checks what it reads itself (a backup checks its snapshot); a file
 /// that is not a database is still refused.
 pub async fn open_unchecked(config: &Config) -> Result<Arc<dyn Store>, Failure> {
-    lectern_store::open(&config.database_url())
+    lectern_store::open_with(&config.database_url(), &config.database.postgres())
         .await
         .map_err(damaged)
 }

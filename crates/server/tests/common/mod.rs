@@ -1,5 +1,8 @@
 //! The shared harness of the server tests: `spawn_app()` starts a real
-//! server on port 0 with its own SQLite database and a scanned demo library.
+//! server on port 0 with its own database and a scanned demo library. The
+//! database is a new SQLite file, or with `LECTERN_TEST_BACKEND=postgres`
+//! a new database on the local PostgreSQL server (`.ci/run` runs the suite
+//! both ways).
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod browser;
@@ -24,6 +27,28 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
     pub stop: tokio::sync::oneshot::Sender<()>,
+    /// The PostgreSQL database, dropped with the app.
+    pub postgres: Option<lectern_testdb::TestDb>,
+}
+
+/// Whether this run's tests use PostgreSQL (`LECTERN_TEST_BACKEND`).
+pub fn on_postgres() -> bool {
+    std::env::var("LECTERN_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A new database of this run's backend under `dir`: its URL, and the
+/// PostgreSQL database to keep until the test ends.
+pub async fn new_database(dir: &std::path::Path) -> (String, Option<lectern_testdb::TestDb>) {
+    if !on_postgres() {
+        return (
+            format!("sqlite://{}", dir.join("lectern.db").display()),
+            None,
+        );
+    }
+    let db = lectern_testdb::TestDb::create()
+        .await
+        .expect("LECTERN_TEST_BACKEND=postgres needs a PostgreSQL server");
+    (db.url().to_owned(), Some(db))
 }
 
 pub const ADMIN_PW: &str = "admin password";
@@ -49,7 +74,7 @@ pub async fn spawn_app_over(
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("lib");
     lectern_demo::write_demo(&root).unwrap();
-    let url = format!("sqlite://{}", dir.path().join("lectern.db").display());
+    let (url, postgres) = new_database(dir.path()).await;
     let store = lectern_store::open(&url).await.unwrap();
     let options = ScanOptions {
         scope: ScanScope::All,
@@ -101,6 +126,7 @@ pub async fn spawn_app_over(
         http: reqwest::Client::new(),
         dir,
         stop,
+        postgres,
     }
 }
 

@@ -8,27 +8,10 @@ use lectern_core::{CategoryId, CourseId, FileId};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use std::collections::HashSet;
 
-pub(super) const USER_COLUMNS: &str = "id, username, role, disabled, created_at";
+use crate::rows::progress;
+pub(super) use crate::rows::{user, USER_COLUMNS};
 
-pub(super) fn user(row: &impl Columns) -> Result<User> {
-    Ok(User {
-        id: UserId(row.int("id")?),
-        username: row.text("username")?.to_owned(),
-        role: row.text("role")?.parse().map_err(StoreError::damaged)?,
-        disabled: row.flag("disabled")?,
-        created_at: row.int("created_at")?,
-    })
-}
-
-/// A unique-constraint failure is the caller's conflict, not a database fault.
-pub(super) fn conflict(e: sqlx::Error, what: &str) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(what.to_owned())
-        }
-        _ => e.into(),
-    }
-}
+pub(super) use crate::sqlx_error::conflict;
 
 pub async fn create_user(pool: &SqlitePool, new: &NewUser) -> Result<User> {
     let now = now_ms();
@@ -246,15 +229,6 @@ pub async fn delete_user_sessions(pool: &SqlitePool, user: UserId) -> Result<()>
         .execute(pool)
         .await?;
     Ok(())
-}
-
-fn progress(row: &impl Columns) -> Result<Progress> {
-    Ok(Progress {
-        file_id: FileId(row.int("file_id")?),
-        position_seconds: row.real_or_null("position_seconds")?,
-        completed: row.flag("completed")?,
-        updated_at: row.int("updated_at")?,
-    })
 }
 
 pub async fn set_progress(

@@ -1,11 +1,10 @@
-//! SQLite's errors in the store's terms. This is the one place that knows
-//! what SQLite's result codes mean; the rest of Lectern sees only
-//! [`StoreError`], with the original error kept as its source.
+//! SQLite's result codes in the store's terms (the classes every backend
+//! shares are in `crate::sqlx_error`). The original error stays the
+//! [`StoreError`]'s source.
 
-use crate::error::BoxError;
+use crate::sqlx_error::{error, Class};
 use crate::StoreError;
-use sqlx::error::{DatabaseError, ErrorKind};
-use sqlx::migrate::MigrateError;
+use sqlx::error::DatabaseError;
 use sqlx::sqlite::SqliteError;
 
 // Primary result codes: the low byte of SQLite's extended codes.
@@ -15,34 +14,12 @@ const SQLITE_CORRUPT: i64 = 11;
 const SQLITE_CANTOPEN: i64 = 14;
 const SQLITE_NOTADB: i64 = 26;
 
-/// What an error means to Lectern, before it becomes a [`StoreError`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Class {
-    NotFound,
-    Conflict,
-    /// Damaged, and the file is not a database at all.
-    NotADatabase,
-    Damaged,
-    Unavailable,
-    Other,
-}
-
-pub(crate) fn classify(e: &sqlx::Error) -> Class {
-    match e {
-        sqlx::Error::RowNotFound => Class::NotFound,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            Class::Unavailable
-        }
-        sqlx::Error::Database(db) => classify_database(db.as_ref()),
-        _ => Class::Other,
-    }
-}
-
-fn classify_database(db: &dyn DatabaseError) -> Class {
-    match db.kind() {
-        ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation => Class::Conflict,
-        _ => primary_code(db).map_or(Class::Other, classify_code),
-    }
+/// The class of an error SQLite returned through sqlx, `None` for another
+/// backend's (whose codes are not SQLite's).
+pub(crate) fn class(db: &dyn DatabaseError) -> Option<Class> {
+    let sqlite = db.try_downcast_ref::<SqliteError>()?;
+    let code: i64 = sqlite.code()?.parse().ok()?;
+    Some(classify_code(code))
 }
 
 fn classify_code(code: i64) -> Class {
@@ -61,30 +38,6 @@ pub(crate) fn from_code(code: i64, message: String) -> StoreError {
         Class::NotADatabase | Class::Damaged => StoreError::damaged(message),
         Class::Unavailable => StoreError::unavailable(message),
         _ => StoreError::other(message),
-    }
-}
-
-/// The result code of an error SQLite returned (another backend's
-/// codes are not SQLite's, so they are not read as such).
-fn primary_code(db: &dyn DatabaseError) -> Option<i64> {
-    let sqlite = db.try_downcast_ref::<SqliteError>()?;
-    sqlite.code()?.parse().ok()
-}
-
-/// SQLite's own words for a database error (sqlx's wrapper adds nothing a
-/// person needs), the whole text for anything else.
-pub(crate) fn detail(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(db) => db.message().to_owned(),
-        other => other.to_string(),
-    }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        let class = classify(&e);
-        let message = detail(&e);
-        error(class, message, Box::new(e))
     }
 }
 
@@ -110,49 +63,10 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-fn error(class: Class, message: String, source: BoxError) -> StoreError {
-    let source = Some(source);
-    match class {
-        Class::NotFound => StoreError::NotFound,
-        Class::Conflict => StoreError::Conflict(message),
-        Class::NotADatabase | Class::Damaged => StoreError::Damaged { message, source },
-        Class::Unavailable => StoreError::Unavailable { message, source },
-        Class::Other => StoreError::Other { message, source },
-    }
-}
-
-impl From<MigrateError> for StoreError {
-    fn from(e: MigrateError) -> Self {
-        // A migration that fails on a damaged or busy file says so, not
-        // that the schema is at fault.
-        let failed = match &e {
-            MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => {
-                Some(classify(inner))
-            }
-            _ => None,
-        };
-        if let Some(Class::NotADatabase | Class::Damaged | Class::Unavailable) = failed {
-            if let MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) = e {
-                return inner.into();
-            }
-        }
-        let message = match &e {
-            MigrateError::VersionMissing(version) => format!(
-                "it was made by a newer Lectern (its migration {version} is unknown to this \
-                 one): upgrade Lectern to use it"
-            ),
-            other => other.to_string(),
-        };
-        StoreError::Migration {
-            message,
-            source: Some(Box::new(e)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::migrate::MigrateError;
     use sqlx::{Connection, SqliteConnection};
 
     async fn error_of(sql: &str) -> StoreError {

@@ -18,7 +18,7 @@ macro_rules! course_generation {
 mod accounts;
 mod audit;
 mod bulk;
-mod error;
+pub(crate) mod error;
 pub(crate) mod files;
 mod groups;
 mod index;
@@ -86,6 +86,23 @@ impl SqliteStore {
         })
     }
 
+    /// Makes a new database file at `dest` with this backend's schema, for
+    /// another backend to fill as a snapshot (the one archive format).
+    pub(crate) async fn create_snapshot_file(dest: &Path) -> Result<()> {
+        let options = SqliteConnectOptions::new()
+            .filename(dest)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Delete)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let migrated = MIGRATOR.run(&pool).await;
+        pool.close().await;
+        Ok(migrated?)
+    }
+
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
@@ -130,7 +147,7 @@ impl Store for SqliteStore {
         let row = sqlx::query("SELECT * FROM operation_lock WHERE id = 1")
             .fetch_optional(&self.pool)
             .await?;
-        row.map(rows::lock_info).transpose()
+        row.as_ref().map(rows::lock_info).transpose()
     }
 
     async fn swap_lock(&self, expected: Option<&str>, new: &LockInfo) -> Result<bool> {
@@ -225,7 +242,7 @@ impl Store for SqliteStore {
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(rows::scan_record).transpose()
+        row.as_ref().map(rows::scan_record).transpose()
     }
 
     async fn scans(&self, limit: u32, offset: u32) -> Result<Vec<ScanRecord>> {
@@ -234,7 +251,7 @@ impl Store for SqliteStore {
             .bind(i64::from(offset))
             .fetch_all(&self.pool)
             .await?;
-        rows.into_iter().map(rows::scan_record).collect()
+        rows.iter().map(rows::scan_record).collect()
     }
 
     async fn scan_issues(&self, id: ScanId) -> Result<Vec<ScanIssue>> {
@@ -244,7 +261,7 @@ impl Store for SqliteStore {
         .bind(id.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(rows::scan_issue).collect()
+        rows.iter().map(rows::scan_issue).collect()
     }
 
     async fn known_files(&self, scope: Scope) -> Result<Vec<KnownFile>> {
@@ -313,10 +330,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query("SELECT id, name FROM categories")
             .fetch_all(&self.pool)
             .await?;
-        let mut list: Vec<Category> = rows
-            .into_iter()
-            .map(rows::category)
-            .collect::<Result<_>>()?;
+        let mut list: Vec<Category> = rows.iter().map(rows::category).collect::<Result<_>>()?;
         list.sort_by(|a, b| lectern_core::natural_cmp(&a.name, &b.name));
         Ok(list)
     }
@@ -326,7 +340,7 @@ impl Store for SqliteStore {
             .bind(category.map(|c| c.0))
             .fetch_all(&self.pool)
             .await?;
-        let mut list: Vec<Course> = rows.into_iter().map(rows::course).collect::<Result<_>>()?;
+        let mut list: Vec<Course> = rows.iter().map(rows::course).collect::<Result<_>>()?;
         list.sort_by(|a, b| a.path.natural_cmp(&b.path));
         Ok(list)
     }
@@ -336,7 +350,7 @@ impl Store for SqliteStore {
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(rows::course).transpose()
+        row.as_ref().map(rows::course).transpose()
     }
 
     async fn course_by_path(&self, path: &LibraryPath) -> Result<Option<Course>> {
@@ -349,7 +363,7 @@ impl Store for SqliteStore {
             .bind(text)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(rows::course).transpose()
+        row.as_ref().map(rows::course).transpose()
     }
 
     async fn course_files(&self, course: CourseId) -> Result<Vec<FileRecord>> {

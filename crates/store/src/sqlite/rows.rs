@@ -1,36 +1,20 @@
-//! Row-to-record mapping. A stored value that does not parse (an unknown
-//! state, a path with `..`) is reported as corruption, never trusted.
+//! SQLite's result rows in the shared mapping (`crate::rows`): how a path
+//! is stored, the index's bulk reads, and both drivers' rows as
+//! [`Columns`].
 
 use super::bulk;
 use crate::model::*;
+pub use crate::rows::{
+    category, course, file_record, lock_info, scan_issue, scan_record, stored, Columns, Interner,
+};
+use crate::rows::{digest, parse, path, size};
 use crate::{Result, StoreError};
-use lectern_core::scan::ScanIssue;
-use lectern_core::{CategoryId, CourseId, FileId, LibraryPath, ScanId, Sha256Digest};
+use lectern_core::{CourseId, FileId, LibraryPath};
 use rusqlite::types::{FromSqlError, ValueRef};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo};
 use sqlx::{Encode, Row, Sqlite, Type};
-use std::collections::HashMap;
-use std::str::FromStr;
-use std::sync::Arc;
-
-fn parse<T: FromStr<Err = String>>(text: &str) -> Result<T> {
-    text.parse().map_err(StoreError::damaged)
-}
-
-/// A stored library path, parsed once here: a value that does not parse is
-/// damage, named by its table, row and column. Read as bytes, which SQLite
-/// gives for a TEXT and a BLOB value alike (see [`StoredPath`]).
-fn path(bytes: &[u8], table: &str, id: i64, column: &str) -> Result<LibraryPath> {
-    LibraryPath::from_bytes(bytes)
-        .map_err(|e| StoreError::damaged(format!("{table} row {id}, column {column}: {e}")))
-}
-
-fn digest(text: &str, id: i64) -> Result<Sha256Digest> {
-    Sha256Digest::from_hex(text)
-        .map_err(|e| StoreError::damaged(format!("files row {id}, column sha256: {e}")))
-}
 
 /// A file's library path as the value it is stored as: its text when it is
 /// valid UTF-8, so the index reads as text in any SQLite tool; otherwise its
@@ -56,56 +40,6 @@ impl<'q> Encode<'q, Sqlite> for StoredPath<'q> {
             Some(text) => <&str as Encode<Sqlite>>::encode(text, buf),
             None => <&[u8] as Encode<Sqlite>>::encode(self.0.as_bytes(), buf),
         }
-    }
-}
-
-/// The text a category or course path is stored as. Their names are shown,
-/// compared and joined in SQL as text, so one that is not UTF-8 is refused
-/// here, never written lossily (the scanner reports such a folder instead;
-/// the files inside courses may have any name, see [`StoredPath`]).
-pub fn stored(path: &LibraryPath) -> Result<&str> {
-    path.to_str().ok_or_else(|| {
-        StoreError::other(format!(
-            "the category or course folder {} is not named in valid UTF-8",
-            path.display()
-        ))
-    })
-}
-
-fn size(value: i64) -> Result<u64> {
-    u64::try_from(value).map_err(|_| StoreError::damaged(format!("negative size {value}")))
-}
-
-pub fn category(row: SqliteRow) -> Result<Category> {
-    Ok(Category {
-        id: CategoryId(row.try_get("id")?),
-        name: row.try_get("name")?,
-    })
-}
-
-pub fn course(row: SqliteRow) -> Result<Course> {
-    let id = row.try_get("id")?;
-    Ok(Course {
-        id: CourseId(id),
-        category_id: CategoryId(row.try_get("category_id")?),
-        name: row.try_get("name")?,
-        path: path(row.try_get("path")?, "courses", id, "path")?,
-        description: row.try_get("description")?,
-    })
-}
-
-/// Hands out one shared copy of each distinct text (a file type).
-#[derive(Default)]
-pub struct Interner(HashMap<String, Arc<str>>);
-
-impl Interner {
-    fn get(&mut self, text: &str) -> Arc<str> {
-        if let Some(shared) = self.0.get(text) {
-            return shared.clone();
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.0.insert(text.to_owned(), shared.clone());
-        shared
     }
 }
 
@@ -149,58 +83,6 @@ pub fn known_file(row: &rusqlite::Row<'_>, mimes: &mut Interner) -> Result<Known
 pub const KNOWN_FILE: &str = "SELECT id, course_id, path, size, mtime_ns, sha256, mime, role, \
                               subtitle_for, subtitle_lang, state FROM files";
 
-pub fn file_record(row: &impl Columns) -> Result<FileRecord> {
-    let id = row.int("id")?;
-    let path = path(row.bytes("path")?, "files", id, "path")?;
-    let subtitle_for = match row.bytes_or_null("subtitle_for")? {
-        Some(media) => Some(self::path(media, "files", id, "subtitle_for")?),
-        None => None,
-    };
-    Ok(FileRecord {
-        id: FileId(id),
-        course_id: CourseId(row.int("course_id")?),
-        name: path.name_lossy().into_owned(),
-        path,
-        size: size(row.int("size")?)?,
-        mtime_ns: row.int("mtime_ns")?,
-        sha256: digest(row.text("sha256")?, id)?,
-        mime: row.text("mime")?.to_owned(),
-        role: parse(row.text("role")?)?,
-        subtitle_for,
-        subtitle_lang: row.text_or_null("subtitle_lang")?.map(str::to_owned),
-        state: parse(row.text("state")?)?,
-    })
-}
-
-/// A result row of either driver, read by column name: sqlx's for most
-/// queries, rusqlite's for the index's bulk work and the reads each
-/// request makes (`reads.rs`), so that each record is mapped once. A NULL
-/// where the schema allows none is damage, named by its column.
-pub trait Columns {
-    fn int_or_null(&self, name: &str) -> Result<Option<i64>>;
-    fn real_or_null(&self, name: &str) -> Result<Option<f64>>;
-    fn text_or_null(&self, name: &str) -> Result<Option<&str>>;
-    /// A TEXT or BLOB value as its bytes (a path; see [`StoredPath`]).
-    fn bytes_or_null(&self, name: &str) -> Result<Option<&[u8]>>;
-
-    fn int(&self, name: &str) -> Result<i64> {
-        self.int_or_null(name)?.ok_or_else(|| null(name))
-    }
-    fn flag(&self, name: &str) -> Result<bool> {
-        Ok(self.int(name)? != 0)
-    }
-    fn text(&self, name: &str) -> Result<&str> {
-        self.text_or_null(name)?.ok_or_else(|| null(name))
-    }
-    fn bytes(&self, name: &str) -> Result<&[u8]> {
-        self.bytes_or_null(name)?.ok_or_else(|| null(name))
-    }
-}
-
-fn null(column: &str) -> StoreError {
-    StoreError::damaged(format!("a NULL value in column {column}"))
-}
-
 impl Columns for SqliteRow {
     fn int_or_null(&self, name: &str) -> Result<Option<i64>> {
         Ok(self.try_get(name)?)
@@ -242,55 +124,6 @@ impl Columns for rusqlite::Row<'_> {
 /// A stored value of a type its column never holds.
 fn wrong_type(column: &str, e: FromSqlError) -> StoreError {
     StoreError::damaged(format!("column {column}: {e}"))
-}
-
-pub fn scan_record(row: SqliteRow) -> Result<ScanRecord> {
-    let count = |name: &str| -> Result<u64> { size(row.try_get(name)?) };
-    Ok(ScanRecord {
-        id: ScanId(row.try_get("id")?),
-        kind: parse(row.try_get("kind")?)?,
-        course_id: row.try_get::<Option<i64>, _>("course_id")?.map(CourseId),
-        started_by: row.try_get("started_by")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        status: parse(row.try_get("status")?)?,
-        reason: row.try_get("reason")?,
-        verify: row.try_get("verify")?,
-        forced: row.try_get("forced")?,
-        counts: lectern_core::scan::ScanCounts {
-            added: count("added")?,
-            updated: count("updated")?,
-            removed: count("removed")?,
-            moved: count("moved")?,
-            unchanged: count("unchanged")?,
-            errors: count("errors")?,
-            hashed_files: count("hashed_files")?,
-            hashed_bytes: count("hashed_bytes")?,
-        },
-    })
-}
-
-pub fn scan_issue(row: SqliteRow) -> Result<ScanIssue> {
-    Ok(ScanIssue {
-        kind: parse(row.try_get("kind")?)?,
-        path: row.try_get("path")?,
-        message: row.try_get("message")?,
-    })
-}
-
-pub fn lock_info(row: SqliteRow) -> Result<LockInfo> {
-    Ok(LockInfo {
-        operation: row.try_get("operation")?,
-        owner: LockOwner {
-            holder: row.try_get("holder")?,
-            host: row.try_get("host")?,
-            pid: row.try_get("pid")?,
-            pid_start: row.try_get("pid_start")?,
-        },
-        token: row.try_get("token")?,
-        acquired_at: row.try_get("acquired_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
 }
 
 #[cfg(test)]

@@ -5,12 +5,12 @@
 use super::bulk::Connection;
 use super::rows;
 use crate::accounts::Visibility;
-use crate::search::{HitKind, SearchHit, SearchQuery};
+use crate::search::{best_first, HitKind, SearchHit, SearchQuery};
+pub use crate::search::{entry, Entry};
 use crate::Result;
 use lectern_core::{CategoryId, CourseId, FileId};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
-use std::cmp::Ordering;
 
 /// Who may see a course: `?2` the granted categories and `?3` the granted
 /// courses as JSON arrays, or `?2` NULL for everything. Applied in SQL, so
@@ -106,39 +106,6 @@ fn json_ids(ids: impl Iterator<Item = i64>) -> String {
     format!("[{}]", list.join(","))
 }
 
-/// One file's row in `file_search`: its name, and the folders between its
-/// course and it (`01 Intro/` for `Cat/Course/01 Intro/01 Welcome.mp4`, empty
-/// for a file at the course's top). Exactly what migration 0003's view
-/// `file_search_source` gives for a UTF-8 path; a name that is not UTF-8 is
-/// indexed in its display form, so the words around its odd bytes are found.
-pub struct Entry {
-    id: FileId,
-    name: String,
-    section: String,
-}
-
-/// The entry for a present file, or `None` for one the search leaves out:
-/// only lessons and materials are found (README, cover and subtitles are
-/// found through their course or media file).
-pub fn entry(id: FileId, path: &[u8], material: bool) -> Option<Entry> {
-    if !material {
-        return None;
-    }
-    let last = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-    let folders = &path[..last];
-    let course_end = folders
-        .iter()
-        .enumerate()
-        .filter(|(_, &b)| b == b'/')
-        .nth(1)
-        .map_or(folders.len(), |(i, _)| i + 1);
-    Some(Entry {
-        id,
-        name: String::from_utf8_lossy(&path[last..]).into_owned(),
-        section: String::from_utf8_lossy(&folders[course_end..]).into_owned(),
-    })
-}
-
 /// Takes files out of the search (gone missing, or about to be written again).
 pub fn forget_files<'a>(conn: &Connection, ids: impl Iterator<Item = &'a FileId>) -> Result<()> {
     let mut forget = conn.prepare("DELETE FROM file_search WHERE rowid = ?1")?;
@@ -214,16 +181,6 @@ fn file_hit(row: SqliteRow) -> Result<SearchHit> {
         snippet: None,
         rank,
     })
-}
-
-/// Best rank first; on a tie courses before files, then by id, so the
-/// same data always gives the same answer.
-fn best_first(a: &SearchHit, b: &SearchHit) -> Ordering {
-    let id = |h: &SearchHit| h.file_id.map_or(h.course_id.0, |f| f.0);
-    a.rank
-        .total_cmp(&b.rank)
-        .then_with(|| (a.kind == HitKind::File).cmp(&(b.kind == HitKind::File)))
-        .then_with(|| id(a).cmp(&id(b)))
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! what the rest of Lectern calls): SQLite's pragmas and sqlx's migration
 //! history, so it lives with the SQLite backend.
 
-use super::error::{classify, detail, Class};
 use super::MIGRATOR;
 use crate::snapshot::{SnapshotError, SnapshotInfo};
+use crate::sqlx_error::{classify, detail, Class};
 use crate::StoreError;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
