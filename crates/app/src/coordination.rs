@@ -2,12 +2,17 @@
 //! are alive, maintenance and its drain, the operation running now with
 //! its live step, and who runs a scheduled job. [`Coordination`] is the
 //! interface; [`InProcess`] keeps it in this process's memory, which is
-//! right for one server (or the command line) on an embedded database. A
-//! shared implementation (the database's own) serves several instances.
+//! right for one server (or the command line) on an embedded database;
+//! [`Shared`] keeps it in the database (PostgreSQL's tables) for several
+//! instances on one database.
 //!
 //! The operation lock itself (one scan, cleanup, backup or restore at a
 //! time) is the store's lease row, shared already; this interface adds
 //! what the lock does not say.
+
+mod shared;
+
+pub use shared::Shared;
 
 use async_trait::async_trait;
 use lectern_core::progress::ScanProgress;
@@ -173,6 +178,9 @@ pub trait Coordination: Send + Sync {
     /// Operation `id` has ended (a newer one is left alone).
     async fn clear_operation(&self, id: &str) -> Result<(), CoordinationError>;
     async fn operation(&self) -> Result<Option<Operation>, CoordinationError>;
+    /// Asks operation `id` to stop, wherever it runs (a scan stops at its
+    /// next check).
+    async fn cancel_operation(&self, id: &str) -> Result<(), CoordinationError>;
 
     /// True for exactly one caller per (`job`, `slot`) among the instances:
     /// that one runs the scheduled job for the slot (a minute of its cron).
@@ -300,6 +308,15 @@ impl Coordination for InProcess {
 
     async fn operation(&self) -> Result<Option<Operation>, CoordinationError> {
         Ok(self.state().operation.clone())
+    }
+
+    async fn cancel_operation(&self, id: &str) -> Result<(), CoordinationError> {
+        let state = self.state();
+        let running = state.operation.as_ref().filter(|o| o.id == id);
+        if let Some((_, progress)) = running.and_then(|o| o.scan.as_ref()) {
+            progress.cancel();
+        }
+        Ok(())
     }
 
     async fn try_lead(&self, job: &str, slot: i64) -> Result<bool, CoordinationError> {

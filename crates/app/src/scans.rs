@@ -141,23 +141,32 @@ pub async fn start_full(app: &App, by: &Actor) -> Result<ScanId, AppError> {
 
 /// The scan running now (on any instance), with its live counters.
 pub async fn current(app: &App) -> Result<Option<(ScanId, Arc<ScanProgress>)>, AppError> {
-    let operation = app
-        .coordination
-        .operation()
-        .await
-        .map_err(|e| AppError::internal("cannot read the running operation", e))?;
-    Ok(operation.and_then(|o| o.scan))
+    Ok(running(app).await?.and_then(|o| o.scan))
 }
 
-/// Asks the running scan to stop at its next check; its id, or `None`
-/// when no scan runs.
+async fn running(app: &App) -> Result<Option<crate::coordination::Operation>, AppError> {
+    app.coordination
+        .operation()
+        .await
+        .map_err(|e| AppError::internal("cannot read the running operation", e))
+}
+
+/// Asks the running scan to stop at its next check, on whichever instance
+/// runs it; its id, or `None` when no scan runs.
 pub async fn abort(app: &App, by: &Actor) -> Result<Option<ScanId>, AppError> {
     crate::access::require_admin(by)?;
-    let current = current(app).await?;
-    let stopped = current.map(|(id, progress)| {
-        progress.cancel();
-        id
-    });
+    let scan = running(app).await?.filter(|o| o.scan.is_some());
+    let mut stopped = None;
+    if let Some(operation) = scan {
+        if let Some((id, progress)) = &operation.scan {
+            progress.cancel();
+            stopped = Some(*id);
+        }
+        app.coordination
+            .cancel_operation(&operation.id)
+            .await
+            .map_err(|e| AppError::internal("cannot ask the scan to stop", e))?;
+    }
     let event = Event::ScanAborted {
         by: by.clone(),
         scan_id: stopped,

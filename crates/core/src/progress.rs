@@ -3,10 +3,10 @@
 //! Atomics rather than messages so that readers poll at their own pace and a
 //! slow reader never holds the scan back.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Starting,
@@ -33,7 +33,7 @@ pub struct ScanProgress {
     cancel: AtomicBool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ProgressSnapshot {
     pub phase: Phase,
     pub files_seen: u64,
@@ -58,6 +58,16 @@ impl ScanProgress {
 
     pub fn hashed(&self, bytes: u64) {
         self.bytes_hashed.fetch_add(bytes, Relaxed);
+    }
+
+    /// Progress as another instance saw it: a copy that shows the same.
+    pub fn from_snapshot(seen: &ProgressSnapshot) -> ScanProgress {
+        let progress = ScanProgress::default();
+        progress.set_phase(seen.phase);
+        progress.saw_files(seen.files_seen);
+        progress.will_hash(seen.bytes_to_hash);
+        progress.hashed(seen.bytes_hashed);
+        progress
     }
 
     /// Asks the scan to stop at its next check; batches already committed stay.

@@ -40,3 +40,39 @@ async fn maintenance_reason(state: &AppState) -> Option<String> {
         }
     }
 }
+
+/// How often this instance looks for a maintenance window another began.
+const LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Follows the maintenance windows other instances open (a restore on a
+/// shared database): the gate refuses new requests once one is seen, and
+/// as soon as this instance's running requests have finished it confirms
+/// the window drained, which the restoring instance waits for. Runs until
+/// the process ends.
+pub async fn follow(state: AppState) {
+    let coordination = state.app.coordination.clone();
+    let me = coordination.instance().clone();
+    let mut confirmed = None;
+    loop {
+        tokio::time::sleep(LOOK_EVERY).await;
+        let window = match coordination.maintenance().await {
+            Ok(Some(window)) if window.by != me && confirmed != Some(window.epoch) => window,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!("cannot read the maintenance state: {e}");
+                continue;
+            }
+        };
+        if let Err(running) = state
+            .requests
+            .drain(0, lectern_app::restore::DRAIN_LIMIT)
+            .await
+        {
+            tracing::warn!("{running} requests still run as maintenance begins");
+        }
+        match coordination.confirm_drained(window.epoch).await {
+            Ok(()) => confirmed = Some(window.epoch),
+            Err(e) => tracing::warn!("cannot confirm this instance drained: {e}"),
+        }
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod board;
 mod error;
 pub mod lock;
 mod model;
@@ -55,6 +56,17 @@ pub async fn open_with(url: &str, postgres: &PgOptions) -> Result<Arc<dyn Store>
     Err(StoreError::UnsupportedBackend(format!(
         "unrecognised database URL {url:?}: expected sqlite://PATH or postgres://…"
     )))
+}
+
+/// What instances sharing the database named by `url` tell each other
+/// (see [`board`]): PostgreSQL's tables, on a small pool of its own so that
+/// heartbeats never wait behind busy requests; `None` for the embedded
+/// database, which one machine opens and coordinates in its processes.
+pub async fn open_board(url: &str) -> Result<Option<Arc<dyn board::Board>>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Some(Arc::new(postgres::board(url).await?)));
+    }
+    Ok(None)
 }
 
 /// Milliseconds since the Unix epoch: how every timestamp is stored, so that

@@ -37,10 +37,10 @@ impl LockHandle {
         let me = this_process(holder);
         for _ in 0..3 {
             let current = store.read_lock().await?;
-            if let Some(held) = current.as_ref().filter(|l| is_held(l)) {
+            let now = store.clock().await?;
+            if let Some(held) = current.as_ref().filter(|l| is_held_at(l, now)) {
                 return Err(LockError::Busy(held.clone()));
             }
-            let now = now_ms();
             let new = LockInfo {
                 operation: operation.to_owned(),
                 owner: me.clone(),
@@ -95,10 +95,15 @@ async fn renew(store: Arc<dyn Store>, token: String) {
     every.tick().await;
     loop {
         every.tick().await;
-        match store
-            .renew_lock(&token, now_ms() + LEASE.as_millis() as i64)
-            .await
-        {
+        let renewed = match store.clock().await {
+            Ok(now) => {
+                store
+                    .renew_lock(&token, now + LEASE.as_millis() as i64)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match renewed {
             Ok(true) => {}
             Ok(false) => {
                 tracing::error!("the operation lock was taken over while still in use");
@@ -109,9 +114,15 @@ async fn renew(store: Arc<dyn Store>, token: String) {
     }
 }
 
-/// Whether the lock still belongs to a live holder.
+/// Whether the lock still belongs to a live holder, by this host's clock
+/// (for showing it; taking it goes by the database's, [`is_held_at`]).
 pub fn is_held(lock: &LockInfo) -> bool {
-    if lock.expires_at <= now_ms() {
+    is_held_at(lock, now_ms())
+}
+
+/// Whether the lock still belongs to a live holder at `now` (ms).
+pub fn is_held_at(lock: &LockInfo, now: i64) -> bool {
+    if lock.expires_at <= now {
         return false;
     }
     lock.owner.host != host_name() || process_alive(lock.owner.pid, lock.owner.pid_start)

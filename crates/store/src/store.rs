@@ -15,6 +15,11 @@ pub trait Store: Send + Sync {
     /// A short name of the backend (`sqlite`, `postgres`) for logs and health.
     fn backend(&self) -> &'static str;
 
+    /// The database's clock (ms since the Unix epoch): what leases are
+    /// measured by, so that instances on hosts whose clocks disagree still
+    /// agree on when one ends.
+    async fn clock(&self) -> Result<i64>;
+
     // --- settings -------------------------------------------------------
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;

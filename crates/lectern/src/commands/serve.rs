@@ -1,6 +1,6 @@
 use super::{Context, Failure};
 use crate::cli::ServeArgs;
-use lectern_app::coordination::keep_alive;
+use lectern_app::coordination::{keep_alive, Coordination, Shared};
 use lectern_app::App;
 use lectern_backup::Secrets;
 use lectern_server::{AppState, BackupOptions, ServerOptions};
@@ -8,6 +8,7 @@ use lectern_store::lock::is_held;
 use lectern_store::{NewUser, Role};
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
@@ -40,8 +41,9 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Io(e.to_string()))?;
-    // This instance as configured (`[coordination]`): its id and lease.
-    let coordination = ctx.config.coordination.in_process();
+    // This instance as configured (`[coordination]`): its id and lease,
+    // shared through the database when others may open it too.
+    let coordination = coordination(ctx).await?;
     let (library, backups) = (options.library(), options.backups.clone());
     let health = ctx.config.health.options(&ctx.config.data)?;
     let mut watch = ctx.config.watch.options()?;
@@ -59,6 +61,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         coordination,
         ctx.config.coordination.heartbeat(),
     ));
+    tokio::spawn(lectern_server::maintenance::follow(state.clone()));
     // The last line on stdout: scripts (and the tests) wait for it.
     println!("Lectern is listening: sign in at http://{bound}/ (API under /api)");
     lectern_server::serve(listener, state, shutdown_signal())
@@ -66,6 +69,19 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Io(format!("the server stopped: {e}")))?;
     ctx.store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// On PostgreSQL, what the instances on the database share (its board);
+/// on the embedded database, this process's memory.
+async fn coordination(ctx: &Context) -> Result<Arc<dyn Coordination>, Failure> {
+    let config = &ctx.config.coordination;
+    let Some(board) = lectern_store::open_board(&ctx.config.database_url()).await? else {
+        return Ok(config.in_process());
+    };
+    let id = config.instance_id()?;
+    let shared = Arc::new(Shared::new(id, config.lease(), board));
+    tokio::spawn(shared.clone().follow());
+    Ok(shared)
 }
 
 /// A scan still `running` in the history while nobody holds the lock died
@@ -95,7 +111,8 @@ async fn first_scan(ctx: &Context, state: &AppState) -> Result<bool, Failure> {
     Ok(true)
 }
 
-/// With no administrator, make one and show its password once.
+/// With no administrator, make one and show its password once; of
+/// several instances starting on one empty database, only one does.
 async fn bootstrap_admin(ctx: &Context) -> Result<(), Failure> {
     if ctx.store.count_admins().await? > 0 {
         return Ok(());
@@ -116,6 +133,11 @@ async fn bootstrap_admin(ctx: &Context) -> Result<(), Failure> {
                 );
                 println!("This password is shown only once: sign in and keep it safe.");
                 return Ok(());
+            }
+            // Another instance starting on the same empty database made
+            // the first administrator a moment before: there is one.
+            Err(lectern_store::StoreError::Conflict(_)) if ctx.store.count_admins().await? > 0 => {
+                return Ok(())
             }
             Err(lectern_store::StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),

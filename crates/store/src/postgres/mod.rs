@@ -28,6 +28,7 @@ macro_rules! file_columns {
 
 mod accounts;
 mod audit;
+mod board;
 pub(crate) mod error;
 mod groups;
 mod index;
@@ -125,6 +126,17 @@ impl PgStore {
     }
 }
 
+/// The board of the database at `url` (see `crate::board`), on a pool of
+/// its own: at most 2 connections, beside the store's.
+pub(crate) async fn board(url: &str) -> Result<board::PgBoard> {
+    let options = PgOptions {
+        max_connections: 2,
+        ..PgOptions::default()
+    };
+    let store = PgStore::open(url, &options).await?;
+    Ok(board::PgBoard::new(store.pool))
+}
+
 /// The URL without its password, for messages.
 fn redacted(url: &str) -> String {
     match url.split_once("://") {
@@ -143,6 +155,16 @@ fn redacted(url: &str) -> String {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    async fn clock(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+            )
+            .fetch_one(&self.pool)
+            .await?,
+        )
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {

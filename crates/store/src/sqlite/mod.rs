@@ -114,6 +114,11 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    async fn clock(&self) -> Result<i64> {
+        // One machine: its clock is the database's.
+        Ok(now_ms())
+    }
+
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         self.readers
             .optional("SELECT value FROM settings WHERE key = ?", [key], |row| {
