@@ -31,6 +31,11 @@ pub struct Overview {
     pub lock: Option<LockInfo>,
     pub operation: Option<Operation>,
     pub maintenance: Option<String>,
+    /// The instances alive now (by their heartbeats), and which is this one.
+    pub instances: Vec<String>,
+    pub this_instance: String,
+    /// The database's backend (`sqlite`, `postgres`).
+    pub backend: &'static str,
 }
 
 pub async fn overview(app: &App, by: &Actor) -> Result<Overview, AppError> {
@@ -67,6 +72,15 @@ pub async fn overview(app: &App, by: &Actor) -> Result<Overview, AppError> {
             .await
             .map_err(unreadable)?
             .map(|m| m.reason),
+        instances: coordination
+            .live_instances()
+            .await
+            .map_err(unreadable)?
+            .iter()
+            .map(|id| id.as_str().to_owned())
+            .collect(),
+        this_instance: coordination.instance().as_str().to_owned(),
+        backend: store.backend(),
     })
 }
 

@@ -98,6 +98,21 @@ async fn two_instances_share_sessions_scans_maintenance_and_the_lock() {
     let on_b = on(&admin, &url_b);
     let (code, me) = on_b.send(Method::GET, "/api/auth/me", None).await;
     assert_eq!((code, me["username"].as_str()), (200, Some("admin")));
+    // B's dashboard lists both instances.
+    until("B's dashboard to list both", || async {
+        let page = on_b
+            .http
+            .get(format!("{url_b}/admin"))
+            .bearer_auth(&on_b.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        page.contains("b (this one)") && page.contains("2 instances on PostgreSQL")
+    })
+    .await;
 
     // A scan started on A shows on B, B cannot start another, B stops it.
     let (code, started) = admin

@@ -620,3 +620,23 @@ async fn the_health_page_saves_thresholds_and_switches_and_refuses_nonsense_in_w
     let entries = app.store.audit(&query).await.unwrap().entries;
     assert_eq!(entries.len(), 1, "the refusal is in the audit log");
 }
+
+#[tokio::test]
+async fn the_dashboard_lists_the_running_instances_and_the_database() {
+    let app = spawn_app().await;
+    let admin = sign_in(&app, "admin", ADMIN_PW).await;
+    let coordination = app.state.app.coordination.clone();
+    coordination.heartbeat().await.unwrap();
+    let (_, dashboard) = admin.get(&app, "/admin").await;
+    let me = coordination.instance().as_str().to_owned();
+    assert!(dashboard.contains("Instances"), "{dashboard}");
+    assert!(
+        dashboard.contains(&format!("{me} (this one)")),
+        "{dashboard}"
+    );
+    let database = match common::on_postgres() {
+        true => "1 instance on PostgreSQL",
+        false => "1 instance on the embedded SQLite database",
+    };
+    assert!(dashboard.contains(database), "{dashboard}");
+}

@@ -69,6 +69,17 @@ pub async fn open_board(url: &str) -> Result<Option<Arc<dyn board::Board>>> {
     Ok(None)
 }
 
+/// Where the instances sharing the database named by `url` count sign-in
+/// attempts (see [`board::LoginTallies`]): PostgreSQL's table, on a small
+/// pool of its own; `None` for the embedded database, whose one machine
+/// counts them in its process.
+pub async fn open_login_tallies(url: &str) -> Result<Option<Arc<dyn board::LoginTallies>>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Some(Arc::new(postgres::login_tallies(url).await?)));
+    }
+    Ok(None)
+}
+
 /// Milliseconds since the Unix epoch: how every timestamp is stored, so that
 /// both backends hold the same plain integers.
 pub fn now_ms() -> i64 {

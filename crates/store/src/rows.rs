@@ -30,6 +30,9 @@ pub trait Columns {
     fn int(&self, name: &str) -> Result<i64> {
         self.int_or_null(name)?.ok_or_else(|| null(name))
     }
+    fn real(&self, name: &str) -> Result<f64> {
+        self.real_or_null(name)?.ok_or_else(|| null(name))
+    }
     fn text(&self, name: &str) -> Result<&str> {
         self.text_or_null(name)?.ok_or_else(|| null(name))
     }

@@ -1,7 +1,9 @@
-//! The [`Board`] on PostgreSQL (migration 0002): rows every instance reads
-//! and writes, timed by the database's clock.
+//! The [`Board`] on PostgreSQL (migration 0002), and the sign-in tallies
+//! beside it (migration 0003): rows every instance reads and writes, timed
+//! by the database's clock.
 
-use crate::board::{Board, PostedOperation, Window};
+use super::Tx;
+use crate::board::{Board, Decide, LoginTallies, PostedOperation, Tally, TallyKey, Window};
 use crate::rows::Columns;
 use crate::Result;
 use async_trait::async_trait;
@@ -198,5 +200,177 @@ impl Board for PgBoard {
                 .await?;
         }
         Ok(done.rows_affected() == 1)
+    }
+}
+
+/// The first of the two 32-bit keys of every tally's advisory lock ("ltal"
+/// in ASCII). Two-key advisory locks are a key space apart from the
+/// store's one-key write lock, so the two never meet.
+const TALLY_LOCKS: i32 = 0x6c74_616c;
+
+/// The database's clock now, in microseconds since the Unix epoch.
+const NOW_US: &str = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
+
+/// The second key of `key`'s advisory lock: a hash (FNV-1a) that is the
+/// same in every build, so that instances built apart take the same lock.
+/// Two keys that share it only wait for each other a moment.
+fn lock_of(key: &TallyKey) -> i32 {
+    let bytes = key.kind.bytes().chain([0]).chain(key.key.iter().copied());
+    let hash = bytes.fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    i32::from_be_bytes(hash.to_be_bytes())
+}
+
+/// Takes the advisory locks of `keys` until `tx` ends, in one order
+/// everywhere, so that two callers sharing keys never wait on each other
+/// in a circle. A row lock would not do: a key seen for the first time
+/// has no row to lock yet.
+async fn lock_keys(tx: &mut Tx, keys: &[TallyKey]) -> Result<()> {
+    let mut locks: Vec<i32> = keys.iter().map(lock_of).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    for lock in locks {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(TALLY_LOCKS)
+            .bind(lock)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The tally kept for `key`, if one is.
+async fn read_tally(tx: &mut Tx, key: &TallyKey) -> Result<Option<Tally>> {
+    let row = sqlx::query(
+        "SELECT level, touched_at, locked_until, idle_from FROM login_tallies
+         WHERE kind = $1 AND key = $2",
+    )
+    .bind(&key.kind)
+    .bind(&key.key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|row| {
+        Ok(Tally {
+            level: row.real("level")?,
+            at: row.int("touched_at")?,
+            until: row.int_or_null("locked_until")?,
+            idle_from: row.int("idle_from")?,
+        })
+    })
+    .transpose()
+}
+
+/// Keeps `tally` for `key` (`None` forgets it).
+async fn write_tally(tx: &mut Tx, key: &TallyKey, tally: Option<&Tally>) -> Result<()> {
+    let Some(tally) = tally else {
+        sqlx::query("DELETE FROM login_tallies WHERE kind = $1 AND key = $2")
+            .bind(&key.kind)
+            .bind(&key.key)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO login_tallies (kind, key, level, touched_at, locked_until, idle_from)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (kind, key) DO UPDATE SET
+             level = excluded.level, touched_at = excluded.touched_at,
+             locked_until = excluded.locked_until, idle_from = excluded.idle_from",
+    )
+    .bind(&key.kind)
+    .bind(&key.key)
+    .bind(tally.level)
+    .bind(tally.at)
+    .bind(tally.until)
+    .bind(tally.idle_from)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl PgBoard {
+    /// Keeps `kind` within `max_rows` (see [`LoginTallies::update`]).
+    /// Bookkeeping only: it runs after the count was made, and a failure
+    /// leaves a few rows too many for a while, so it is logged, not
+    /// returned (returning it would undo a decision already kept).
+    async fn prune(&self, kind: &str, max_rows: usize, now: i64) {
+        if let Err(e) = self.try_prune(kind, max_rows, now).await {
+            tracing::warn!("cannot forget old sign-in tallies: {e}");
+        }
+    }
+
+    /// Forgets idle rows, then the least recently touched, once `kind`
+    /// holds more than `max_rows`. Rows another caller holds are skipped,
+    /// never waited for: a prune never takes part in a deadlock.
+    async fn try_prune(&self, kind: &str, max_rows: usize, now: i64) -> Result<()> {
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM login_tallies WHERE kind = $1")
+            .bind(kind)
+            .fetch_one(&self.pool)
+            .await?;
+        let max = i64::try_from(max_rows.max(1)).unwrap_or(i64::MAX);
+        if rows <= max {
+            return Ok(());
+        }
+        let idle = sqlx::query(
+            "DELETE FROM login_tallies WHERE (kind, key) IN (
+                 SELECT kind, key FROM login_tallies WHERE kind = $1 AND idle_from <= $2
+                 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(kind)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let target = max - (max / 10).max(1);
+        let over = rows - i64::try_from(idle).unwrap_or(i64::MAX) - target;
+        if over > 0 {
+            sqlx::query(
+                "DELETE FROM login_tallies WHERE (kind, key) IN (
+                     SELECT kind, key FROM login_tallies WHERE kind = $1
+                     ORDER BY touched_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(kind)
+            .bind(over)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl LoginTallies for PgBoard {
+    async fn update(
+        &self,
+        keys: &[TallyKey],
+        max_rows: usize,
+        decide: &mut Decide<'_>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        lock_keys(&mut tx, keys).await?;
+        // Read once the locks are held: the clock then never runs behind
+        // the time the last holder kept.
+        let now: i64 = sqlx::query_scalar(NOW_US).fetch_one(&mut *tx).await?;
+        let mut before = Vec::with_capacity(keys.len());
+        for key in keys {
+            before.push(read_tally(&mut tx, key).await?);
+        }
+        let mut after = before.clone();
+        decide(now, &mut after);
+        let mut added: Vec<&str> = Vec::new();
+        for ((key, old), new) in keys.iter().zip(&before).zip(&after) {
+            if old != new {
+                write_tally(&mut tx, key, new.as_ref()).await?;
+            }
+            if old.is_none() && new.is_some() && !added.contains(&key.kind.as_str()) {
+                added.push(&key.kind);
+            }
+        }
+        tx.commit().await?;
+        for kind in added {
+            self.prune(kind, max_rows, now).await;
+        }
+        Ok(())
     }
 }

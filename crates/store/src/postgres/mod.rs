@@ -137,6 +137,21 @@ pub(crate) async fn board(url: &str) -> Result<board::PgBoard> {
     Ok(board::PgBoard::new(store.pool))
 }
 
+/// The sign-in tallies of the database at `url` (see
+/// `crate::board::LoginTallies`), on a pool of their own (at most 2
+/// connections): a storm of sign-ins never holds up the board's
+/// heartbeats, and waits for a connection at most 2 seconds (the caller
+/// then counts on its own) rather than the requests' 30.
+pub(crate) async fn login_tallies(url: &str) -> Result<board::PgBoard> {
+    let options = PgOptions {
+        max_connections: 2,
+        statement_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(2),
+    };
+    let store = PgStore::open(url, &options).await?;
+    Ok(board::PgBoard::new(store.pool))
+}
+
 /// The URL without its password, for messages.
 fn redacted(url: &str) -> String {
     match url.split_once("://") {

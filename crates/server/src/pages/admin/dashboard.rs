@@ -109,7 +109,33 @@ fn lines(o: &Overview) -> Vec<Line> {
         drill_line(o),
         lock_line(o),
         maintenance_line(o),
+        instances_line(o),
     ]
+}
+
+/// The instances serving this database, this one named as such.
+fn instances_line(o: &Overview) -> Line {
+    let names: Vec<String> = o
+        .instances
+        .iter()
+        .map(|id| match *id == o.this_instance {
+            true => format!("{id} (this one)"),
+            false => id.clone(),
+        })
+        .collect();
+    let value = match names.len() {
+        0 => format!("{} (starting)", o.this_instance),
+        _ => names.join(", "),
+    };
+    let database = match o.backend {
+        "postgres" => "on PostgreSQL",
+        _ => "on the embedded SQLite database",
+    };
+    let count = match o.instances.len() {
+        1 => "1 instance".to_owned(),
+        n => format!("{n} instances"),
+    };
+    line("Instances", "ok", value).detail(format!("{count} {database}"))
 }
 
 fn root_line(o: &Overview) -> Line {
