@@ -6,6 +6,7 @@ use crate::alerts::{AlertListener, AlertOptions, Alerts};
 use crate::coordination::{Coordination, InProcess};
 use crate::events::Events;
 use crate::index_cache::IndexCache;
+use crate::login_limits::{InProcessLimits, LoginLimits};
 use crate::metrics::{Metrics, MetricsListener};
 use crate::monitor::{HealthOptions, Monitor, MonitorListener};
 use crate::watch::{WatchOptions, Watching};
@@ -77,6 +78,10 @@ pub struct App {
     pub watching: Arc<Watching>,
     /// What browsing works out from the index alone, until it changes.
     pub index_cache: Arc<IndexCache>,
+    /// How many sign-in attempts may be made: this process's count, or
+    /// one shared by the instances on the database
+    /// ([`App::with_login_limits`]).
+    pub login_limits: Arc<dyn LoginLimits>,
 }
 
 impl App {
@@ -102,6 +107,7 @@ impl App {
             metrics: Arc::new(Metrics::new().expect("the metrics' names are distinct")),
             watching: Arc::new(Watching::default()),
             index_cache: Arc::new(IndexCache::default()),
+            login_limits: Arc::new(InProcessLimits::default()),
         }
     }
 
@@ -159,6 +165,14 @@ impl App {
 
     pub fn with_coordination(mut self, coordination: Arc<dyn Coordination>) -> Self {
         self.coordination = coordination;
+        self
+    }
+
+    /// With sign-in attempts counted by `limits` (on a shared database,
+    /// [`crate::login_limits::SharedLimits`], so that every instance
+    /// counts them together).
+    pub fn with_login_limits(mut self, limits: Arc<dyn LoginLimits>) -> Self {
+        self.login_limits = limits;
         self
     }
 

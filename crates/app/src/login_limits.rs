@@ -16,12 +16,22 @@
 //! Every attempt is counted when it is checked, before the password is
 //! looked at, so attempts sent in parallel see each other; a success takes
 //! its count back.
+//!
+//! The rules are one pure piece of code over an attempt's tallies and the
+//! time now ([`check`] and [`succeed`]); [`InProcessLimits`] keeps the
+//! tallies in this process, [`SharedLimits`] in the database that several
+//! instances share, so that an instance behind the same load balancer
+//! refuses what another would.
+
+mod shared;
+
+pub use shared::SharedLimits;
 
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// One sign-in attempt, as the limits see it.
@@ -53,8 +63,8 @@ impl Attempt {
 }
 
 /// The limits of one Lectern. This process keeps them in memory
-/// ([`InProcessLimits`]); several instances behind one database will share
-/// one kept there, through this same trait.
+/// ([`InProcessLimits`]); several instances behind one PostgreSQL database
+/// share one kept there ([`SharedLimits`]).
 #[async_trait]
 pub trait LoginLimits: Send + Sync {
     /// Refuses the attempt (`Err(retry_after)`), or lets it go on and
@@ -147,33 +157,42 @@ impl InProcessLimits {
 
     /// As [`LoginLimits::check`], at a given time.
     pub fn check_at(&self, attempt: &Attempt, now: Instant) -> Result<(), Duration> {
-        let pair = pair_key(attempt);
-        let address = address_key(attempt.address);
-        // Refused by any rule: nothing is counted (a refused attempt costs
-        // no hashing, so it need not count).
-        let mut wait = self.pair.refusal(&pair, now);
-        if !attempt.known_good {
-            wait = wait.max(self.address.refusal(&address, now));
-            wait = wait.max(self.account.refusal(&attempt.account, now));
-        }
-        if let Some(wait) = wait {
-            return Err(wait);
-        }
-        self.pair.count(pair, now);
-        if !attempt.known_good {
-            self.address.count(address, now);
-            self.account.count(attempt.account.clone(), now);
-        }
-        Ok(())
+        self.judge(attempt, now, |tallies| check(tallies, now))
     }
 
     /// As [`LoginLimits::record_success`], at a given time.
     pub fn success_at(&self, attempt: &Attempt, now: Instant) {
-        self.pair.forget(&pair_key(attempt));
+        self.judge(attempt, now, |tallies| succeed(tallies, now));
+    }
+
+    /// Runs `decide` over the tallies `attempt` is judged by (see
+    /// [`judged_by`]) and keeps what it leaves, every table locked
+    /// throughout (always in one order) so that no other check comes in
+    /// between.
+    fn judge<R>(
+        &self,
+        attempt: &Attempt,
+        now: Instant,
+        decide: impl FnOnce(&mut [Judged<Instant>]) -> R,
+    ) -> R {
+        let (pair_key, address_key) = (pair_key(attempt), address_key(attempt.address));
+        let mut pair = self.pair.lock();
+        let mut address = self.address.lock();
+        let mut account = self.account.lock();
+        let mut tallies = [
+            (self.pair.rule, pair.get(&pair_key).copied()),
+            (self.address.rule, address.get(&address_key).copied()),
+            (self.account.rule, account.get(&attempt.account).copied()),
+        ];
+        let decided = decide(&mut tallies[..judged_by(attempt)]);
+        let [(_, p), (_, a), (_, c)] = tallies;
+        self.pair.keep(&mut pair, pair_key, p, now);
         if !attempt.known_good {
-            self.address.take_back(&address_key(attempt.address), now);
-            self.account.take_back(&attempt.account, now);
+            self.address.keep(&mut address, address_key, a, now);
+            let account_key = attempt.account.clone();
+            self.account.keep(&mut account, account_key, c, now);
         }
+        decided
     }
 }
 
@@ -209,33 +228,172 @@ fn address_key(address: IpAddr) -> IpAddr {
     }
 }
 
-/// What is known of one key: how full its bucket is (drained by the
-/// rule's `per`), when that was, and until when it is refused.
-#[derive(Debug, Clone, Copy)]
-struct Tally {
-    level: f64,
-    at: Instant,
-    until: Option<Instant>,
+/// How many of an attempt's tallies it is judged by: the pair's alone
+/// at a known-good address, else also the address's and the account's
+/// (in the order of [`InProcessLimits::new`]'s rules).
+fn judged_by(attempt: &Attempt) -> usize {
+    if attempt.known_good {
+        1
+    } else {
+        3
+    }
 }
 
-impl Tally {
-    fn drained(mut self, rule: &Rule, now: Instant) -> Self {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+/// A point in time the rules count from: this process's [`Instant`], or,
+/// for limits shared through the database, the database clock's time
+/// since the Unix epoch (a [`Duration`]). The rules need no more than
+/// these two steps, so one copy of them serves both.
+trait Moment: Copy + Ord {
+    /// How long after `earlier` this is; zero when it is not after.
+    fn since(self, earlier: Self) -> Duration;
+    /// `span` later.
+    fn plus(self, span: Duration) -> Self;
+}
+
+impl Moment for Instant {
+    fn since(self, earlier: Self) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+
+    fn plus(self, span: Duration) -> Self {
+        self + span
+    }
+}
+
+impl Moment for Duration {
+    fn since(self, earlier: Self) -> Duration {
+        self.saturating_sub(earlier)
+    }
+
+    fn plus(self, span: Duration) -> Self {
+        self.saturating_add(span)
+    }
+}
+
+/// What is known of one key: how full its bucket is (drained by the
+/// rule's `per`), when that was, and until when it is refused.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Tally<T> {
+    level: f64,
+    at: T,
+    until: Option<T>,
+}
+
+impl<T: Moment> Tally<T> {
+    fn fresh(now: T) -> Self {
+        Tally {
+            level: 0.0,
+            at: now,
+            until: None,
+        }
+    }
+
+    fn drained(mut self, rule: &Rule, now: T) -> Self {
+        let elapsed = now.since(self.at).as_secs_f64();
         self.level = (self.level - elapsed / rule.per.as_secs_f64()).max(0.0);
         self.at = now;
         self
     }
 
-    fn idle(&self, rule: &Rule, now: Instant) -> bool {
+    fn idle(&self, rule: &Rule, now: T) -> bool {
         let drained = self.drained(rule, now);
         drained.level <= 0.0 && self.until.is_none_or(|until| until <= now)
     }
+
+    /// From when it is [`idle`](Tally::idle): its bucket drained and its
+    /// lock over. (A table kept elsewhere forgets such keys first.)
+    fn idle_from(&self, rule: &Rule) -> T {
+        let seconds = rule.per.as_secs_f64() * self.level.max(0.0);
+        let drain = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+        let drained = self.at.plus(drain);
+        self.until.map_or(drained, |until| until.max(drained))
+    }
 }
 
+/// One tally an attempt is judged by, beside its rule (`None`: nothing
+/// is known of the key).
+type Judged<T> = (Rule, Option<Tally<T>>);
+
+/// The rules for one attempt, over its tallies (the pair's first): refused
+/// with the longest wait any of them gives, or counted under every one.
+/// Each is asked, so each that is full is locked, as if checked alone. A
+/// refused attempt is not counted: it costs no hashing.
+fn check<T: Moment>(tallies: &mut [Judged<T>], now: T) -> Result<(), Duration> {
+    let mut wait = None;
+    for (rule, tally) in tallies.iter_mut() {
+        wait = wait.max(refusal(rule, tally, now));
+    }
+    if let Some(wait) = wait {
+        return Err(wait);
+    }
+    for (rule, tally) in tallies.iter_mut() {
+        count(rule, tally, now);
+    }
+    Ok(())
+}
+
+/// The attempt's password was right: the pair's tally (the first) is
+/// forgotten, the others take their count back.
+fn succeed<T: Moment>(tallies: &mut [Judged<T>], now: T) {
+    let Some(((_, pair), others)) = tallies.split_first_mut() else {
+        return;
+    };
+    *pair = None;
+    for (rule, tally) in others {
+        take_back(rule, tally, now);
+    }
+}
+
+/// How long the key is refused now, if it is. A key whose bucket is full
+/// is locked from now; once a lock has passed, one try is let through
+/// whatever the level, and the next lock of a back-off rule is longer.
+fn refusal<T: Moment>(rule: &Rule, tally: &mut Option<Tally<T>>, now: T) -> Option<Duration> {
+    let tally = tally.as_mut()?;
+    *tally = tally.drained(rule, now);
+    match tally.until {
+        Some(until) if until > now => return Some(until.since(now)),
+        Some(_) => return None,
+        None => {}
+    }
+    let burst = f64::from(rule.burst);
+    if tally.level + 1.0 <= burst + 1e-9 {
+        return None;
+    }
+    // Rounded: the bucket has drained a little since the last try.
+    let beyond = if rule.backoff {
+        (tally.level - burst).round().clamp(0.0, 30.0) as u32
+    } else {
+        0
+    };
+    let lock = rule.lock.saturating_mul(1 << beyond).min(rule.max_lock);
+    tally.until = Some(now.plus(lock));
+    Some(lock)
+}
+
+/// Counts one attempt that was let through.
+fn count<T: Moment>(rule: &Rule, tally: &mut Option<Tally<T>>, now: T) {
+    let mut counted = tally.unwrap_or(Tally::fresh(now)).drained(rule, now);
+    counted.level += 1.0;
+    counted.until = None;
+    *tally = Some(counted);
+}
+
+/// Takes one counted attempt back: it turned out right.
+fn take_back<T: Moment>(rule: &Rule, tally: &mut Option<Tally<T>>, now: T) {
+    if let Some(tally) = tally {
+        *tally = tally.drained(rule, now);
+        tally.level = (tally.level - 1.0).max(0.0);
+        if tally.level + 1.0 <= f64::from(rule.burst) + 1e-9 {
+            tally.until = None;
+        }
+    }
+}
+
+/// One rule's tallies in this process, at most `max_entries` of them.
 struct Table<K> {
     rule: Rule,
     max_entries: usize,
-    tallies: Mutex<HashMap<K, Tally>>,
+    tallies: Mutex<HashMap<K, Tally<Instant>>>,
 }
 
 impl<K: Hash + Eq + Clone> Table<K> {
@@ -248,82 +406,38 @@ impl<K: Hash + Eq + Clone> Table<K> {
     }
 
     fn len(&self) -> usize {
-        self.tallies.lock().map(|t| t.len()).unwrap_or(0)
+        self.lock().len()
     }
 
-    /// How long `key` is refused now, if it is. A key whose bucket is full
-    /// is locked from now; once a lock has passed, one try is let through
-    /// whatever the level, and the next lock of a back-off rule is longer.
-    fn refusal(&self, key: &K, now: Instant) -> Option<Duration> {
-        let mut tallies = self.tallies.lock().ok()?;
-        let rule = self.rule;
-        let tally = tallies.get_mut(key)?;
-        *tally = tally.drained(&rule, now);
-        match tally.until {
-            Some(until) if until > now => return Some(until - now),
-            Some(_) => return None,
-            None => {}
-        }
-        let burst = f64::from(rule.burst);
-        if tally.level + 1.0 <= burst + 1e-9 {
-            return None;
-        }
-        // Rounded: the bucket has drained a little since the last try.
-        let beyond = if rule.backoff {
-            (tally.level - burst).round().clamp(0.0, 30.0) as u32
-        } else {
-            0
-        };
-        let lock = rule.lock.saturating_mul(1 << beyond).min(rule.max_lock);
-        tally.until = Some(now + lock);
-        Some(lock)
+    /// The tallies, even after a panic elsewhere: they are plain numbers,
+    /// never left half-changed.
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, Tally<Instant>>> {
+        self.tallies.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts one attempt that was let through.
-    fn count(&self, key: K, now: Instant) {
-        let Ok(mut tallies) = self.tallies.lock() else {
+    /// Keeps `tally` for `key` in `tallies` (this table's, locked), making
+    /// room for a new key first; `None` forgets the key.
+    fn keep(
+        &self,
+        tallies: &mut HashMap<K, Tally<Instant>>,
+        key: K,
+        tally: Option<Tally<Instant>>,
+        now: Instant,
+    ) {
+        let Some(tally) = tally else {
+            tallies.remove(&key);
             return;
         };
         if !tallies.contains_key(&key) && tallies.len() >= self.max_entries {
-            self.evict(&mut tallies, now);
+            self.evict(tallies, now);
         }
-        let rule = self.rule;
-        let fresh = Tally {
-            level: 0.0,
-            at: now,
-            until: None,
-        };
-        let tally = tallies.entry(key).or_insert(fresh);
-        *tally = tally.drained(&rule, now);
-        tally.level += 1.0;
-        tally.until = None;
-    }
-
-    /// Takes one counted attempt back: it turned out right.
-    fn take_back(&self, key: &K, now: Instant) {
-        let Ok(mut tallies) = self.tallies.lock() else {
-            return;
-        };
-        let rule = self.rule;
-        if let Some(tally) = tallies.get_mut(key) {
-            *tally = tally.drained(&rule, now);
-            tally.level = (tally.level - 1.0).max(0.0);
-            if tally.level + 1.0 <= f64::from(rule.burst) + 1e-9 {
-                tally.until = None;
-            }
-        }
-    }
-
-    fn forget(&self, key: &K) {
-        if let Ok(mut tallies) = self.tallies.lock() {
-            tallies.remove(key);
-        }
+        tallies.insert(key, tally);
     }
 
     /// Makes room: first every key that holds nothing any more, then, if
     /// that is not a tenth of the table, the least recently touched keys
     /// up to a tenth, so that eviction runs once per many new keys.
-    fn evict(&self, tallies: &mut HashMap<K, Tally>, now: Instant) {
+    fn evict(&self, tallies: &mut HashMap<K, Tally<Instant>>, now: Instant) {
         let rule = self.rule;
         tallies.retain(|_, tally| !tally.idle(&rule, now));
         let room = (self.max_entries / 10).max(1);

@@ -70,12 +70,20 @@ impl SignInGuard {
     }
 }
 
-impl Default for SignInGuard {
-    fn default() -> Self {
+impl SignInGuard {
+    /// Under `limits` (an [`App`](crate::App)'s), with a hashing queue of
+    /// this process's own: hashing takes this machine's cores.
+    pub fn with_limits(limits: Arc<dyn LoginLimits>) -> Self {
         Self {
-            limits: Arc::new(crate::login_limits::InProcessLimits::default()),
+            limits,
             hashing: Arc::new(HashQueue::default()),
         }
+    }
+}
+
+impl Default for SignInGuard {
+    fn default() -> Self {
+        Self::with_limits(Arc::new(crate::login_limits::InProcessLimits::default()))
     }
 }
 

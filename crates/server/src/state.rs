@@ -75,17 +75,19 @@ impl AppState {
         Self::with_app(app, options)
     }
 
-    /// Over an [`App`] built by the caller (its coordination chosen).
+    /// Over an [`App`] built by the caller (its coordination and sign-in
+    /// limits chosen).
     pub fn with_app(app: App, options: ServerOptions) -> Self {
         let events = app.events.clone();
         events.subscribe(Arc::new(AuditListener::new(app.store.clone())));
         app.listen();
+        let sign_in = SignInGuard::with_limits(app.login_limits.clone());
         Self {
             store: app.store.clone(),
             app,
             options: Arc::new(options),
             events,
-            sign_in: SignInGuard::default(),
+            sign_in,
             requests: Arc::new(Requests::default()),
         }
     }

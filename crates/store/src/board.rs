@@ -110,6 +110,10 @@ pub trait LoginTallies: Send + Sync {
     /// rows, and if that is not enough its least recently touched, down to
     /// nine tenths of `max_rows`, so that a storm of made-up usernames
     /// cannot grow the table without bound.
-    async fn update(&self, keys: &[TallyKey], max_rows: usize, decide: &mut Decide<'_>)
-        -> Result<()>;
+    async fn update(
+        &self,
+        keys: &[TallyKey],
+        max_rows: usize,
+        decide: &mut Decide<'_>,
+    ) -> Result<()>;
 }

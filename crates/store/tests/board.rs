@@ -173,7 +173,11 @@ async fn peek(tallies: &dyn LoginTallies, keys: &[TallyKey]) -> (i64, Vec<Option
 }
 
 /// Sets `keys` to what `make` gives for the clock now.
-async fn put(tallies: &dyn LoginTallies, keys: &[TallyKey], make: impl Fn(i64) -> Option<Tally> + Sync) {
+async fn put(
+    tallies: &dyn LoginTallies,
+    keys: &[TallyKey],
+    make: impl Fn(i64) -> Option<Tally> + Sync,
+) {
     put_within(tallies, keys, 1000, make).await;
 }
 

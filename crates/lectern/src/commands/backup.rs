@@ -36,7 +36,7 @@ pub async fn run(config: Config, command: BackupCommand) -> Result<ExitCode, Fai
 async fn create(config: Config, notes: Option<String>, json: bool) -> Result<ExitCode, Failure> {
     let secrets = Secrets::from_env()?;
     // The snapshot is checked instead, without holding up the work.
-    let ctx = Context::over(config.clone(), open_unchecked(&config).await?, None);
+    let ctx = Context::over(config.clone(), open_unchecked(&config).await?, None).await?;
     let app = ctx.app(secrets);
     let bar = StepBar::start();
     let made = backups::create_archive(&app, &ctx.by(), BackupType::Manual, notes, bar.clone())
@@ -194,10 +194,12 @@ async fn restore(
     }
     let path = resolve(folder, file)?;
     let options = super::backup_options(&config, Secrets::from_env()?);
-    let db_path = sqlite_path(&config)?;
+    // The embedded database's file; `None` on a database server, which has
+    // no file to install or move aside.
+    let db_path = sqlite_path(&config).ok();
     // Cheap, and says what is about to be restored before anyone confirms.
     let manifest = archive::read_layout(&path, snapshot::latest_schema_version())?.manifest;
-    if !db_path.exists() {
+    if db_path.as_ref().is_some_and(|p| !p.exists()) {
         let what = format!(
             "There is no database in {} yet: the backup {} becomes it.",
             config.data.display(),
@@ -210,10 +212,13 @@ async fn restore(
     }
     let restored = match open_current(&config).await? {
         Current::Sound(store) => {
-            let ctx = Context::over(config, store, None);
+            let ctx = Context::over(config, store, None).await?;
             restore_sound(&ctx, options, &path, &manifest.id, yes).await?
         }
         Current::Damaged(reason) => {
+            let Some(db_path) = db_path else {
+                return Err(Failure::Damaged(reason));
+            };
             eprintln!("lectern: the database is damaged ({reason})");
             let what = format!(
                 "The database {} cannot be read, so Lectern cannot tell whether a server is \
@@ -306,7 +311,7 @@ async fn install_file(
         );
     }
     // Checked in full before it was put there; its audit entry goes in it.
-    let ctx = Context::over(config.clone(), open_unchecked(config).await?, None);
+    let ctx = Context::over(config.clone(), open_unchecked(config).await?, None).await?;
     let app = ctx.app(options.secrets.clone());
     restore::announce_installed(&app, &ctx.by(), &installed).await;
     ctx.store.close().await;
@@ -391,8 +396,8 @@ fn sqlite_path(config: &Config) -> Result<PathBuf, Failure> {
         .map(PathBuf::from)
         .ok_or_else(|| {
             Failure::Invalid(
-                "the offline restore works on the embedded SQLite database only: on \
-                 PostgreSQL, restore from the running server (Admin → Backups)"
+                "only the embedded SQLite database is replaced by its file when it \
+                 cannot be read; a PostgreSQL database is restored into, table by table"
                     .into(),
             )
         })

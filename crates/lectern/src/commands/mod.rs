@@ -14,6 +14,7 @@ mod user;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use lectern_app::audit::AuditListener;
+use lectern_app::coordination::{Coordination, Shared};
 use lectern_app::{App, AppError, BackupOptions, Event, Events, LibraryOptions};
 use lectern_backup::{BackupError, Secrets};
 use lectern_scanner::ScanError;
@@ -193,24 +194,32 @@ pub struct Context {
     pub root_override: Option<PathBuf>,
     /// The use cases' listeners: the audit log, over `store`.
     events: Events,
+    /// What this process shares with the other instances on the database.
+    pub coordination: Arc<dyn Coordination>,
 }
 
 impl Context {
     async fn open(config: Config, root_override: Option<PathBuf>) -> Result<Context, Failure> {
         let store = open_sound(&config).await?;
-        Ok(Context::over(config, store, root_override))
+        Context::over(config, store, root_override).await
     }
 
     /// Over a database the caller opened, its audit log listening.
-    pub fn over(config: Config, store: Arc<dyn Store>, root_override: Option<PathBuf>) -> Self {
+    pub async fn over(
+        config: Config,
+        store: Arc<dyn Store>,
+        root_override: Option<PathBuf>,
+    ) -> Result<Self, Failure> {
         let events = Events::default();
         events.subscribe(Arc::new(AuditListener::new(store.clone())));
-        Context {
+        let coordination = coordination(&config).await?;
+        Ok(Context {
             config,
             store,
             root_override,
             events,
-        }
+            coordination,
+        })
     }
 
     /// The library root: `--root`/`LECTERN_ROOT`, else the saved setting,
@@ -234,6 +243,7 @@ impl Context {
             self.root_override.clone(),
             secrets,
         )
+        .with_coordination(self.coordination.clone())
         .with_events(self.events.clone())
     }
 
@@ -287,6 +297,24 @@ pub fn app(
     };
     App::new(store, library, backup_options(config, secrets))
         .with_coordination(config.coordination.in_process())
+}
+
+/// What this process shares with the other instances on its database: on
+/// PostgreSQL the database's board (so that a restore from the command
+/// line puts every server into maintenance, and a scan shows on them), on
+/// the embedded database this process's memory.
+pub async fn coordination(config: &Config) -> Result<Arc<dyn Coordination>, Failure> {
+    let settings = &config.coordination;
+    let Some(board) = lectern_store::open_board(&config.database_url()).await? else {
+        return Ok(settings.in_process());
+    };
+    let shared = Arc::new(Shared::new(
+        settings.instance_id()?,
+        settings.lease(),
+        board,
+    ));
+    tokio::spawn(shared.clone().follow());
+    Ok(shared)
 }
 
 /// Where backups live and how they are sealed, from the configuration.

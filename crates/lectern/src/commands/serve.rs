@@ -1,7 +1,8 @@
 use super::{Context, Failure};
 use crate::cli::ServeArgs;
-use lectern_app::coordination::{keep_alive, Coordination, Shared};
-use lectern_app::App;
+use lectern_app::coordination::keep_alive;
+use lectern_app::login_limits::{InProcessLimits, SharedLimits};
+use lectern_app::{App, LoginLimits};
 use lectern_backup::Secrets;
 use lectern_server::{AppState, BackupOptions, ServerOptions};
 use lectern_store::lock::is_held;
@@ -43,12 +44,13 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Io(e.to_string()))?;
     // This instance as configured (`[coordination]`): its id and lease,
     // shared through the database when others may open it too.
-    let coordination = coordination(ctx).await?;
+    let coordination = ctx.coordination.clone();
     let (library, backups) = (options.library(), options.backups.clone());
     let health = ctx.config.health.options(&ctx.config.data)?;
     let mut watch = ctx.config.watch.options()?;
     let app = App::new(ctx.store.clone(), library, backups)
         .with_coordination(coordination.clone())
+        .with_login_limits(login_limits(ctx).await?)
         .with_monitoring(health, ctx.config.alerts.options());
     let state = AppState::with_app(app, options);
     // A library scanned before may have changed while Lectern was
@@ -71,17 +73,15 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// On PostgreSQL, what the instances on the database share (its board);
-/// on the embedded database, this process's memory.
-async fn coordination(ctx: &Context) -> Result<Arc<dyn Coordination>, Failure> {
-    let config = &ctx.config.coordination;
-    let Some(board) = lectern_store::open_board(&ctx.config.database_url()).await? else {
-        return Ok(config.in_process());
-    };
-    let id = config.instance_id()?;
-    let shared = Arc::new(Shared::new(id, config.lease(), board));
-    tokio::spawn(shared.clone().follow());
-    Ok(shared)
+/// On PostgreSQL, sign-in attempts counted by every instance on the
+/// database, so that being sent to another instance dodges nothing; on
+/// the embedded database, in this process.
+async fn login_limits(ctx: &Context) -> Result<Arc<dyn LoginLimits>, Failure> {
+    let url = ctx.config.database_url();
+    Ok(match lectern_store::open_login_tallies(&url).await? {
+        Some(tallies) => Arc::new(SharedLimits::new(tallies)),
+        None => Arc::new(InProcessLimits::default()),
+    })
 }
 
 /// A scan still `running` in the history while nobody holds the lock died
