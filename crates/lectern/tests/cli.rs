@@ -151,16 +151,39 @@ fn bad_input_gets_a_clear_error_and_the_documented_exit_status() {
         "{out:?}"
     );
 
+    // A database server that is not there is said at once, in its words.
     let out = sb
         .cmd()
-        .args(["--database-url", "postgres://localhost/x", "scan", "--json"])
+        .args([
+            "--database-url",
+            "postgres://127.0.0.1:1/x",
+            "scan",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(last_json(&out)["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("PostgreSQL"));
+    let message = last_json(&out)["error"]["message"].clone();
+    let message = message.as_str().unwrap();
+    assert!(
+        message.contains("cannot open the database at postgres://127.0.0.1:1/x")
+            && message.contains("refused"),
+        "{message}"
+    );
+    let out = sb
+        .cmd()
+        .args(["--database-url", "mysql://localhost/x", "scan", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let message = last_json(&out)["error"]["message"].clone();
+    assert!(
+        message
+            .as_str()
+            .unwrap()
+            .contains("expected sqlite://PATH or postgres://"),
+        "{message}"
+    );
 
     let out = sb
         .cmd()

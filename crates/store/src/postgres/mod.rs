@@ -102,6 +102,13 @@ impl PgStore {
                 "statement_timeout",
                 format!("{}", options.statement_timeout.as_millis()),
             )]);
+        // One connection first: a server that refuses or a database that is
+        // not there is said at once, in its own words (the pool would retry
+        // until its timeout and say only that it timed out).
+        let first = <sqlx::PgConnection as sqlx::Connection>::connect_with(&connect)
+            .await
+            .map_err(opening)?;
+        let _ = sqlx::Connection::close(first).await;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .min_connections(0)
