@@ -35,13 +35,15 @@ fn instance(sb: &Sandbox, url: &str, library: &Path, id: &str) -> (Server, Strin
 }
 
 /// Large files of zeros (sparse, so quick to make), so that a scan that
-/// hashes them all again runs for a few seconds.
+/// hashes them all again (3 GiB) runs for seconds: long enough for B to
+/// see it and for A to read B's request to stop (A copies its operation
+/// out every 500 ms).
 fn add_big_files(library: &Path) {
     let folder = library.join("Big/Large Files");
     std::fs::create_dir_all(&folder).unwrap();
-    for n in 0..16 {
+    for n in 0..24 {
         let file = std::fs::File::create(folder.join(format!("{n:02}.bin"))).unwrap();
-        file.set_len(64 << 20).unwrap();
+        file.set_len(128 << 20).unwrap();
     }
 }
 
@@ -113,6 +115,24 @@ async fn two_instances_share_sessions_scans_maintenance_and_the_lock() {
         page.contains("b (this one)") && page.contains("2 instances on PostgreSQL")
     })
     .await;
+
+    // Failed sign-ins on A count on B.
+    let http = reqwest::Client::new();
+    let wrong = json!({ "username": "mallory", "password": "guess" });
+    let attempt = |url: String| {
+        let (http, wrong) = (http.clone(), wrong.clone());
+        async move {
+            let answer = http
+                .post(format!("{url}/api/auth/login"))
+                .json(&wrong)
+                .send();
+            answer.await.unwrap().status().as_u16()
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt(url_a.clone()).await, 401);
+    }
+    assert_eq!(attempt(url_b.clone()).await, 429, "B counts A's failures");
 
     // A scan started on A shows on B, B cannot start another, B stops it.
     let (code, started) = admin

@@ -135,10 +135,7 @@ fn stored(tally: &Tally<Duration>, rule: &Rule) -> board::Tally {
 #[async_trait]
 impl LoginLimits for SharedLimits {
     async fn check(&self, attempt: &Attempt) -> Result<(), Duration> {
-        match self
-            .judge(attempt, |tallies, now| check(tallies, now))
-            .await
-        {
+        match self.judge(attempt, check).await {
             Ok(decided) => decided,
             Err(e) => {
                 // Serving is safer than refusing every sign-in on a
@@ -158,10 +155,7 @@ impl LoginLimits for SharedLimits {
     }
 
     async fn record_success(&self, attempt: &Attempt) {
-        if let Err(e) = self
-            .judge(attempt, |tallies, now| succeed(tallies, now))
-            .await
-        {
+        if let Err(e) = self.judge(attempt, succeed).await {
             tracing::warn!("cannot take back a sign-in attempt from the shared limits: {e}");
         }
         // The check may have been counted here, while the database could
