@@ -385,8 +385,30 @@ async fn the_committed_old_install_archive_still_restores_with_all_its_rows() {
     assert_eq!(restored["manifest"]["schema_version"], 5);
     assert_eq!(restored["manifest"]["lectern_version"], "0.1.0");
     assert!(restored["schema_version"].as_i64().unwrap() >= 5);
+    has_the_old_install(store(&sb).await).await;
+}
 
-    let db = store(&sb).await;
+/// The same archive restored into PostgreSQL: one format for both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committed_old_install_archive_restores_into_postgres_with_all_its_rows() {
+    let Some(pg) = lectern_testdb::TestDb::create().await else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let args = [
+        "--database-url",
+        pg.url(),
+        "backup",
+        "restore",
+        OLD_ARCHIVE,
+        "--yes",
+    ];
+    ok(&run(&sb, &args));
+    has_the_old_install(lectern_store::open(pg.url()).await.unwrap()).await;
+}
+
+/// Every row the old install's archive holds, read through `db`.
+async fn has_the_old_install(db: Arc<dyn Store>) {
     let users = db.users().await.unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].username, "alice");
