@@ -58,6 +58,8 @@ fn each_crate_uses_only_the_layers_below_it() {
     let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([
         ("lectern-core", &[][..]),
         ("lectern-demo", &[][..]),
+        // Throwaway PostgreSQL databases for tests (a dev-dependency only).
+        ("lectern-testdb", &[][..]),
         ("lectern-store", &["lectern-core"][..]),
         ("lectern-scanner", &["lectern-core", "lectern-store"][..]),
         ("lectern-backup", &["lectern-core", "lectern-store"][..]),

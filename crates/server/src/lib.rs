@@ -9,7 +9,7 @@ mod audit;
 mod auth;
 mod backups;
 mod error;
-pub mod maintenance;
+mod maintenance;
 mod ops;
 mod pages;
 mod requests;
@@ -69,10 +69,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    // Maintenance another instance begins (a restore on a shared database)
+    // is followed here: new requests refused, the drain confirmed.
+    let following = tokio::spawn(maintenance::follow(state.clone()));
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    following.abort();
+    served
 }

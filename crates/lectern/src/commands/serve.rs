@@ -63,7 +63,6 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<ExitCode, Failure> {
         coordination,
         ctx.config.coordination.heartbeat(),
     ));
-    tokio::spawn(lectern_server::maintenance::follow(state.clone()));
     // The last line on stdout: scripts (and the tests) wait for it.
     println!("Lectern is listening: sign in at http://{bound}/ (API under /api)");
     lectern_server::serve(listener, state, shutdown_signal())
