@@ -3,7 +3,10 @@
 //! once here whatever the driver. A stored value that does not parse (an
 //! unknown state, a path with `..`) is reported as damage, never trusted.
 
-use crate::accounts::{Progress, User, UserId};
+use crate::accounts::{
+    ApiToken, ApiTokenId, Grant, GrantId, GrantRecord, Group, GroupId, Progress, User, UserId,
+};
+use crate::audit::AuditEntry;
 use crate::model::*;
 use crate::{Result, StoreError};
 use lectern_core::scan::{ScanCounts, ScanIssue};
@@ -203,5 +206,77 @@ pub fn progress(row: &impl Columns) -> Result<Progress> {
         position_seconds: row.real_or_null("position_seconds")?,
         completed: row.flag("completed")?,
         updated_at: row.int("updated_at")?,
+    })
+}
+
+/// A group with its member and grant counts (the backends' `GROUP_SELECT`).
+pub fn group(row: &impl Columns) -> Result<Group> {
+    Ok(Group {
+        id: GroupId(row.int("id")?),
+        name: row.text("name")?.to_owned(),
+        created_at: row.int("created_at")?,
+        member_count: row.int("member_count")?.max(0) as u64,
+        grant_count: row.int("grant_count")?.max(0) as u64,
+    })
+}
+
+/// A grant, with the path of the category or course it opens.
+pub fn grant_record(row: &impl Columns) -> Result<GrantRecord> {
+    let grant = match (
+        row.int_or_null("category_id")?,
+        row.int_or_null("course_id")?,
+    ) {
+        (Some(id), None) => Grant::Category(CategoryId(id)),
+        (None, Some(id)) => Grant::Course(CourseId(id)),
+        _ => {
+            return Err(StoreError::damaged(
+                "a grant must name exactly one category or course",
+            ))
+        }
+    };
+    let id = row.int("id")?;
+    let path = LibraryPath::parse(row.text("path")?).map_err(|e| {
+        StoreError::damaged(format!("grants row {id}: what it opens has no path: {e}"))
+    })?;
+    Ok(GrantRecord {
+        id: GrantId(id),
+        group_id: GroupId(row.int("group_id")?),
+        grant,
+        path,
+        created_at: row.int("created_at")?,
+    })
+}
+
+/// An API token with its owner's name (never its hash).
+pub fn api_token(row: &impl Columns) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: ApiTokenId(row.int("id")?),
+        name: row.text("name")?.to_owned(),
+        user_id: UserId(row.int("user_id")?),
+        username: row.text("username")?.to_owned(),
+        created_at: row.int("created_at")?,
+        expires_at: row.int_or_null("expires_at")?,
+        last_used_at: row.int_or_null("last_used_at")?,
+    })
+}
+
+/// An audit log entry.
+pub fn audit_entry(row: &impl Columns) -> Result<AuditEntry> {
+    let status = row.int_or_null("status")?;
+    let status = status
+        .map(u16::try_from)
+        .transpose()
+        .map_err(|_| StoreError::damaged(format!("an audit entry's status {status:?}")))?;
+    Ok(AuditEntry {
+        id: row.int("id")?,
+        created_at: row.int("created_at")?,
+        actor: row.text("actor")?.to_owned(),
+        actor_id: row.int_or_null("actor_id")?.map(UserId),
+        action: row.text("action")?.to_owned(),
+        target: row.text_or_null("target")?.map(str::to_owned),
+        detail: row.text_or_null("detail")?.map(str::to_owned),
+        outcome: parse(row.text("outcome")?)?,
+        status,
+        address: row.text_or_null("address")?.map(str::to_owned),
     })
 }

@@ -1,10 +1,8 @@
 //! The audit log: appended to, and read newest first in pages.
 
 use super::Tx;
-use crate::accounts::UserId;
 use crate::audit::*;
-use crate::rows::{self as map, Columns};
-use crate::{Result, StoreError};
+use crate::Result;
 use sqlx::postgres::PgPool;
 use sqlx::Postgres;
 
@@ -130,7 +128,10 @@ pub async fn list(pool: &PgPool, query: &AuditQuery) -> Result<AuditPage> {
     .bind(i64::from(size) + 1)
     .fetch_all(pool)
     .await?;
-    let mut entries = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
+    let mut entries = rows
+        .iter()
+        .map(crate::rows::audit_entry)
+        .collect::<Result<Vec<_>>>()?;
     let more = entries.len() > size as usize;
     entries.truncate(size as usize);
     let next_before = if more {
@@ -141,25 +142,5 @@ pub async fn list(pool: &PgPool, query: &AuditQuery) -> Result<AuditPage> {
     Ok(AuditPage {
         entries,
         next_before,
-    })
-}
-
-fn entry(row: &impl Columns) -> Result<AuditEntry> {
-    let status = row.int_or_null("status")?;
-    let status = status
-        .map(u16::try_from)
-        .transpose()
-        .map_err(|_| StoreError::damaged(format!("an audit entry's status {status:?}")))?;
-    Ok(AuditEntry {
-        id: row.int("id")?,
-        created_at: row.int("created_at")?,
-        actor: row.text("actor")?.to_owned(),
-        actor_id: row.int_or_null("actor_id")?.map(UserId),
-        action: row.text("action")?.to_owned(),
-        target: row.text_or_null("target")?.map(str::to_owned),
-        detail: row.text_or_null("detail")?.map(str::to_owned),
-        outcome: map::parse(row.text("outcome")?)?,
-        status,
-        address: row.text_or_null("address")?.map(str::to_owned),
     })
 }

@@ -4,25 +4,14 @@
 use super::accounts::conflict;
 use super::Tx;
 use crate::accounts::*;
-use crate::rows::{self as map, Columns};
-use crate::{now_ms, Result, StoreError};
-use lectern_core::{CategoryId, CourseId, LibraryPath};
+use crate::rows::{self as map};
+use crate::{now_ms, Result};
 use sqlx::postgres::PgPool;
 
 const GROUP_SELECT: &str = "SELECT g.id, g.name, g.created_at,
         (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS member_count,
         (SELECT count(*) FROM grants r WHERE r.group_id = g.id) AS grant_count
     FROM groups g";
-
-fn group(row: &impl Columns) -> Result<Group> {
-    Ok(Group {
-        id: GroupId(row.int("id")?),
-        name: row.text("name")?.to_owned(),
-        created_at: row.int("created_at")?,
-        member_count: row.int("member_count")?.max(0) as u64,
-        grant_count: row.int("grant_count")?.max(0) as u64,
-    })
-}
 
 pub async fn create(pool: &PgPool, name: &str) -> Result<GroupId> {
     let id: i64 =
@@ -74,7 +63,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Group>> {
     let rows = sqlx::query(&format!("{GROUP_SELECT} ORDER BY lower(g.name), g.name"))
         .fetch_all(pool)
         .await?;
-    rows.iter().map(group).collect()
+    rows.iter().map(crate::rows::group).collect()
 }
 
 pub async fn by_id(pool: &PgPool, id: GroupId) -> Result<Option<Group>> {
@@ -82,7 +71,7 @@ pub async fn by_id(pool: &PgPool, id: GroupId) -> Result<Option<Group>> {
         .bind(id.0)
         .fetch_optional(pool)
         .await?;
-    row.as_ref().map(group).transpose()
+    row.as_ref().map(crate::rows::group).transpose()
 }
 
 pub async fn rename(pool: &PgPool, id: GroupId, name: &str) -> Result<Option<Group>> {
@@ -124,32 +113,6 @@ pub async fn remove_member(pool: &PgPool, group: GroupId, user: UserId) -> Resul
     Ok(done.rows_affected() == 1)
 }
 
-fn grant_record(row: &impl Columns) -> Result<GrantRecord> {
-    let grant = match (
-        row.int_or_null("category_id")?,
-        row.int_or_null("course_id")?,
-    ) {
-        (Some(id), None) => Grant::Category(CategoryId(id)),
-        (None, Some(id)) => Grant::Course(CourseId(id)),
-        _ => {
-            return Err(StoreError::damaged(
-                "a grant must name exactly one category or course",
-            ))
-        }
-    };
-    let id = row.int("id")?;
-    let path = LibraryPath::parse(row.text("path")?).map_err(|e| {
-        StoreError::damaged(format!("grants row {id}: what it opens has no path: {e}"))
-    })?;
-    Ok(GrantRecord {
-        id: GrantId(id),
-        group_id: GroupId(row.int("group_id")?),
-        grant,
-        path,
-        created_at: row.int("created_at")?,
-    })
-}
-
 pub async fn grants(pool: &PgPool, group: GroupId) -> Result<Vec<GrantRecord>> {
     let rows = sqlx::query(
         "SELECT r.id, r.group_id, r.category_id, r.course_id, r.created_at,
@@ -162,7 +125,7 @@ pub async fn grants(pool: &PgPool, group: GroupId) -> Result<Vec<GrantRecord>> {
     .bind(group.0)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(grant_record).collect()
+    rows.iter().map(crate::rows::grant_record).collect()
 }
 
 pub async fn remove_grant(pool: &PgPool, group: GroupId, grant: GrantId) -> Result<bool> {

@@ -13,18 +13,6 @@ const LAST_USED_EVERY_MS: i64 = 60_000;
 const TOKEN_COLUMNS: &str = "t.id, t.name, t.user_id, u.username, t.created_at, t.expires_at,
     t.last_used_at";
 
-fn api_token(row: &impl Columns) -> Result<ApiToken> {
-    Ok(ApiToken {
-        id: ApiTokenId(row.int("id")?),
-        name: row.text("name")?.to_owned(),
-        user_id: UserId(row.int("user_id")?),
-        username: row.text("username")?.to_owned(),
-        created_at: row.int("created_at")?,
-        expires_at: row.int_or_null("expires_at")?,
-        last_used_at: row.int_or_null("last_used_at")?,
-    })
-}
-
 /// One statement: the new row, read back with its owner's name.
 pub async fn create(pool: &PgPool, new: &NewApiToken) -> Result<ApiToken> {
     let row = sqlx::query(&format!(
@@ -42,7 +30,7 @@ pub async fn create(pool: &PgPool, new: &NewApiToken) -> Result<ApiToken> {
     .fetch_one(pool)
     .await
     .map_err(|e| conflict(e, "that token already exists"))?;
-    api_token(&row)
+    crate::rows::api_token(&row)
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<ApiToken>> {
@@ -51,7 +39,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<ApiToken>> {
     ))
     .fetch_all(pool)
     .await?;
-    rows.iter().map(api_token).collect()
+    rows.iter().map(crate::rows::api_token).collect()
 }
 
 pub async fn delete(pool: &PgPool, id: ApiTokenId) -> Result<bool> {

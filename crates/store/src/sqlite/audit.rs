@@ -1,10 +1,8 @@
 //! The audit log: appended to, and read newest first in pages.
 
-use crate::accounts::UserId;
 use crate::audit::*;
-use crate::{Result, StoreError};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use crate::Result;
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub async fn record(pool: &SqlitePool, entry: &NewAuditEntry) -> Result<i64> {
     insert(pool, entry).await
@@ -96,7 +94,10 @@ pub async fn list(pool: &SqlitePool, query: &AuditQuery) -> Result<AuditPage> {
     .bind(i64::from(size) + 1)
     .fetch_all(pool)
     .await?;
-    let mut entries = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
+    let mut entries = rows
+        .iter()
+        .map(crate::rows::audit_entry)
+        .collect::<Result<Vec<_>>>()?;
     let more = entries.len() > size as usize;
     entries.truncate(size as usize);
     let next_before = if more {
@@ -107,28 +108,5 @@ pub async fn list(pool: &SqlitePool, query: &AuditQuery) -> Result<AuditPage> {
     Ok(AuditPage {
         entries,
         next_before,
-    })
-}
-
-fn entry(row: &SqliteRow) -> Result<AuditEntry> {
-    let status: Option<i64> = row.try_get("status")?;
-    let status = status
-        .map(u16::try_from)
-        .transpose()
-        .map_err(|_| StoreError::damaged(format!("an audit entry's status {status:?}")))?;
-    Ok(AuditEntry {
-        id: row.try_get("id")?,
-        created_at: row.try_get("created_at")?,
-        actor: row.try_get("actor")?,
-        actor_id: row.try_get::<Option<i64>, _>("actor_id")?.map(UserId),
-        action: row.try_get("action")?,
-        target: row.try_get("target")?,
-        detail: row.try_get("detail")?,
-        outcome: row
-            .try_get::<&str, _>("outcome")?
-            .parse()
-            .map_err(StoreError::damaged)?,
-        status,
-        address: row.try_get("address")?,
     })
 }

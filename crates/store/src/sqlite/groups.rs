@@ -4,31 +4,19 @@
 
 use super::accounts::{conflict, user};
 use crate::accounts::*;
-use crate::{Result, StoreError};
-use lectern_core::{CategoryId, CourseId, LibraryPath};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use crate::Result;
+use sqlx::SqlitePool;
 
 const GROUP_SELECT: &str = "SELECT g.id, g.name, g.created_at,
         (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS member_count,
         (SELECT count(*) FROM grants r WHERE r.group_id = g.id) AS grant_count
     FROM groups g";
 
-fn group(row: &SqliteRow) -> Result<Group> {
-    Ok(Group {
-        id: GroupId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        created_at: row.try_get("created_at")?,
-        member_count: row.try_get::<i64, _>("member_count")?.max(0) as u64,
-        grant_count: row.try_get::<i64, _>("grant_count")?.max(0) as u64,
-    })
-}
-
 pub async fn list(pool: &SqlitePool) -> Result<Vec<Group>> {
     let rows = sqlx::query(&format!("{GROUP_SELECT} ORDER BY lower(g.name), g.name"))
         .fetch_all(pool)
         .await?;
-    rows.iter().map(group).collect()
+    rows.iter().map(crate::rows::group).collect()
 }
 
 pub async fn by_id(pool: &SqlitePool, id: GroupId) -> Result<Option<Group>> {
@@ -36,7 +24,7 @@ pub async fn by_id(pool: &SqlitePool, id: GroupId) -> Result<Option<Group>> {
         .bind(id.0)
         .fetch_optional(pool)
         .await?;
-    row.as_ref().map(group).transpose()
+    row.as_ref().map(crate::rows::group).transpose()
 }
 
 pub async fn rename(pool: &SqlitePool, id: GroupId, name: &str) -> Result<Option<Group>> {
@@ -78,31 +66,6 @@ pub async fn remove_member(pool: &SqlitePool, group: GroupId, user: UserId) -> R
     Ok(done.rows_affected() == 1)
 }
 
-fn grant_record(row: &SqliteRow) -> Result<GrantRecord> {
-    let category: Option<i64> = row.try_get("category_id")?;
-    let course: Option<i64> = row.try_get("course_id")?;
-    let grant = match (category, course) {
-        (Some(id), None) => Grant::Category(CategoryId(id)),
-        (None, Some(id)) => Grant::Course(CourseId(id)),
-        _ => {
-            return Err(StoreError::damaged(
-                "a grant must name exactly one category or course",
-            ))
-        }
-    };
-    let id = row.try_get("id")?;
-    let path = LibraryPath::parse(row.try_get("path")?).map_err(|e| {
-        StoreError::damaged(format!("grants row {id}: what it opens has no path: {e}"))
-    })?;
-    Ok(GrantRecord {
-        id: GrantId(id),
-        group_id: GroupId(row.try_get("group_id")?),
-        grant,
-        path,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 pub async fn grants(pool: &SqlitePool, group: GroupId) -> Result<Vec<GrantRecord>> {
     let rows = sqlx::query(
         "SELECT r.id, r.group_id, r.category_id, r.course_id, r.created_at,
@@ -115,7 +78,7 @@ pub async fn grants(pool: &SqlitePool, group: GroupId) -> Result<Vec<GrantRecord
     .bind(group.0)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(grant_record).collect()
+    rows.iter().map(crate::rows::grant_record).collect()
 }
 
 pub async fn remove_grant(pool: &SqlitePool, group: GroupId, grant: GrantId) -> Result<bool> {

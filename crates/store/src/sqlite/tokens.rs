@@ -5,8 +5,7 @@ use super::reads::Readers;
 use super::rows::Columns;
 use crate::accounts::*;
 use crate::{now_ms, Result};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 /// A token's last use is written at most this often, so that a script
 /// polling every second does not turn each lookup into a write.
@@ -14,18 +13,6 @@ const LAST_USED_EVERY_MS: i64 = 60_000;
 
 const TOKEN_COLUMNS: &str = "t.id, t.name, t.user_id, u.username, t.created_at, t.expires_at,
     t.last_used_at";
-
-fn api_token(row: &SqliteRow) -> Result<ApiToken> {
-    Ok(ApiToken {
-        id: ApiTokenId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        user_id: UserId(row.try_get("user_id")?),
-        username: row.try_get("username")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-    })
-}
 
 pub async fn create(pool: &SqlitePool, new: &NewApiToken) -> Result<ApiToken> {
     let id: i64 = sqlx::query_scalar(
@@ -47,7 +34,7 @@ pub async fn create(pool: &SqlitePool, new: &NewApiToken) -> Result<ApiToken> {
     .bind(id)
     .fetch_one(pool)
     .await?;
-    api_token(&row)
+    crate::rows::api_token(&row)
 }
 
 pub async fn list(pool: &SqlitePool) -> Result<Vec<ApiToken>> {
@@ -56,7 +43,7 @@ pub async fn list(pool: &SqlitePool) -> Result<Vec<ApiToken>> {
     ))
     .fetch_all(pool)
     .await?;
-    rows.iter().map(api_token).collect()
+    rows.iter().map(crate::rows::api_token).collect()
 }
 
 pub async fn delete(pool: &SqlitePool, id: ApiTokenId) -> Result<bool> {
